@@ -1,0 +1,55 @@
+"""Command line: fill the run store with a named grid, so a machine without Jupyter (a GPU
+server) can compute what the chapters need.
+
+    python -m dipcore status table3 --dataset fashion-mnist
+    python -m dipcore compute table3 --dataset fashion-mnist --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import grids, runs, spec as specmod
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dipcore", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=("status", "compute", "list"))
+    ap.add_argument("grid", choices=sorted(grids.GRIDS))
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--protocol", default="paper")
+    ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    ap.add_argument("--store", default=str(runs.DEFAULT_ROOT), help="run store folder")
+    ap.add_argument("--data-root", default=None, help="dataset folder (default $DIPBOOK_DATA or ~/.cache/dipbook)")
+    ap.add_argument("--download", action="store_true", help="allow downloading the dataset")
+    ap.add_argument("--always", action="store_true", help="recompute runs already stored")
+    ap.add_argument("--max-stack", type=int, default=64, help="most runs trained at once")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        specs = grids.get(a.grid, a.dataset, a.protocol)
+        store = runs.RunStore(a.store)
+        done, missing, damaged = store.status(specs)
+        print(f"grid {a.grid} ({a.dataset}, {a.protocol}): {len(specs)} runs, {len(done)} stored, "
+              f"{len(missing)} missing, {len(damaged)} damaged")
+        if a.action == "list":
+            for s in specs:
+                state = "stored " if s in done else "missing"
+                print(f"  {state} {specmod.key(s)}  {specmod.describe(s)}")
+        for _, why in damaged:
+            print(f"  damaged: {why}")
+        if a.action == "compute":
+            t0 = time.time()
+            store.ensure(specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
+                         download=a.download, max_stack=a.max_stack, progress=not a.no_progress)
+            print(f"done in {time.time() - t0:.0f} s")
+    except (ValueError, LookupError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

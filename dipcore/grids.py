@@ -1,0 +1,94 @@
+"""The paper's grids of runs, as lists of specs (Tables 2, 3 and 7; PROTOCOL.md).
+
+Each function takes the dataset and protocol and returns specs in dependency order (the
+pretrained run first). ``GRIDS`` names them for the command line.
+"""
+from __future__ import annotations
+
+from . import protocol as protomod
+from . import spec as specmod
+
+PRETRAIN_SCHEDULE = "0:0.01,30:0.001,60:0.0001"  # 90 epochs (Table 2 caption)
+# Table 2, with the paper's "0:0.001,45:0.001" typo read as 0.0001 (PROTOCOL.md).
+FINETUNE = {
+    (90, 0.01): "0:0.01,30:0.001,60:0.0001",
+    (90, 0.001): "0:0.001,45:0.0001",
+    (900, 0.01): "0:0.01,300:0.001,600:0.0001",
+    (900, 0.001): "0:0.001,450:0.0001",
+}
+HYPOTHESES = {1: (90, False), 2: (900, False), 3: (90, True), 4: (900, True)}  # (epochs, OrthP)
+
+
+def _common(dataset: str, proto: protomod.Protocol) -> dict:
+    return {"dataset": proto.dataset_for(dataset), "n_train": proto.n_train, "n_test": proto.n_test,
+            "jsv_examples": proto.jsv_examples}
+
+
+def pretrain_spec(net: str, dataset: str, protocol: str) -> dict:
+    """The one pretrained (unpruned) network per network and dataset: 90 epochs, seed 0."""
+    p = protomod.get(protocol)
+    return specmod.train_spec(net, **_common(dataset, p), schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
+                              epochs=p.epochs(90), seed=0, keep_weights=True)
+
+
+def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: int, lr: float,
+                  orthp: bool, seed: int) -> dict:
+    """Finetuning of the pretrained ``net`` L1-pruned at ``ratio`` (Table 2's settings)."""
+    p = protomod.get(protocol)
+    start = specmod.key(pretrain_spec(net, dataset, protocol))
+    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start, orthp=orthp,
+                              schedule_text=p.schedule(FINETUNE[epochs, lr], epochs),
+                              epochs=p.epochs(epochs), seed=seed)
+
+
+def scratch_spec(net: str, dataset: str, protocol: str, ratio: float, seed: int) -> dict:
+    """The pruned architecture trained from a fresh init with the pretraining schedule."""
+    p = protomod.get(protocol)
+    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
+                              epochs=p.epochs(90), seed=seed)
+
+
+def pretrain(dataset: str, protocol: str) -> list[dict]:
+    """The four networks, unpruned (Table 3 and Table 7 headers)."""
+    from .models import NETS
+
+    return [pretrain_spec(net, dataset, protocol) for net in NETS]
+
+
+def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[dict]:
+    """Table 3 / Table 7 for one network: per ratio, 4 hypotheses x 2 LRs x seeds, and scratch."""
+    seeds = protomod.get(protocol).seeds
+    specs = [pretrain_spec(net, dataset, protocol)]
+    for ratio in ratios:
+        for epochs, orthp in HYPOTHESES.values():
+            for lr in (0.01, 0.001):
+                specs += [finetune_spec(net, dataset, protocol, ratio, epochs, lr, orthp, s) for s in seeds]
+        specs += [scratch_spec(net, dataset, protocol, ratio, s) for s in seeds]
+    return specs
+
+
+def table3(dataset: str, protocol: str) -> list[dict]:
+    """§3.3: MLP-7-Linear at pruning ratios 0.8 and 0.9 (90 runs at the paper protocol)."""
+    return hypotheses("mlp7-linear", dataset, protocol, (0.8, 0.9))
+
+
+def table7(dataset: str, protocol: str) -> list[dict]:
+    """§4: MLP-7-ReLU, LeNet-5-Linear and LeNet-5-ReLU at pruning ratio 0.9."""
+    return [s for net in ("mlp7-relu", "lenet5-linear", "lenet5-relu")
+            for s in hypotheses(net, dataset, protocol, (0.9,))]
+
+
+GRIDS = {"pretrain": pretrain, "table3": table3, "table7": table7}
+
+
+def get(name: str, dataset: str, protocol: str) -> list[dict]:
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")
+    specs = GRIDS[name](dataset, protocol)
+    seen, out = set(), []
+    for s in specs:  # a grid may list a pretrained run twice
+        k = specmod.key(s)
+        if k not in seen:
+            seen.add(k)
+            out.append(s)
+    return out

@@ -1,0 +1,46 @@
+"""Dynamical isometry tools: OrthP (Eq. 2, §3.2) and orthogonal initialisation (Table 1)."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .models import weight_layers
+
+
+def orthogonalize(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """Eq. 2 on one layer: ``Q, R = qr(W); W* = Q * sign(diag(R))``, times ``gain``.
+
+    ``W`` is flattened to ``[out, in*k*k]`` and, if wide (out < in*k*k), transposed so that the
+    reduced QR has ``Q`` of the same shape as ``W``; the result is transposed back. Wide layers
+    so get orthonormal rows and tall layers orthonormal columns. A zero on the diagonal of R
+    (a degenerate W) counts as sign +1, so no column of Q is ever zeroed.
+    """
+    w = weight.detach().flatten(1)
+    wide = w.shape[0] < w.shape[1]
+    a = w.T if wide else w
+    q, r = torch.linalg.qr(a, mode="reduced")
+    q = q * torch.where(torch.diagonal(r) < 0, -1.0, 1.0).to(q.dtype)
+    return (gain * (q.T if wide else q)).reshape(weight.shape)
+
+
+@torch.no_grad()
+def orthp(model: nn.Module, gain: float = 1.0) -> nn.Module:
+    """OrthP: a copy of the (pruned) ``model`` with Eq. 2 applied to every Conv/Linear weight,
+    the classifier included; biases keep their inherited values (PROTOCOL.md)."""
+    out = copy.deepcopy(model)
+    for m in weight_layers(out):
+        m.weight.copy_(orthogonalize(m.weight, gain))
+    return out
+
+
+@torch.no_grad()
+def orthogonal_init(model: nn.Module, gain: float = 1.0, generator: torch.Generator | None = None) -> nn.Module:
+    """Orthogonal initialisation (Saxe et al.), in place, as Table 1 measures it:
+    ``torch.nn.init.orthogonal_`` on each layer's ``[out, in*k*k]`` flattening (not
+    delta-orthogonal), biases zero."""
+    for m in weight_layers(model):
+        nn.init.orthogonal_(m.weight, gain=gain, generator=generator)
+        nn.init.zeros_(m.bias)
+    return model

@@ -1,0 +1,75 @@
+"""Jacobian singular values (JSVs) and the mean JSV of Eq. 1 (§3.1).
+
+J is the Jacobian of the logits (no softmax) with respect to the normalised input image, one
+``10 x 1024`` matrix per example. Eq. 1: mean JSV = the mean of its ``min(C, D_in) = 10``
+singular values; over a set of examples we pool every example's 10 values, and also report their
+std, max and min (Table 1).
+
+Per-example Jacobians come from ``torch.func.jacrev`` on a batch (all classes and all examples
+in one vectorised backward pass, not a loop of one backward pass per class). For a network with no
+nonlinearity J is the same for every input: the product of its weight matrices.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev
+
+from .models import is_linear_map, weight_layers
+
+
+def weight_product(model: nn.Module) -> torch.Tensor:
+    """``W_L ... W_2 W_1``: the Jacobian of an affine network (MLP-7-Linear), shape [C, D_in]."""
+    ws = [m.weight for m in weight_layers(model)]
+    out = ws[0]
+    for w in ws[1:]:
+        out = w @ out
+    return out
+
+
+def batch_jacobians(f, x: torch.Tensor) -> torch.Tensor:
+    """Per-example Jacobians of a batched function ``f: [N, ...] -> [..., N, C]`` whose examples
+    do not interact (no batch norm in training mode): ``[..., N, C, D]``.
+
+    Row c of every example's Jacobian is the gradient of ``sum_n f(x)[n, c]`` with respect to
+    ``x``, so ``jacrev`` of that sum (C vectorised backward passes through one batched forward
+    pass) yields all of them at once."""
+    jac = jacrev(lambda xb: f(xb).sum(-2))(x)  # [..., C, N, *x.shape[1:]]
+    return jac.flatten(-x.dim() + 1).transpose(-3, -2)
+
+
+def jacobians(model: nn.Module, x: torch.Tensor, chunk: int = 500) -> torch.Tensor:
+    """Per-example input-output Jacobians of ``model`` on ``x``: ``[N, C, D]`` (D = 1024)."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    f = lambda xb: functional_call(model, params, (xb,))  # noqa: E731
+    return torch.cat([batch_jacobians(f, x[i:i + chunk]) for i in range(0, len(x), chunk)])
+
+
+@torch.no_grad()
+def singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The JSVs of each example, shape ``[N, min(C, D_in)]``.
+
+    For an affine network the single weight product is used (its JSVs are repeated for every
+    example, so statistics pooled over examples are unchanged)."""
+    if is_linear_map(model):
+        return torch.linalg.svdvals(weight_product(model)).expand(len(x), -1)
+    with torch.enable_grad():
+        jac = jacobians(model, x)
+    return torch.linalg.svdvals(jac)
+
+
+def stats(sv: torch.Tensor) -> dict[str, float]:
+    """Mean JSV (Eq. 1, pooled over examples), and the std, max and min of Table 1.
+    The std is the population std over all pooled values."""
+    sv = sv.detach().double().flatten()
+    return {
+        "mean": sv.mean().item(),
+        "std": sv.std(correction=0).item(),
+        "max": sv.max().item(),
+        "min": sv.min().item(),
+    }
+
+
+def mean_jsv(model: nn.Module, x: torch.Tensor) -> float:
+    """Eq. 1 over the examples ``x``."""
+    return stats(singular_values(model, x))["mean"]

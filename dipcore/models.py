@@ -1,0 +1,110 @@
+"""The four networks of the paper (Table 1, Table 3, Table 7), as PROTOCOL.md reads them.
+
+* MLP-7: ``1024 -> 100 x 6 -> 10``, seven ``Linear`` layers with bias, an activation after each
+  of the first six (identity for "linear", ReLU for "relu").
+* LeNet-5: ``Conv(1,6,5) act MaxPool(2) -> Conv(6,16,5) act MaxPool(2) -> Conv(16,120,5) act ->
+  Linear(120,84) act -> Linear(84,10)``, no padding. The max-pools stay in the "linear" variant,
+  which is why its JSVs are not all 1 (Table 1).
+
+Every network is a flat ``nn.Sequential`` so that pruning, OrthP and the stacked trainer can walk
+its layers in order. PyTorch's default initialisation is used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+NETS = ("mlp7-linear", "mlp7-relu", "lenet5-linear", "lenet5-relu")
+NUM_CLASSES = 10
+INPUT_SHAPE = (1, 32, 32)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """What the methods need to know of a network beyond its modules."""
+
+    family: str  # "mlp7" or "lenet5"
+    activation: str  # "linear" or "relu"
+
+    @property
+    def prunable(self) -> int:
+        """How many layers (from the input side) L1 pruning touches (PROTOCOL.md):
+        MLP-7 the first 6 Linear layers, LeNet-5 the 3 conv layers; never the classifier."""
+        return 6 if self.family == "mlp7" else 3
+
+
+def arch(name: str) -> Arch:
+    """Parse a network name such as ``"lenet5-relu"``."""
+    if name not in NETS:
+        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
+    family, activation = name.split("-")
+    return Arch(family, activation)
+
+
+def _act(activation: str) -> nn.Module:
+    return nn.ReLU() if activation == "relu" else nn.Identity()
+
+
+def build(name: str, widths: tuple[int, ...] | None = None) -> nn.Sequential:
+    """Build network ``name`` with PyTorch's default init.
+
+    ``widths`` overrides the widths of the prunable layers (6 hidden widths for MLP-7, 3 channel
+    counts for LeNet-5): this is how the pruned architecture is built for scratch training.
+    """
+    a = arch(name)
+    if a.family == "mlp7":
+        widths = tuple(widths) if widths is not None else (100,) * 6
+        if len(widths) != 6:
+            raise ValueError(f"MLP-7 takes 6 hidden widths, got {widths}")
+        dims = (1024, *widths)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(d_in, d_out), _act(a.activation)]
+        layers.append(nn.Linear(dims[-1], NUM_CLASSES))
+        return nn.Sequential(*layers)
+    c1, c2, c3 = tuple(widths) if widths is not None else (6, 16, 120)
+    act = a.activation
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 5), _act(act), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 5), _act(act), nn.MaxPool2d(2),
+        nn.Conv2d(c2, c3, 5), _act(act),
+        nn.Flatten(),
+        nn.Linear(c3, 84), _act(act),
+        nn.Linear(84, NUM_CLASSES),
+    )
+
+
+def weight_layers(model: nn.Module) -> list[nn.Module]:
+    """The Conv/Linear layers of ``model`` in forward order."""
+    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def widths_of(model: nn.Module, name: str) -> tuple[int, ...]:
+    """Widths of the prunable layers (the inverse of ``build(name, widths)``)."""
+    layers = weight_layers(model)[: arch(name).prunable]
+    return tuple(m.out_channels if isinstance(m, nn.Conv2d) else m.out_features for m in layers)
+
+
+def is_linear_map(model: nn.Module) -> bool:
+    """True when ``model`` is an affine map (only Linear, Flatten, Identity): its input-output
+    Jacobian is then one weight product, the same for every input (MLP-7-Linear)."""
+    leaves = [m for m in model.modules() if not list(m.children())]
+    return all(isinstance(m, (nn.Linear, nn.Flatten, nn.Identity)) for m in leaves)
+
+
+def gain(name: str) -> float:
+    """The orthogonal gain of the network's activation (1 for linear, sqrt(2) for ReLU)."""
+    return nn.init.calculate_gain(arch(name).activation)
+
+
+def num_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def seeded_build(name: str, seed: int, widths: tuple[int, ...] | None = None) -> nn.Sequential:
+    """``build`` under a fixed seed, without touching the global RNG of the caller."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(name, widths)

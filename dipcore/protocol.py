@@ -1,0 +1,48 @@
+"""Protocols: the scale at which a chapter's grid runs (DESIGN.md, "Protocols").
+
+* ``paper``: exactly the paper: the full dataset, 90/900 epochs, 5 seeds, mean JSV on 1000
+  training examples. The only protocol whose numbers the book sets beside the paper's.
+* ``smoke``: the synthetic dataset (2000/500 examples), 2 or 3 epochs, 1 seed, JSV on 100
+  examples: proves every code path in seconds (CI).
+
+A protocol maps the paper's epoch counts and LR schedules to its own (``epochs``, ``schedule``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import schedule as sched
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    seeds: tuple[int, ...]
+    jsv_examples: int
+    dataset: str | None = None  # forces a dataset (smoke: synthetic); None: the chapter's choice
+    n_train: int | None = None
+    n_test: int | None = None
+    epochs_map: dict[int, int] = field(default_factory=dict)  # paper epochs -> ours
+
+    def epochs(self, paper_epochs: int) -> int:
+        return self.epochs_map.get(paper_epochs, paper_epochs)
+
+    def schedule(self, paper_schedule: str, paper_epochs: int) -> str:
+        ours = self.epochs(paper_epochs)
+        return paper_schedule if ours == paper_epochs else sched.rescale(paper_schedule, paper_epochs, ours)
+
+    def dataset_for(self, dataset: str) -> str:
+        return self.dataset or dataset
+
+
+PROTOCOLS = {
+    "paper": Protocol("paper", seeds=(0, 1, 2, 3, 4), jsv_examples=1000),
+    "smoke": Protocol("smoke", seeds=(0,), jsv_examples=100, dataset="synthetic", n_train=2000,
+                      n_test=500, epochs_map={90: 2, 900: 3}),
+}
+
+
+def get(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]

@@ -1,0 +1,97 @@
+"""L1-norm structured pruning (Li et al. 2017), one-shot, as the paper uses it throughout (§3.3).
+
+Score of a neuron or filter: the mean |w| of its row (biases are not scored). Every prunable
+layer is scored on the *original* weights, loses ``min(ceil(r * n), n - 1)`` units with the lowest
+scores, and the network is rebuilt physically smaller: the kept rows of each pruned layer, the
+kept input columns of the layer after it (for the first Linear after a conv, every column of each
+kept channel's feature map), with the kept biases. The classifier is never pruned (PROTOCOL.md).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .models import INPUT_SHAPE, arch, build, weight_layers
+
+
+def n_pruned(n: int, ratio: float) -> int:
+    """How many of ``n`` units a layer loses at pruning ratio ``ratio``.
+
+    ``min(ceil(ratio * n), n - 1)``: at least one unit survives. ``ratio * n`` is rounded to 9
+    decimals first, so that float error cannot prune one unit too many (``0.3 * 100`` is
+    ``30.000000000000004`` in floating point; we prune 30, the intended count).
+    """
+    check_ratio(ratio)
+    return min(math.ceil(round(ratio * n, 9)), n - 1)
+
+
+def check_ratio(ratio: float) -> None:
+    if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+        raise ValueError(f"pruning ratio must be a number in [0, 1), got {ratio!r}")
+
+
+def l1_scores(weight: torch.Tensor) -> torch.Tensor:
+    """Mean absolute weight of each output unit (row of the ``[out, in*k*k]`` flattening)."""
+    return weight.detach().abs().flatten(1).mean(1)
+
+
+def kept_units(weight: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Indices (ascending) of the units a layer keeps: the lowest L1 scores go.
+    Ties are broken by index (a stable sort), so the result is deterministic."""
+    n = weight.shape[0]
+    order = torch.argsort(l1_scores(weight), stable=True)
+    return order[n_pruned(n, ratio):].sort().values
+
+
+def pruned_widths(name: str, ratio: float) -> tuple[int, ...]:
+    """Widths of the prunable layers after pruning ``name`` at ``ratio`` (the scratch baseline
+    of Tables 3 and 7 trains this architecture from a fresh init)."""
+    dense = [m.weight.shape[0] for m in weight_layers(build(name))][: arch(name).prunable]
+    return tuple(n - n_pruned(n, ratio) for n in dense)
+
+
+def _feature_map_size(model: nn.Module, upto: nn.Module) -> int:
+    """Spatial size (H*W) of the input that ``upto`` sees, from a dummy forward pass."""
+    seen: dict[str, int] = {}
+    x = torch.zeros(1, *INPUT_SHAPE)
+    for m in model:
+        if m is upto:
+            break
+        if isinstance(m, nn.Flatten):
+            continue
+        x = m(x)
+        seen["hw"] = x.shape[-1] * x.shape[-2] if x.dim() == 4 else 1
+    return seen.get("hw", 1)
+
+
+@torch.no_grad()
+def prune_l1(model: nn.Sequential, name: str, ratio: float) -> tuple[nn.Sequential, dict[int, torch.Tensor]]:
+    """Prune network ``model`` (built by ``dipcore.models.build(name)``) at ``ratio``.
+
+    Returns the physically smaller network (a new module; ``model`` is untouched) and, for each
+    pruned layer (its index among the weight layers), the indices of the units it kept.
+    """
+    check_ratio(ratio)
+    layers = weight_layers(model)
+    n_prunable = arch(name).prunable
+    kept = {i: kept_units(layers[i].weight, ratio) for i in range(n_prunable)}  # one-shot scoring
+    widths = tuple(len(kept[i]) for i in range(n_prunable))
+    small = build(name, widths)
+    small_layers = weight_layers(small)
+
+    prev: torch.Tensor | None = None  # kept outputs of the previous layer = kept input columns
+    for i, (big, new) in enumerate(zip(layers, small_layers)):
+        w, b = big.weight, big.bias
+        if prev is not None:
+            if isinstance(big, nn.Linear) and isinstance(layers[i - 1], nn.Conv2d):
+                hw = _feature_map_size(model, big)  # columns of each kept channel's feature map
+                prev = (prev[:, None] * hw + torch.arange(hw)).flatten()
+            w = w.index_select(1, prev)
+        if i in kept:
+            w, b = w.index_select(0, kept[i]), b.index_select(0, kept[i])
+        new.weight.copy_(w)
+        new.bias.copy_(b)
+        prev = kept.get(i)
+    return small, kept

@@ -1,0 +1,235 @@
+"""The run store (DESIGN.md): every number derived from training, one JSON file per run.
+
+``data/runs/<key>.json`` holds the spec, per-epoch metrics, the final and best test accuracy and
+where/how the run was computed; ``<key>.pt`` beside it holds final weights when the spec asks for
+them (pretrained networks that later runs start from). Files are written atomically (temporary
+file + rename, weights before the JSON that points at them), so a killed grid loses at most the
+runs in flight and resumes where it stopped. Each record carries a checksum: a damaged or edited
+file is reported, never used.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from . import __version__, data as datamod, isometry, models, prune, spec as specmod, train
+from .schedule import parse
+
+POLICIES = ("never", "missing", "always")
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "runs"
+
+
+class RunsMissing(LookupError):
+    """Runs a chapter needs are not in the store and computing them was not allowed."""
+
+
+class DamagedRun(ValueError):
+    """A file of the store does not parse or does not match its checksum."""
+
+
+def _sha256(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def environment(device: torch.device) -> dict:
+    """Where and with what a run was computed."""
+    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    return {"device": f"{device.type}: {dev}", "torch": torch.__version__, "python": platform.python_version(),
+            "dipcore": __version__, "threads": torch.get_num_threads()}
+
+
+class RunStore:
+    def __init__(self, root: str | Path = DEFAULT_ROOT):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def weights_path(self, key: str) -> Path:
+        return self.root / f"{key}.pt"
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, spec: dict) -> dict | None:
+        """The stored record of ``spec``, None if absent; ``DamagedRun`` if the file is bad."""
+        key = specmod.key(spec)
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            rec = json.loads(path.read_text())
+            body = {k: v for k, v in rec.items() if k != "checksum"}
+            ok = rec.get("checksum") == _sha256(specmod.canonical(body).encode())
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError) as e:
+            raise DamagedRun(f"run file {path} is damaged (does not parse: {e}). Move it away and "
+                             "recompute it (compute='missing'), or restore it from git.") from None
+        if not ok or rec.get("key") != key or rec.get("spec") != spec:
+            raise DamagedRun(f"run file {path} is damaged (its checksum or spec does not match). "
+                             "Move it away and recompute it (compute='missing'), or restore it from git.")
+        if spec.get("keep_weights") and not self._weights_ok(rec):
+            raise DamagedRun(f"weights {self.weights_path(key)} of run {key} are missing or damaged; "
+                             "recompute the run (compute='missing') or restore the file from git.")
+        return rec
+
+    def _weights_ok(self, rec: dict) -> bool:
+        w = self.weights_path(rec["key"])
+        return w.exists() and rec.get("weights_sha256") == _sha256(w.read_bytes())
+
+    def weights(self, key: str) -> dict[str, torch.Tensor]:
+        """Final weights of stored run ``key`` (loaded with ``weights_only=True``)."""
+        w = self.weights_path(key)
+        if not w.exists():
+            raise RunsMissing(f"no stored weights for run {key} ({w}); compute its grid first")
+        return torch.load(w, map_location="cpu", weights_only=True)
+
+    def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
+        """(done, missing, damaged with the reason) among ``specs``."""
+        done, missing, damaged = [], [], []
+        for s in specs:
+            try:
+                (done if self.get(s) is not None else missing).append(s)
+            except DamagedRun as e:
+                damaged.append((s, str(e)))
+        return done, missing, damaged
+
+    # -- writing -------------------------------------------------------------------------
+    def put(self, spec: dict, result: train.RunResult, meta: dict) -> dict:
+        key = specmod.key(spec)
+        self.root.mkdir(parents=True, exist_ok=True)
+        acc = result.metrics["test_acc"]
+        finite = [(a, e) for e, a in enumerate(acc) if a is not None]
+        best, best_epoch = max(finite)
+        rec = {
+            "key": key, "spec": spec,
+            "status": "diverged" if result.diverged_at is not None else "ok",
+            "diverged_at": result.diverged_at,
+            "final_acc": acc[-1] if result.diverged_at is None else None,
+            "best_acc": best, "best_epoch": best_epoch,
+            "metrics": {k: [_finite(v) for v in vs] for k, vs in result.metrics.items()}, "meta": meta,
+        }
+        if spec.get("keep_weights"):
+            buf = _state_bytes(result.state_dict)
+            _atomic_write(self.weights_path(key), buf)
+            rec["weights_sha256"] = _sha256(buf)
+        rec["checksum"] = _sha256(specmod.canonical(rec).encode())
+        _atomic_write(self.path(key), json.dumps(rec, indent=1, sort_keys=True, allow_nan=False).encode())
+        return rec
+
+    def set_aside(self, spec: dict) -> Path:
+        """Rename a damaged run file out of the way (nothing is deleted)."""
+        path = self.path(specmod.key(spec))
+        stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        path.replace(aside)
+        return aside
+
+    # -- computing -----------------------------------------------------------------------
+    def ensure(self, specs: list[dict], compute: str = "missing", device: str | None = None,
+               data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
+               progress: bool = True, command_hint: str | None = None) -> list[dict]:
+        """The records of ``specs``, computing what ``compute`` allows:
+        ``never`` (raise ``RunsMissing`` listing what is absent), ``missing`` (train only what
+        is absent), ``always`` (retrain everything)."""
+        if compute not in POLICIES:
+            raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
+        done, missing, damaged = self.status(specs)
+        if compute == "never":
+            if damaged:
+                raise DamagedRun("; ".join(why for _, why in damaged))
+            if missing:
+                lines = "\n".join(f"  {specmod.key(s)}  {specmod.describe(s)}" for s in missing[:20])
+                more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+                hint = f"\nCompute them with:\n  {command_hint}" if command_hint else ""
+                raise RunsMissing(f"{len(missing)} of {len(specs)} runs are not in the store "
+                                  f"{self.root}:\n{lines}{more}{hint}\n(or rerun with compute='missing')")
+        else:
+            for s, why in damaged:
+                aside = self.set_aside(s)
+                warnings.warn(f"{why} It was moved to {aside.name} and will be recomputed.")
+            todo = specs if compute == "always" else missing + [s for s, _ in damaged]
+            self._compute(todo, device, data_root, download, max_stack, progress)
+        return [self.get(s) for s in specs]
+
+    def _compute(self, todo: list[dict], device, data_root, download, max_stack, progress) -> None:
+        pending = {specmod.key(s): s for s in todo}
+        datasets: dict[tuple, datamod.Data] = {}
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        while pending:
+            ready = [s for s in pending.values() if s["start"] == "scratch" or s["start"] not in pending]
+            if not ready:
+                raise ValueError("runs start from each other in a cycle: " + ", ".join(pending))
+            groups: dict[tuple, list[dict]] = defaultdict(list)
+            for s in ready:
+                groups[specmod.stack_group(s)].append(s)
+            for group in groups.values():
+                for i in range(0, len(group), max_stack):
+                    chunk = group[i:i + max_stack]
+                    s0 = chunk[0]
+                    dkey = (s0["dataset"], s0["n_train"], s0["n_test"])
+                    if dkey not in datasets:
+                        datasets[dkey] = datamod.load(s0["dataset"], root=data_root, download=download,
+                                                      device=dev, n_train=s0["n_train"], n_test=s0["n_test"])
+                    self._train_chunk(chunk, datasets[dkey], dev, progress)
+                    for s in chunk:
+                        pending.pop(specmod.key(s))
+
+    def initial_model(self, spec: dict) -> torch.nn.Module:
+        """The network a run starts from (PROTOCOL.md): a fresh default init of the (pruned)
+        architecture, or the stored weights of ``spec['start']``, L1-pruned, then OrthP'd."""
+        net, ratio = spec["net"], spec["ratio"]
+        if spec["start"] == "scratch":
+            widths = prune.pruned_widths(net, ratio) if ratio > 0 else None
+            model = models.seeded_build(net, spec["seed"], widths)
+        else:
+            model = models.build(net)
+            model.load_state_dict(self.weights(spec["start"]))
+            if ratio > 0:
+                model, _ = prune.prune_l1(model, net, ratio)
+        if spec["orthp"]:
+            model = isometry.orthp(model, models.gain(net))
+        return model
+
+    def _train_chunk(self, chunk: list[dict], data: datamod.Data, device: torch.device, progress: bool) -> None:
+        s0 = chunk[0]
+        t0 = time.time()
+        results = train.train_stacked(
+            [self.initial_model(s) for s in chunk], [parse(s["schedule"]) for s in chunk],
+            [s["seed"] for s in chunk], s0["epochs"], data, jsv_examples=s0["jsv_examples"],
+            sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
+            progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
+            keep_weights=any(s["keep_weights"] for s in chunk))
+        meta = environment(device) | {
+            "wall_s": round(time.time() - t0, 2), "stacked_with": len(chunk),
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        for s, res in zip(chunk, results):
+            self.put(s, res, meta)
+
+
+def _finite(v):
+    """JSON has no NaN/inf: a non-finite metric is stored as null."""
+    return v if v is None or (isinstance(v, float) and v == v and abs(v) != float("inf")) else None
+
+
+def _state_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    torch.save({k: v.contiguous() for k, v in state.items()}, buf)
+    return buf.getvalue()

@@ -1,0 +1,222 @@
+"""SGD training of many runs of one architecture at once (PROTOCOL.md, "Training").
+
+The runs are *stacked*: each parameter of the R networks is one tensor with a leading run axis,
+the forward pass is ``torch.func.vmap`` of the network over that axis (batched matrix products,
+grouped convolutions), and one backward pass gives every run its own gradient (the runs share no
+parameter, so the gradient of the summed loss is each run's own). Each run keeps its own data
+order (its own seeded generator), LR schedule and momentum buffers. SGD is PyTorch's
+(momentum 0.9, dampening 0, weight decay 1e-4 added to the gradient), written out so that the LR
+can differ per run; a test proves the result equal to ``torch.optim.SGD`` run one model at a time.
+
+Per epoch every run logs its mean train loss, test accuracy (and best so far) and the mean JSV
+stats on a fixed set of training examples; the same is logged once before the first step (epoch 0:
+right after pruning/OrthP). A run whose loss becomes NaN/inf is marked diverged at that epoch and
+frozen; the other runs go on.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from .data import Data
+from .jsv import batch_jacobians
+from .models import is_linear_map, weight_layers
+from .schedule import Schedule
+
+METRICS = ("train_loss", "test_acc", "jsv_mean", "jsv_std", "jsv_max", "jsv_min", "lr")
+
+
+@dataclass
+class SGDConfig:
+    batch_size: int = 100
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+
+
+@dataclass
+class RunResult:
+    """Per-epoch metrics of one run; index 0 is before training (train_loss, lr are None)."""
+
+    metrics: dict[str, list] = field(default_factory=lambda: {k: [] for k in METRICS})
+    diverged_at: int | None = None  # first epoch whose train loss was not finite
+    state_dict: dict[str, torch.Tensor] | None = None  # final weights (CPU)
+
+    @property
+    def final_acc(self) -> float:
+        return self.metrics["test_acc"][-1]
+
+    @property
+    def best_acc(self) -> float:
+        return max(a for a in self.metrics["test_acc"] if a is not None)
+
+
+class Stack:
+    """R networks of one architecture as stacked parameters, with a vmapped forward pass."""
+
+    base_input_shape = (1, 32, 32)
+
+    def __init__(self, models: list[nn.Module], device: str | torch.device):
+        shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
+        if len(shapes) != 1:
+            raise ValueError("all stacked runs must share one architecture (same parameter shapes)")
+        params, _ = stack_module_state([m.to(device) for m in models])
+        self.names = list(params)
+        self.base = copy.deepcopy(models[0]).to("meta")
+        self.linear = is_linear_map(models[0])
+        self.n = len(models)
+        self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
+        self._match_gradient_layout(device)
+
+    def _match_gradient_layout(self, device) -> None:
+        """Store each parameter in the memory layout its gradient comes in (the batched
+        matmul's backward gives weight gradients transposed): the SGD update, which is
+        memory-bound, then streams through contiguous memory (4x faster for MLP-7 on a CPU)."""
+        x = torch.zeros(self.n, 2, *self.base_input_shape, device=device)
+        grads = torch.autograd.grad(self.forward(x).sum(), self.params)
+        self.params = [torch.empty_strided(p.shape, g.stride(), device=device).copy_(p.detach()).requires_grad_(True)
+                       for p, g in zip(self.params, grads)]
+
+    def _one(self, params: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.base, dict(zip(self.names, params)), (x,))
+
+    def forward(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
+        """Logits ``[R, B, C]``; ``x`` is ``[R, B, ...]`` (one batch per run) or, when
+        ``shared``, one ``[B, ...]`` batch seen by every run."""
+        return vmap(self._one, in_dims=(0, None if shared else 0))(tuple(self.params), x)
+
+    def state_dict(self, r: int) -> dict[str, torch.Tensor]:
+        return {k: p[r].detach().cpu().clone() for k, p in zip(self.names, self.params)}
+
+    def weights(self) -> list[torch.Tensor]:
+        """The stacked weight matrices ``[R, out, in*k*k]`` in forward order."""
+        return [p.detach().flatten(2) for k, p in zip(self.names, self.params) if k.endswith("weight")]
+
+    @torch.no_grad()
+    def singular_values(self, x: torch.Tensor, chunk: int = 250) -> torch.Tensor:
+        """JSVs of every run on the examples ``x``: ``[R, N, C]`` (affine nets: ``[R, 1, C]``)."""
+        if self.linear:
+            ws = self.weights()
+            prod = ws[0]
+            for w in ws[1:]:
+                prod = torch.bmm(w, prod)
+            return torch.linalg.svdvals(prod).unsqueeze(1)
+        params = [p.detach() for p in self.params]
+        out = []
+        for i in range(0, len(x), chunk):
+            xb = x[i:i + chunk]
+            jac = vmap(lambda p: batch_jacobians(lambda v: self._one(p, v), xb))(tuple(params))
+            out.append(torch.linalg.svdvals(jac))
+        return torch.cat(out, 1)
+
+    @torch.no_grad()
+    def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 2000) -> torch.Tensor:
+        """Test accuracy (%) of every run, ``[R]``."""
+        correct = torch.zeros(self.n, device=x.device)
+        for i in range(0, len(x), chunk):
+            pred = self.forward(x[i:i + chunk], shared=True).argmax(-1)
+            correct += (pred == y[i:i + chunk]).sum(1)
+        return 100 * correct / len(x)
+
+
+def jsv_stats(sv: torch.Tensor) -> torch.Tensor:
+    """Per run ``[R, 4]``: mean (Eq. 1), population std, max, min of the pooled JSVs ``[R, ...]``."""
+    sv = sv.flatten(1).double()
+    return torch.stack([sv.mean(1), sv.std(1, correction=0), sv.amax(1), sv.amin(1)], 1)
+
+
+def jsv_subset(data: Data, n: int, seed: int = 0) -> torch.Tensor:
+    """The fixed training examples on which mean JSV is logged: ``n`` drawn once with ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data.x_train), generator=g)[:n]
+    return data.x_train[idx.to(data.x_train.device)]
+
+
+@torch.no_grad()
+def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor], bufs: list[torch.Tensor],
+             lr: torch.Tensor, sgd: SGDConfig) -> None:
+    """One step of ``torch.optim.SGD`` (momentum, no dampening, weight decay) on stacked
+    parameters, with LR ``lr[r]`` for run r; in place, with no temporaries (it is memory-bound)."""
+    torch._foreach_add_(grads, params, alpha=sgd.weight_decay)  # g + wd * p
+    torch._foreach_mul_(bufs, sgd.momentum)
+    torch._foreach_add_(bufs, grads)  # buf = momentum * buf + g (buf starts at 0)
+    for p, buf in zip(params, bufs):
+        p.addcmul_(lr.view(-1, *([1] * (p.dim() - 1))), buf, value=-1)
+
+
+def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: list[int], epochs: int,
+                  data: Data, jsv_examples: int = 1000, sgd: SGDConfig = SGDConfig(),
+                  device: str | torch.device | None = None, progress: bool = True,
+                  desc: str = "training", keep_weights: bool = False) -> list[RunResult]:
+    """Train ``models`` (one architecture) at once, run r with ``schedules[r]`` and data order
+    seeded by ``seeds[r]``; return one ``RunResult`` per run."""
+    from tqdm.auto import tqdm
+
+    if not (len(models) == len(schedules) == len(seeds)):
+        raise ValueError("models, schedules and seeds must have one entry per run")
+    for s in schedules:
+        s.check_epochs(epochs)
+    device = torch.device(device or data.x_train.device)
+    data = data.to(device)
+    stack = Stack(models, device)
+    R, N, B = stack.n, len(data.x_train), sgd.batch_size
+    orders = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    bufs = [torch.zeros_like(p) for p in stack.params]
+    jsv_x = jsv_subset(data, jsv_examples)
+    results = [RunResult() for _ in range(R)]
+    alive = torch.ones(R, dtype=torch.bool, device=device)
+
+    def log(epoch: int, loss: torch.Tensor | None, lrs: list[float] | None) -> None:
+        acc = stack.accuracy(data.x_test, data.y_test).cpu()
+        st = jsv_stats(stack.singular_values(jsv_x)).cpu()
+        for r, res in enumerate(results):
+            if res.diverged_at is not None:
+                continue
+            m = res.metrics
+            m["train_loss"].append(None if loss is None else loss[r].item())
+            m["test_acc"].append(acc[r].item())
+            for j, k in enumerate(("jsv_mean", "jsv_std", "jsv_max", "jsv_min")):
+                m[k].append(st[r, j].item())
+            m["lr"].append(None if lrs is None else lrs[r])
+
+    log(0, None, None)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch", leave=False)
+    for epoch in bar:
+        lrs = [s.lr(epoch) for s in schedules]
+        lr = torch.tensor(lrs, device=device) * alive
+        perm = torch.stack([torch.randperm(N, generator=g) for g in orders]).to(device)  # [R, N]
+        loss_sum = torch.zeros(R, device=device, dtype=torch.float64)
+        for i in range(0, N, B):
+            idx = perm[:, i:i + B]
+            logits = stack.forward(data.x_train[idx])  # [R, b, C]
+            y = data.y_train[idx]
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(R, -1).mean(1)
+            grads = torch.autograd.grad(loss.sum(), stack.params)
+            with torch.no_grad():
+                loss_sum += loss.detach() * idx.shape[1]
+                sgd_step(stack.params, list(grads), bufs, lr, sgd)
+        epoch_loss = (loss_sum / N).cpu()
+        bad = ~torch.isfinite(epoch_loss)
+        if bad.any():
+            with torch.no_grad():
+                for r in bad.nonzero().flatten().tolist():
+                    if results[r].diverged_at is None:
+                        results[r].diverged_at = epoch + 1
+                        alive[r] = False
+                        for p, buf in zip(stack.params, bufs):
+                            p[r].zero_()
+                            buf[r].zero_()
+        log(epoch + 1, epoch_loss, lrs)
+        accs = [res.metrics["test_acc"][-1] for res in results if res.diverged_at is None]
+        if accs:
+            bar.set_postfix(acc=f"{sum(accs) / len(accs):.2f}", alive=f"{len(accs)}/{R}")
+    if keep_weights:
+        for r, res in enumerate(results):
+            res.state_dict = stack.state_dict(r)
+    return results

@@ -6,6 +6,7 @@ pretrained run first). ``GRIDS`` names them for the command line.
 from __future__ import annotations
 
 from . import protocol as protomod
+from .data import DATASETS
 from . import spec as specmod
 
 PRETRAIN_SCHEDULE = "0:0.01,30:0.001,60:0.0001"  # 90 epochs (Table 2 caption)
@@ -84,6 +85,8 @@ GRIDS = {"pretrain": pretrain, "table3": table3, "table7": table7}
 def get(name: str, dataset: str, protocol: str) -> list[dict]:
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")
+    if dataset not in DATASETS:  # checked even where the protocol replaces it (smoke)
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     specs = GRIDS[name](dataset, protocol)
     seen, out = set(), []
     for s in specs:  # a grid may list a pretrained run twice

@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from dipcore import jsv, models, prune, train
+
+
+def _reference_jacobians(model, x):
+    """Plain autograd, one example and one backward pass per class at a time."""
+    out = []
+    for xi in x:
+        xi = xi.clone().requires_grad_(True)
+        logits = model(xi[None])[0]
+        rows = [torch.autograd.grad(logits[c], xi, retain_graph=True)[0].flatten() for c in range(len(logits))]
+        out.append(torch.stack(rows))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("name", ["mlp7-relu", "lenet5-relu", "lenet5-linear"])
+def test_batched_jsvs_equal_plain_autograd(name):
+    model = models.build(name)
+    x = torch.randn(9, 1, 32, 32)
+    ref = _reference_jacobians(model, x)
+    got = jsv.jacobians(model, x, chunk=4)  # chunks that do not divide the batch
+    assert got.shape == (9, 10, 1024)
+    assert torch.allclose(got, ref, atol=1e-6, rtol=1e-4)
+    assert torch.allclose(jsv.singular_values(model, x), torch.linalg.svdvals(ref), atol=1e-6, rtol=1e-4)
+
+
+def test_linear_mlp_jsvs_are_the_weight_product_svs():
+    model = models.build("mlp7-linear")
+    assert models.is_linear_map(model) and not models.is_linear_map(models.build("lenet5-linear"))
+    x = torch.randn(5, 1, 32, 32)
+    prod = torch.linalg.multi_dot([m.weight for m in reversed(models.weight_layers(model))])
+    ref = torch.linalg.svdvals(prod)
+    assert torch.allclose(jsv.singular_values(model, x), ref.expand(5, -1), rtol=1e-5, atol=1e-9)
+    # the Jacobian path agrees: J is the same for every input
+    assert torch.allclose(torch.linalg.svdvals(jsv.jacobians(model, x)), ref.expand(5, -1), rtol=1e-4, atol=1e-8)
+
+
+def test_stats():
+    sv = torch.tensor([[1.0, 3.0], [2.0, 2.0]])
+    st = jsv.stats(sv)
+    assert st == pytest.approx({"mean": 2.0, "std": (0.5) ** 0.5, "max": 3.0, "min": 1.0})
+    assert jsv.mean_jsv(models.build("mlp7-linear"), torch.randn(2, 1, 32, 32)) > 0
+
+
+@pytest.mark.parametrize("name", ["mlp7-linear", "mlp7-relu", "lenet5-relu"])
+def test_stacked_jsvs_equal_each_model_alone(name):
+    nets = [models.seeded_build(name, s) for s in range(3)]
+    nets[1], _ = prune.prune_l1(nets[1], name, 0.0)  # a copy through the pruning path
+    x = torch.randn(7, 1, 32, 32)
+    stacked = train.jsv_stats(train.Stack(nets, "cpu").singular_values(x, chunk=3))
+    for r, net in enumerate(nets):
+        st = jsv.stats(jsv.singular_values(net, x))
+        assert stacked[r].tolist() == pytest.approx([st["mean"], st["std"], st["max"], st["min"]], rel=1e-5)

@@ -1,0 +1,96 @@
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dipcore import data, jsv, models, prune, schedule, train
+
+SCHEDULES = ["0:0.05,1:0.01", "0:0.02", "0:0.001,1:0.1"]
+
+
+def _reference(model, sched, seed, epochs, d, sgd=train.SGDConfig()):
+    """One run the conventional way: an nn.Module, torch.optim.SGD, the same data order."""
+    model = copy.deepcopy(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=sgd.momentum, weight_decay=sgd.weight_decay)
+    order = torch.Generator().manual_seed(seed)
+    jsv_x = train.jsv_subset(d, 50)
+    log = {"train_loss": [None], "test_acc": [], "jsv_mean": []}
+
+    def evaluate():
+        with torch.no_grad():
+            log["test_acc"].append(100 * (model(d.x_test).argmax(1) == d.y_test).float().mean().item())
+        log["jsv_mean"].append(jsv.stats(jsv.singular_values(model, jsv_x))["mean"])
+
+    evaluate()
+    n = len(d.x_train)
+    for epoch in range(epochs):
+        for g in opt.param_groups:
+            g["lr"] = sched.lr(epoch)
+        perm, total = torch.randperm(n, generator=order), 0.0
+        for i in range(0, n, sgd.batch_size):
+            idx = perm[i:i + sgd.batch_size]
+            loss = F.cross_entropy(model(d.x_train[idx]), d.y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        log["train_loss"].append(total / n)
+        evaluate()
+    return log, model.state_dict()
+
+
+@pytest.mark.parametrize("name", ["mlp7-relu", "mlp7-linear", "lenet5-relu"])
+def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
+    nets = [models.seeded_build(name, s) for s in range(3)]
+    nets[2], _ = prune.prune_l1(models.seeded_build(name, 9), name, 0.0)
+    scheds = [schedule.parse(s) for s in SCHEDULES]
+    seeds = [3, 4, 3]  # two runs share a data order but not a schedule
+    res = train.train_stacked(nets, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
+    for r in range(3):
+        log, state = _reference(nets[r], scheds[r], seeds[r], 2, synthetic)
+        m = res[r].metrics
+        assert m["train_loss"][0] is None and m["train_loss"][1:] == pytest.approx(log["train_loss"][1:], rel=1e-4)
+        assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)  # one example of 120 may flip
+        assert m["jsv_mean"] == pytest.approx(log["jsv_mean"], rel=1e-3)
+        assert m["lr"] == [None] + [scheds[r].lr(e) for e in range(2)]
+        for k, v in state.items():
+            assert torch.allclose(res[r].state_dict[k], v, rtol=1e-3, atol=1e-5), k
+    assert res[0].metrics != res[1].metrics
+
+
+def test_order_of_runs_in_the_stack_does_not_matter(synthetic):
+    nets = [models.seeded_build("mlp7-relu", s) for s in range(3)]
+    scheds = [schedule.parse(s) for s in SCHEDULES]
+    a = train.train_stacked(nets, scheds, [0, 1, 2], 2, synthetic, jsv_examples=20, progress=False)
+    b = train.train_stacked(nets[::-1], scheds[::-1], [2, 1, 0], 2, synthetic, jsv_examples=20, progress=False)
+    for r in range(3):
+        assert a[r].metrics["train_loss"] == pytest.approx(b[2 - r].metrics["train_loss"], rel=1e-5)
+
+
+def test_a_diverging_run_is_marked_and_the_others_go_on(synthetic):
+    nets = [models.seeded_build("mlp7-relu", s) for s in range(2)]
+    res = train.train_stacked(nets, [schedule.parse("0:0.01"), schedule.parse("0:1e9")], [0, 1], 3,
+                              synthetic, jsv_examples=10, progress=False)
+    assert res[0].diverged_at is None and len(res[0].metrics["test_acc"]) == 4
+    assert res[1].diverged_at == 1 and len(res[1].metrics["test_acc"]) == 1  # only epoch 0 logged
+    alone = train.train_stacked(nets[:1], [schedule.parse("0:0.01")], [0], 3, synthetic, jsv_examples=10, progress=False)
+    assert res[0].metrics["train_loss"] == pytest.approx(alone[0].metrics["train_loss"], rel=1e-5)
+
+
+def test_training_learns():
+    d = data.load("synthetic", n_train=1000, n_test=200)
+    res = train.train_stacked([models.seeded_build("lenet5-relu", 0)], [schedule.parse("0:0.05")], [0], 6,
+                              d, jsv_examples=10, progress=False)
+    m = res[0].metrics
+    assert m["train_loss"][-1] < m["train_loss"][1] and m["test_acc"][-1] > 70  # chance: 10
+    assert res[0].best_acc >= res[0].final_acc
+
+
+def test_mismatched_architectures_and_schedules_are_refused(synthetic):
+    with pytest.raises(ValueError, match="one architecture"):
+        train.train_stacked([models.build("mlp7-relu"), models.build("mlp7-relu", (50,) * 6)],
+                            [schedule.parse("0:0.1")] * 2, [0, 1], 1, synthetic, progress=False)
+    with pytest.raises(ValueError, match="only 2 epochs"):
+        train.train_stacked([models.build("mlp7-relu")], [schedule.parse("0:0.1,5:0.01")], [0], 2,
+                            synthetic, progress=False)

@@ -214,7 +214,8 @@ class RunStore:
             [s["seed"] for s in chunk], s0["epochs"], data, jsv_examples=s0["jsv_examples"],
             sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
             progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
-            keep_weights=any(s["keep_weights"] for s in chunk))
+            keep_weights=any(s["keep_weights"] for s in chunk),
+            checkpoint=self.root / ".inflight" / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt")
         meta = environment(device) | {
             "wall_s": round(time.time() - t0, 2), "stacked_with": len(chunk),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -16,9 +16,12 @@ frozen; the other runs go on.
 from __future__ import annotations
 
 import copy
-import math
+import hashlib
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -153,9 +156,15 @@ def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor], bufs: list[t
 def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: list[int], epochs: int,
                   data: Data, jsv_examples: int = 1000, sgd: SGDConfig = SGDConfig(),
                   device: str | torch.device | None = None, progress: bool = True,
-                  desc: str = "training", keep_weights: bool = False) -> list[RunResult]:
+                  desc: str = "training", keep_weights: bool = False,
+                  checkpoint: str | Path | None = None, checkpoint_every_s: float = 300.0) -> list[RunResult]:
     """Train ``models`` (one architecture) at once, run r with ``schedules[r]`` and data order
-    seeded by ``seeds[r]``; return one ``RunResult`` per run."""
+    seeded by ``seeds[r]``; return one ``RunResult`` per run.
+
+    With ``checkpoint`` (a file path), the whole state (weights, momentum, data-order RNGs,
+    metrics) is saved there every ``checkpoint_every_s`` seconds and at the end of an epoch;
+    a later call with the same runs resumes from it and gives the same result as an
+    uninterrupted run. The file is removed when training completes."""
     from tqdm.auto import tqdm
 
     if not (len(models) == len(schedules) == len(seeds)):
@@ -171,6 +180,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     jsv_x = jsv_subset(data, jsv_examples)
     results = [RunResult() for _ in range(R)]
     alive = torch.ones(R, dtype=torch.bool, device=device)
+    ident = _identity(models, schedules, seeds, epochs, len(data.x_train), jsv_examples, sgd)
 
     def log(epoch: int, loss: torch.Tensor | None, lrs: list[float] | None) -> None:
         acc = stack.accuracy(data.x_test, data.y_test).cpu()
@@ -185,8 +195,12 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
                 m[k].append(st[r, j].item())
             m["lr"].append(None if lrs is None else lrs[r])
 
-    log(0, None, None)
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch", leave=False)
+    start = _restore(checkpoint, ident, stack, bufs, orders, results, alive) if checkpoint else 0
+    if start == 0:
+        log(0, None, None)
+    saved_at = time.time()
+    bar = tqdm(range(start, epochs), desc=desc, disable=not progress, unit="epoch", leave=False,
+               initial=start, total=epochs)
     for epoch in bar:
         lrs = [s.lr(epoch) for s in schedules]
         lr = torch.tensor(lrs, device=device) * alive
@@ -202,21 +216,72 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
                 loss_sum += loss.detach() * idx.shape[1]
                 sgd_step(stack.params, list(grads), bufs, lr, sgd)
         epoch_loss = (loss_sum / N).cpu()
-        bad = ~torch.isfinite(epoch_loss)
-        if bad.any():
-            with torch.no_grad():
-                for r in bad.nonzero().flatten().tolist():
-                    if results[r].diverged_at is None:
-                        results[r].diverged_at = epoch + 1
-                        alive[r] = False
-                        for p, buf in zip(stack.params, bufs):
-                            p[r].zero_()
-                            buf[r].zero_()
+        for r in (~torch.isfinite(epoch_loss)).nonzero().flatten().tolist():
+            if results[r].diverged_at is None:  # freeze it: its slot trains no more
+                results[r].diverged_at = epoch + 1
+                alive[r] = False
+                with torch.no_grad():
+                    for p, buf in zip(stack.params, bufs):
+                        p[r].zero_()
+                        buf[r].zero_()
         log(epoch + 1, epoch_loss, lrs)
         accs = [res.metrics["test_acc"][-1] for res in results if res.diverged_at is None]
         if accs:
             bar.set_postfix(acc=f"{sum(accs) / len(accs):.2f}", alive=f"{len(accs)}/{R}")
+        if checkpoint and epoch + 1 < epochs and time.time() - saved_at >= checkpoint_every_s:
+            _save(checkpoint, ident, epoch + 1, stack, bufs, orders, results, alive)
+            saved_at = time.time()
     if keep_weights:
         for r, res in enumerate(results):
             res.state_dict = stack.state_dict(r)
+    if checkpoint:
+        Path(checkpoint).unlink(missing_ok=True)
     return results
+
+
+def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd) -> str:
+    """A fingerprint of a training job, so that a checkpoint is resumed only by the same job."""
+    h = hashlib.sha256(repr((epochs, n_train, jsv_examples, sgd, [s.text for s in schedules],
+                             [int(s) for s in seeds])).encode())
+    for m in models:
+        for v in m.state_dict().values():
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _save(path, ident, epoch, stack, bufs, orders, results, alive) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(),
+             "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
+             "orders": [g.get_state() for g in orders],
+             "results": [{"metrics": r.metrics, "diverged_at": r.diverged_at} for r in results]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _restore(path, ident, stack, bufs, orders, results, alive) -> int:
+    """Load a checkpoint of this job into the live state; return the epoch to go on from (0: none)."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a damaged checkpoint costs only the time it saved
+        warnings.warn(f"ignoring unreadable checkpoint {path}: {e}")
+        return 0
+    if state.get("ident") != ident:
+        warnings.warn(f"ignoring checkpoint {path}: it belongs to another training job")
+        return 0
+    with torch.no_grad():
+        for p, q in zip(stack.params, state["params"]):
+            p.copy_(q)
+        for b, q in zip(bufs, state["bufs"]):
+            b.copy_(q)
+    for g, st in zip(orders, state["orders"]):
+        g.set_state(st)
+    for r, saved in zip(results, state["results"]):
+        r.metrics, r.diverged_at = saved["metrics"], saved["diverged_at"]
+    alive.copy_(state["alive"])
+    return state["epoch"]

@@ -94,3 +94,37 @@ def test_mismatched_architectures_and_schedules_are_refused(synthetic):
     with pytest.raises(ValueError, match="only 2 epochs"):
         train.train_stacked([models.build("mlp7-relu")], [schedule.parse("0:0.1,5:0.01")], [0], 2,
                             synthetic, progress=False)
+
+
+def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_path, monkeypatch):
+    nets = [models.seeded_build("mlp7-relu", s) for s in range(2)]
+    scheds = [schedule.parse("0:0.05,2:0.01"), schedule.parse("0:0.02")]
+    args = (nets, scheds, [0, 1], 4, synthetic)
+    kw = dict(jsv_examples=10, progress=False, keep_weights=True)
+    whole = train.train_stacked(*args, **kw)
+
+    ckpt = tmp_path / "job.pt"
+    real_log_calls = {"n": 0}
+    real_stats = train.jsv_stats
+
+    def dies_in_epoch_3(sv):
+        real_log_calls["n"] += 1
+        if real_log_calls["n"] == 4:  # logs: epoch 0, 1, 2, then dies logging epoch 3
+            raise KeyboardInterrupt
+        return real_stats(sv)
+
+    monkeypatch.setattr(train, "jsv_stats", dies_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_stacked(*args, **kw, checkpoint=ckpt, checkpoint_every_s=0)
+    assert ckpt.exists()
+    monkeypatch.setattr(train, "jsv_stats", real_stats)
+    resumed = train.train_stacked(*args, **kw, checkpoint=ckpt)
+    assert not ckpt.exists()
+    for a, b in zip(whole, resumed):
+        assert a.metrics == b.metrics
+        assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+    # a checkpoint of another job is not used
+    train._save(ckpt, "another job", 2, train.Stack(nets, "cpu"), [], [], [], torch.ones(2, dtype=torch.bool))
+    with pytest.warns(UserWarning, match="another training job"):
+        again = train.train_stacked(*args, **kw, checkpoint=ckpt)
+    assert again[0].metrics == whole[0].metrics

@@ -10,6 +10,8 @@ import argparse
 import sys
 import time
 
+import torch
+
 from . import grids, runs, spec as specmod
 
 
@@ -26,9 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--download", action="store_true", help="allow downloading the dataset")
     ap.add_argument("--always", action="store_true", help="recompute runs already stored")
     ap.add_argument("--max-stack", type=int, default=64, help="most runs trained at once")
+    ap.add_argument("--shard", default=None, metavar="I/N",
+                    help="compute only the I-th of N shares of the grid (run N processes, I = 0..N-1)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     try:
+        shard = None
+        if a.shard:
+            i, _, n = a.shard.partition("/")
+            if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+                raise ValueError(f"--shard must be I/N with 0 <= I < N, got {a.shard!r}")
+            shard = (int(i), int(n))
+        if a.threads:
+            torch.set_num_threads(a.threads)
         specs = grids.get(a.grid, a.dataset, a.protocol)
         store = runs.RunStore(a.store)
         done, missing, damaged = store.status(specs)
@@ -43,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.action == "compute":
             t0 = time.time()
             store.ensure(specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
-                         download=a.download, max_stack=a.max_stack, progress=not a.no_progress)
+                         download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard)
             print(f"done in {time.time() - t0:.0f} s")
     except (ValueError, LookupError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -143,10 +143,15 @@ class RunStore:
     # -- computing -----------------------------------------------------------------------
     def ensure(self, specs: list[dict], compute: str = "missing", device: str | None = None,
                data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
-               progress: bool = True, command_hint: str | None = None) -> list[dict]:
+               progress: bool = True, command_hint: str | None = None,
+               shard: tuple[int, int] | None = None) -> list[dict | None]:
         """The records of ``specs``, computing what ``compute`` allows:
         ``never`` (raise ``RunsMissing`` listing what is absent), ``missing`` (train only what
-        is absent), ``always`` (retrain everything)."""
+        is absent), ``always`` (retrain everything).
+
+        ``shard=(i, n)`` computes only every n-th stack of runs, starting at the i-th (longest
+        first), so that n processes can share a grid; the records of runs left to other shards
+        are None until they are stored."""
         if compute not in POLICIES:
             raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
         done, missing, damaged = self.status(specs)
@@ -164,6 +169,9 @@ class RunStore:
                 aside = self.set_aside(s)
                 warnings.warn(f"{why} It was moved to {aside.name} and will be recomputed.")
             todo = specs if compute == "always" else missing + [s for s, _ in damaged]
+            if shard is not None:
+                mine = _shares(specs, shard[1])
+                todo = [t for t in todo if mine[specmod.key(t)] == shard[0]]
             self._compute(todo, device, data_root, download, max_stack, progress)
         return [self.get(s) for s in specs]
 
@@ -175,20 +183,15 @@ class RunStore:
             ready = [s for s in pending.values() if s["start"] == "scratch" or s["start"] not in pending]
             if not ready:
                 raise ValueError("runs start from each other in a cycle: " + ", ".join(pending))
-            groups: dict[tuple, list[dict]] = defaultdict(list)
-            for s in ready:
-                groups[specmod.stack_group(s)].append(s)
-            for group in groups.values():
-                for i in range(0, len(group), max_stack):
-                    chunk = group[i:i + max_stack]
-                    s0 = chunk[0]
-                    dkey = (s0["dataset"], s0["n_train"], s0["n_test"])
-                    if dkey not in datasets:
-                        datasets[dkey] = datamod.load(s0["dataset"], root=data_root, download=download,
-                                                      device=dev, n_train=s0["n_train"], n_test=s0["n_test"])
-                    self._train_chunk(chunk, datasets[dkey], dev, progress)
-                    for s in chunk:
-                        pending.pop(specmod.key(s))
+            for chunk in _chunks(ready, max_stack):
+                s0 = chunk[0]
+                dkey = (s0["dataset"], s0["n_train"], s0["n_test"])
+                if dkey not in datasets:
+                    datasets[dkey] = datamod.load(s0["dataset"], root=data_root, download=download,
+                                                  device=dev, n_train=s0["n_train"], n_test=s0["n_test"])
+                self._train_chunk(chunk, datasets[dkey], dev, progress)
+                for s in chunk:
+                    pending.pop(specmod.key(s))
 
     def initial_model(self, spec: dict) -> torch.nn.Module:
         """The network a run starts from (PROTOCOL.md): a fresh default init of the (pruned)
@@ -221,6 +224,21 @@ class RunStore:
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         for s, res in zip(chunk, results):
             self.put(s, res, meta)
+
+
+def _chunks(specs: list[dict], max_stack: int = 10 ** 9) -> list[list[dict]]:
+    """Runs grouped into stacks (one architecture and length each), the longest first."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for s in specs:
+        groups[specmod.stack_group(s)].append(s)
+    chunks = [g[i:i + max_stack] for g in groups.values() for i in range(0, len(g), max_stack)]
+    return sorted(chunks, key=lambda c: -c[0]["epochs"])
+
+
+def _shares(specs: list[dict], n: int) -> dict[str, int]:
+    """Which of ``n`` shards computes each run: whole stacks, dealt out longest first. It depends
+    on the grid alone (not on what is stored yet), so every shard process agrees."""
+    return {specmod.key(s): j % n for j, chunk in enumerate(_chunks(specs)) for s in chunk}
 
 
 def _finite(v):

@@ -63,9 +63,12 @@ def parse(text: str) -> Schedule:
 
 def rescale(text: str, epochs_from: int, epochs_to: int) -> str:
     """The same schedule shape over ``epochs_to`` epochs instead of ``epochs_from`` (for the
-    shortened protocols): keys scale proportionally, rounded down; a step that collapses onto an
-    earlier one replaces it."""
-    steps = dict()
+    shortened protocols): keys scale proportionally, rounded to the nearest epoch; where two
+    steps land on one epoch the earlier LR is kept (so the initial LR always survives), and steps
+    that land past the last epoch are dropped."""
+    steps: dict[int, float] = {}
     for key, lr in parse(text).steps:
-        steps[key * epochs_to // epochs_from] = lr
+        new = round(key * epochs_to / epochs_from)
+        if new < epochs_to:
+            steps.setdefault(new, lr)
     return ",".join(f"{k}:{v:g}" for k, v in steps.items())

@@ -23,6 +23,7 @@ def test_keys_are_stable_and_distinct():
     assert spec.key(a) != spec.key(b)
     assert a["start"] == spec.key(grids.pretrain_spec("mlp7-linear", "mnist", "paper"))
     assert len(grids.get("table3", "mnist", "paper")) == 1 + 2 * (4 * 2 * 5 + 5)  # 90 runs + pretraining
+    assert len(grids.get("table3", "mnist", "smoke")) == 1 + 2 * (4 * 2 + 1)  # no arm collapses onto another
 
 
 def test_table2_schedules():
@@ -149,3 +150,18 @@ def test_command_line(tmp_path, capsys):
     assert "missing" in capsys.readouterr().out
     assert main(["status", "table3", "--dataset", "cifar", *args]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_shards_split_a_grid_without_overlap(store, monkeypatch):
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    store.ensure(specs[:1], progress=False)  # the pretrained network first
+    trained = {0: [], 1: []}
+    real = runs.RunStore._train_chunk
+    for i in (0, 1):
+        monkeypatch.setattr(runs.RunStore, "_train_chunk",
+                            lambda self, chunk, *a, _i=i, **k: (trained[_i].extend(spec.key(s) for s in chunk),
+                                                                real(self, chunk, *a, **k)))
+        store.ensure(specs, progress=False, shard=(i, 2))
+    assert trained[0] and trained[1] and not set(trained[0]) & set(trained[1])
+    assert sorted(trained[0] + trained[1]) == sorted(spec.key(s) for s in specs[1:])
+    assert main(["status", "table3", "--protocol", "smoke", "--store", str(store.root), "--shard", "2/2"]) == 2

@@ -40,5 +40,6 @@ def test_check_epochs():
 def test_rescale():
     assert schedule.rescale("0:0.01,30:0.001,60:0.0001", 90, 9) == "0:0.01,3:0.001,6:0.0001"
     assert schedule.rescale("0:0.01,300:0.001,600:0.0001", 900, 3) == "0:0.01,1:0.001,2:0.0001"
+    assert schedule.rescale("0:0.01,30:0.001,60:0.0001", 90, 2) == "0:0.01,1:0.001"
     assert schedule.rescale("0:0.001,45:0.0001", 90, 2) == "0:0.001,1:0.0001"
-    assert schedule.rescale("0:0.01,30:0.001,60:0.0001", 90, 1) == "0:0.0001"
+    assert schedule.rescale("0:0.01,30:0.001,60:0.0001", 90, 1) == "0:0.01"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, data as datamod, isometry, models, prune, spec as specmod, train
+from . import __version__, data as datamod, isometry, jsv, models, prune, spec as specmod, train
 from .schedule import parse
 
 POLICIES = ("never", "missing", "always")
@@ -51,9 +51,19 @@ def _atomic_write(path: Path, payload: bytes) -> None:
 
 def environment(device: torch.device) -> dict:
     """Where and with what a run was computed."""
-    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     return {"device": f"{device.type}: {dev}", "torch": torch.__version__, "python": platform.python_version(),
             "dipcore": __version__, "threads": torch.get_num_threads()}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 class RunStore:
@@ -111,21 +121,25 @@ class RunStore:
 
     # -- writing -------------------------------------------------------------------------
     def put(self, spec: dict, result: train.RunResult, meta: dict) -> dict:
-        key = specmod.key(spec)
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Store a finished training run."""
         acc = result.metrics["test_acc"]
-        finite = [(a, e) for e, a in enumerate(acc) if a is not None]
-        best, best_epoch = max(finite)
-        rec = {
-            "key": key, "spec": spec,
+        best, best_epoch = max((a, e) for e, a in enumerate(acc) if a is not None)
+        body = {
             "status": "diverged" if result.diverged_at is not None else "ok",
             "diverged_at": result.diverged_at,
             "final_acc": acc[-1] if result.diverged_at is None else None,
             "best_acc": best, "best_epoch": best_epoch,
-            "metrics": {k: [_finite(v) for v in vs] for k, vs in result.metrics.items()}, "meta": meta,
+            "metrics": {k: [_finite(v) for v in vs] for k, vs in result.metrics.items()},
         }
-        if spec.get("keep_weights"):
-            buf = _state_bytes(result.state_dict)
+        return self.write(spec, body, meta, result.state_dict if spec.get("keep_weights") else None)
+
+    def write(self, spec: dict, body: dict, meta: dict, weights: dict | None = None) -> dict:
+        """Write a record (and its weights) atomically: weights first, then the JSON naming them."""
+        key = specmod.key(spec)
+        self.root.mkdir(parents=True, exist_ok=True)
+        rec = {"key": key, "spec": spec, **body, "meta": meta}
+        if weights is not None:
+            buf = _state_bytes(weights)
             _atomic_write(self.weights_path(key), buf)
             rec["weights_sha256"] = _sha256(buf)
         rec["checksum"] = _sha256(specmod.canonical(rec).encode())
@@ -183,15 +197,33 @@ class RunStore:
             ready = [s for s in pending.values() if s["start"] == "scratch" or s["start"] not in pending]
             if not ready:
                 raise ValueError("runs start from each other in a cycle: " + ", ".join(pending))
-            for chunk in _chunks(ready, max_stack):
-                s0 = chunk[0]
-                dkey = (s0["dataset"], s0["n_train"], s0["n_test"])
-                if dkey not in datasets:
-                    datasets[dkey] = datamod.load(s0["dataset"], root=data_root, download=download,
-                                                  device=dev, n_train=s0["n_train"], n_test=s0["n_test"])
-                self._train_chunk(chunk, datasets[dkey], dev, progress)
+            for s in [s for s in ready if s["kind"] == "jsv"]:
+                self._measure(s, self._data(datasets, s, data_root, download, dev), dev)
+                pending.pop(specmod.key(s))
+            for chunk in _chunks([s for s in ready if s["kind"] == "train"], max_stack):
+                self._train_chunk(chunk, self._data(datasets, chunk[0], data_root, download, dev), dev, progress)
                 for s in chunk:
                     pending.pop(specmod.key(s))
+
+    @staticmethod
+    def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:
+        dkey = (spec["dataset"], spec["n_train"], spec["n_test"])
+        if dkey not in cache:
+            cache[dkey] = datamod.load(spec["dataset"], root=root, download=download, device=device,
+                                       n_train=spec["n_train"], n_test=spec["n_test"])
+        return cache[dkey]
+
+    def _measure(self, spec: dict, data: datamod.Data, device: torch.device) -> dict:
+        """A ``jsv`` spec: JSV statistics and test accuracy of a network, no training."""
+        t0 = time.time()
+        model = self.initial_model(spec).to(device)
+        sv = jsv.singular_values(model, train.jsv_subset(data, spec["jsv_examples"]))
+        with torch.no_grad():
+            acc = 100 * (model(data.x_test).argmax(1) == data.y_test).double().mean().item()
+        body = {"status": "ok", "jsv": jsv.stats(sv), "test_acc": acc}
+        if spec["keep_values"]:
+            body["values"] = [float(f"{v:.6g}") for v in sv.flatten().tolist()]
+        return self.write(spec, body, environment(device) | {"wall_s": round(time.time() - t0, 2)})
 
     def initial_model(self, spec: dict) -> torch.nn.Module:
         """The network a run starts from (PROTOCOL.md): a fresh default init of the (pruned)
@@ -200,6 +232,9 @@ class RunStore:
         if spec["start"] == "scratch":
             widths = prune.pruned_widths(net, ratio) if ratio > 0 else None
             model = models.seeded_build(net, spec["seed"], widths)
+            if spec.get("init") == "orthogonal":
+                g = torch.Generator().manual_seed(spec["seed"])
+                model = isometry.orthogonal_init(model, models.gain(net), g)
         else:
             model = models.build(net)
             model.load_state_dict(self.weights(spec["start"]))
@@ -238,7 +273,9 @@ def _chunks(specs: list[dict], max_stack: int = 10 ** 9) -> list[list[dict]]:
 def _shares(specs: list[dict], n: int) -> dict[str, int]:
     """Which of ``n`` shards computes each run: whole stacks, dealt out longest first. It depends
     on the grid alone (not on what is stored yet), so every shard process agrees."""
-    return {specmod.key(s): j % n for j, chunk in enumerate(_chunks(specs)) for s in chunk}
+    trains = [s for s in specs if s["kind"] == "train"]
+    shares = {specmod.key(s): j % n for j, chunk in enumerate(_chunks(trains)) for s in chunk}
+    return shares | {specmod.key(s): 0 for s in specs if s["kind"] != "train"}  # measurements: cheap
 
 
 def _finite(v):

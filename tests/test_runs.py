@@ -165,3 +165,20 @@ def test_shards_split_a_grid_without_overlap(store, monkeypatch):
     assert trained[0] and trained[1] and not set(trained[0]) & set(trained[1])
     assert sorted(trained[0] + trained[1]) == sorted(spec.key(s) for s in specs[1:])
     assert main(["status", "table3", "--protocol", "smoke", "--store", str(store.root), "--shard", "2/2"]) == 2
+
+
+def test_measurements_table1_and_pruned_jsvs(store):
+    ortho = spec.jsv_spec("mlp7-linear", "synthetic", init="orthogonal", jsv_examples=20, n_train=200, n_test=50)
+    rec = store.ensure([ortho], progress=False)[0]
+    assert rec["jsv"] == pytest.approx({"mean": 1, "std": 0, "max": 1, "min": 1}, abs=1e-5)  # Table 1, row 1
+    pre = grids.pretrain_spec("lenet5-relu", "fashion-mnist", "smoke")
+    pruned = spec.jsv_spec("lenet5-relu", "synthetic", init="pretrained", start=spec.key(pre), ratio=0.5,
+                           jsv_examples=30, n_train=2000, n_test=500, keep_values=True)
+    rec = store.ensure([pre, pruned], progress=False)[1]  # the pretrained run is trained first
+    model = store.initial_model(pruned)
+    assert models.widths_of(model, "lenet5-relu") == (3, 8, 60)
+    assert len(rec["values"]) == 30 * 10
+    assert sum(rec["values"]) / 300 == pytest.approx(rec["jsv"]["mean"], rel=1e-5)
+    assert 0 <= rec["test_acc"] <= 100
+    with pytest.raises(ValueError, match="pretrained init needs"):
+        spec.jsv_spec("lenet5-relu", "synthetic", init="pretrained")

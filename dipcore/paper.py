@@ -1,0 +1,35 @@
+"""The paper's reported numbers, kept once as data (``data/paper/numbers.csv``): each row cites
+its table and row label. Chapters set them beside ours; nothing is retyped in a notebook.
+
+All are on MNIST, as the paper reports them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+NUMBERS = Path(__file__).resolve().parent.parent / "data" / "paper" / "numbers.csv"
+NET_LABELS = {"mlp7-linear": "MLP-7-Linear", "mlp7-relu": "MLP-7-ReLU",
+              "lenet5-linear": "LeNet-5-Linear", "lenet5-relu": "LeNet-5-ReLU"}
+
+
+def numbers(table: int | None = None):
+    """The paper's numbers as a pandas DataFrame (columns: table, row, net, ratio, setting, lr,
+    metric, value, std), optionally of one table."""
+    import pandas as pd
+
+    df = pd.read_csv(NUMBERS, dtype={"table": int})
+    return df if table is None else df[df.table == table].reset_index(drop=True)
+
+
+def value(table: int, **where) -> tuple[float, float | None]:
+    """One reported number and its std (None when the paper gives none), selected by columns,
+    e.g. ``value(3, ratio=0.8, setting="90 epochs", lr=0.01)``."""
+    import math
+
+    df = numbers(table)
+    for k, v in where.items():
+        df = df[df[k] == v]
+    if len(df) != 1:
+        raise KeyError(f"Table {table} has {len(df)} numbers for {where}")
+    std = df["std"].iloc[0]
+    return float(df["value"].iloc[0]), None if math.isnan(std) else float(std)

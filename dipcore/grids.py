@@ -79,7 +79,46 @@ def table7(dataset: str, protocol: str) -> list[dict]:
             for s in hypotheses(net, dataset, protocol, (0.9,))]
 
 
-GRIDS = {"pretrain": pretrain, "table3": table3, "table7": table7}
+FIGURE1_RATIOS = tuple(round(0.1 * i, 1) for i in range(10))  # 0, 0.1, ..., 0.9
+
+
+def table1(dataset: str, protocol: str) -> list[dict]:
+    """§3.1, Table 1: JSVs of orthogonal initialisation of the four networks, one per seed."""
+    from .models import NETS
+
+    p = protomod.get(protocol)
+    return [specmod.jsv_spec(net, init="orthogonal", seed=s, **_common(dataset, p)) for net in NETS for s in p.seeds]
+
+
+def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: bool = False,
+                    keep_values: bool = False) -> dict:
+    """JSVs of the pretrained ``net`` L1-pruned at ``ratio`` (and OrthP'd), before finetuning."""
+    p = protomod.get(protocol)
+    start = specmod.key(pretrain_spec(net, dataset, protocol))
+    return specmod.jsv_spec(net, init="pretrained", start=start, ratio=ratio, orthp=orthp,
+                            keep_values=keep_values, **_common(dataset, p))
+
+
+def figure1(dataset: str, protocol: str, ratios: tuple[float, ...] = FIGURE1_RATIOS) -> list[dict]:
+    """§3.1, Figure 1: mean JSV of the pretrained networks pruned at each ratio."""
+    from .models import NETS
+
+    return pretrain(dataset, protocol) + [pruned_jsv_spec(net, dataset, protocol, r) for net in NETS for r in ratios]
+
+
+ORTHP_RATIOS = {"mlp7-linear": (0.8, 0.9), "mlp7-relu": (0.9,), "lenet5-linear": (0.9,), "lenet5-relu": (0.9,)}
+
+
+def orthp(dataset: str, protocol: str) -> list[dict]:
+    """§3.2: every JSV of each pruned pretrained network before and after OrthP (at the ratios
+    of Tables 3 and 7)."""
+    return pretrain(dataset, protocol) + [
+        pruned_jsv_spec(net, dataset, protocol, r, orthp=o, keep_values=True)
+        for net, ratios in ORTHP_RATIOS.items() for r in ratios for o in (False, True)]
+
+
+GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
+         "table3": table3, "table7": table7}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

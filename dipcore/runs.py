@@ -109,6 +109,18 @@ class RunStore:
             raise RunsMissing(f"no stored weights for run {key} ({w}); compute its grid first")
         return torch.load(w, map_location="cpu", weights_only=True)
 
+    def records(self) -> list[dict]:
+        """Every record in the store (each checked: a damaged one raises ``DamagedRun``)."""
+        out = []
+        for path in sorted(self.root.glob("*.json")):
+            try:
+                spec = json.loads(path.read_text())["spec"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise DamagedRun(f"run file {path} is damaged (does not parse). Move it away and "
+                                 "recompute it, or restore it from git.") from None
+            out.append(self.get(spec))
+        return out
+
     def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
         """(done, missing, damaged with the reason) among ``specs``."""
         done, missing, damaged = [], [], []

@@ -165,7 +165,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     metrics) is saved there every ``checkpoint_every_s`` seconds and at the end of an epoch;
     a later call with the same runs resumes from it and gives the same result as an
     uninterrupted run. The file is removed when training completes."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not (len(models) == len(schedules) == len(seeds)):
         raise ValueError("models, schedules and seeds must have one entry per run")

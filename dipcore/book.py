@@ -1,0 +1,91 @@
+"""What every chapter shares: its validated parameters, the run store, captions.
+
+A chapter's first cell (tagged ``parameters`` for papermill) sets plain values; the next cell
+calls ``setup(...)``, which checks them all before any compute and fails with a message naming
+the bad parameter and what is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import data, protocol as protomod, runs
+
+
+@dataclass
+class Chapter:
+    dataset: str  # the dataset asked for
+    protocol: protomod.Protocol
+    device: str
+    compute: str
+    store: runs.RunStore
+    name: str  # for the command hint: the grid(s) the chapter needs
+
+    @property
+    def data_name(self) -> str:
+        """The dataset the runs actually use (the smoke protocol uses synthetic data)."""
+        return self.protocol.dataset_for(self.dataset)
+
+    @property
+    def label(self) -> str:
+        return {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data"}[self.data_name]
+
+    def ensure(self, specs: list[dict], grid: str | None = None) -> list[dict]:
+        """The records of ``specs``, computed if ``compute`` allows (see ``RunStore.ensure``)."""
+        hint = (f"python -m dipcore compute {grid or self.name} --dataset {self.dataset} "
+                f"--protocol {self.protocol.name}")
+        return self.store.ensure(specs, self.compute, device=self.device, command_hint=hint)
+
+    def caption(self, text: str, seeds: int | None = None) -> str:
+        """A caption that names the dataset, protocol and number of seeds."""
+        s = f" {seeds} seed{'s' if seeds != 1 else ''}." if seeds is not None else ""
+        return f"{text} Dataset: {self.label}. Protocol: {self.protocol.name}.{s}"
+
+
+def check_device(device: str) -> str:
+    """``auto`` (a GPU when present), ``cpu`` or an available ``cuda[:i]``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if isinstance(device, str) and device.startswith("cuda"):
+        index = device.partition(":")[2]
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but this machine has no CUDA GPU; use 'cpu' or 'auto'")
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
+        return device
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
+
+
+def check_ratios(ratios) -> tuple[float, ...]:
+    out = []
+    for r in ratios:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1:
+            raise ValueError(f"pruning ratios must be numbers in [0, 1), got {r!r} in {list(ratios)!r}")
+        out.append(float(r))
+    return tuple(out)
+
+
+def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", device: str = "auto",
+          compute: str = "never", store: str | Path | None = None) -> Chapter:
+    """Validate a chapter's parameters and open the run store."""
+    if dataset not in data.DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(data.DATASETS)}")
+    proto = protomod.get(protocol)
+    if compute not in runs.POLICIES:
+        raise ValueError(f"compute must be one of {', '.join(runs.POLICIES)}, got {compute!r}")
+    return Chapter(dataset, proto, check_device(device), compute,
+                   runs.RunStore(store if store is not None else runs.DEFAULT_ROOT), name)
+
+
+def glue(name: str, value, display: bool = False):
+    """myst-nb's glue when available (in the book), a no-op elsewhere."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value

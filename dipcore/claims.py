@@ -1,0 +1,99 @@
+"""Verdicts: a claim of the paper decided by code, not prose.
+
+Each function compares samples of our runs and returns a ``Verdict`` whose ``verdict`` is one of
+``reproduced``, ``not reproduced`` or ``inconclusive``, with the evidence in words. The rules:
+
+* ``greater(a, b)``: the claim "a is larger than b". Welch's t-test on the two samples: a
+  significant difference (p < alpha) in the claimed direction reproduces it, a significant one
+  in the other direction does not, anything else (or fewer than 2 values per side) is
+  inconclusive.
+* ``smaller_gain(a1, b1, a2, b2)``: "the advantage of a over b is smaller in setting 2 than in
+  setting 1": a bootstrap interval of (mean a1 - mean b1) - (mean a2 - mean b2); reproduced if
+  it lies above 0, not reproduced if below, inconclusive if it straddles 0.
+* ``decreasing(x, y)``: "y falls as x grows": Spearman's rank correlation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: str
+    source: str  # where the paper makes it, e.g. "§3.3, Table 3"
+    verdict: str
+    evidence: str
+
+    def as_row(self) -> dict:
+        return {"claim": self.claim, "paper": self.source, "verdict": self.verdict, "evidence": self.evidence}
+
+    def _repr_markdown_(self) -> str:
+        mark = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖"}[self.verdict]
+        return f"**{mark} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
+
+
+def _clean(x) -> np.ndarray:
+    x = np.asarray([v for v in x if v is not None], dtype=float)
+    return x[np.isfinite(x)]
+
+
+def greater(a, b, claim: str, source: str, alpha: float = 0.05, unit: str = "") -> Verdict:
+    """Claim: the values ``a`` are larger than ``b`` (two independent samples)."""
+    from scipy import stats
+
+    a, b = _clean(a), _clean(b)
+    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
+                       f"({len(a)} vs {len(b)}) to test")
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: the difference is exact
+        p = 0.0 if diff != 0 else 1.0
+    else:
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, Welch p = {p:.2g})"
+    if p < alpha:
+        return Verdict(claim, source, REPRODUCED if diff > 0 else NOT_REPRODUCED, ev)
+    return Verdict(claim, source, INCONCLUSIVE, ev)
+
+
+def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, level: float = 0.95,
+                 seed: int = 0, unit: str = "") -> Verdict:
+    """Claim: the gain (mean a - mean b) is smaller in setting 2 than in setting 1."""
+    samples = [_clean(v) for v in (a1, b1, a2, b2)]
+    g1 = samples[0].mean() - samples[1].mean()
+    g2 = samples[2].mean() - samples[3].mean()
+    if min(len(s) for s in samples) < 2:
+        return Verdict(claim, source, INCONCLUSIVE, f"gain {g1:+.3g}{unit} then {g2:+.3g}{unit}; too few runs to test")
+    rng = np.random.default_rng(seed)
+    boot = [rng.choice(s, size=(n_boot, len(s))).mean(1) for s in samples]
+    d = (boot[0] - boot[1]) - (boot[2] - boot[3])
+    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
+    ev = (f"gain {g1:+.3g}{unit} in the first setting, {g2:+.3g}{unit} in the second; "
+          f"{level:.0%} bootstrap interval of the drop [{lo:+.3g}, {hi:+.3g}]{unit}")
+    verdict = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
+    return Verdict(claim, source, verdict, ev)
+
+
+def decreasing(x, y, claim: str, source: str, min_rho: float = 0.8, alpha: float = 0.05) -> Verdict:
+    """Claim: ``y`` decreases as ``x`` grows. Reproduced when Spearman's rho <= -min_rho with
+    p < alpha; not reproduced when rho >= 0; inconclusive between."""
+    from scipy import stats
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    res = stats.spearmanr(x, y)
+    rho, p = float(res.statistic), float(res.pvalue)
+    ev = f"Spearman rho = {rho:+.2f} (p = {p:.2g}) over {len(x)} points"
+    verdict = REPRODUCED if rho <= -min_rho and p < alpha else NOT_REPRODUCED if rho >= 0 else INCONCLUSIVE
+    return Verdict(claim, source, verdict, ev)
+
+
+def table(verdicts: list[Verdict]):
+    """The verdicts as a pandas DataFrame (one row per claim)."""
+    import pandas as pd
+
+    return pd.DataFrame([v.as_row() for v in verdicts])

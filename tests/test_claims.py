@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from dipcore import claims
+
+
+def test_greater():
+    rng = np.random.default_rng(0)
+    hi, lo = 92 + 0.05 * rng.standard_normal(5), 91 + 0.05 * rng.standard_normal(5)
+    assert claims.greater(hi, lo, "c", "s").verdict == claims.REPRODUCED
+    assert claims.greater(lo, hi, "c", "s").verdict == claims.NOT_REPRODUCED
+    same = 91 + 0.5 * rng.standard_normal(5)
+    assert claims.greater(same, same[::-1] + 0.01, "c", "s").verdict == claims.INCONCLUSIVE
+    assert claims.greater([92.0], [91.0], "c", "s").verdict == claims.INCONCLUSIVE  # one run each
+    assert claims.greater([2.0, 2.0], [1.0, 1.0], "c", "s").verdict == claims.REPRODUCED  # no spread
+
+
+def test_smaller_gain():
+    a1, b1 = [92.0, 92.1, 91.9, 92.0, 92.05], [90.0, 90.1, 89.9, 90.0, 90.05]  # gain 2
+    a2, b2 = [92.0, 92.1, 91.9, 92.0, 92.05], [91.9, 92.0, 91.8, 91.9, 91.95]  # gain 0.1
+    assert claims.smaller_gain(a1, b1, a2, b2, "c", "s").verdict == claims.REPRODUCED
+    assert claims.smaller_gain(a2, b2, a1, b1, "c", "s").verdict == claims.NOT_REPRODUCED
+    assert claims.smaller_gain(a1, b1, a1, b1, "c", "s").verdict == claims.INCONCLUSIVE
+
+
+def test_decreasing():
+    x = np.linspace(0, 0.9, 10)
+    assert claims.decreasing(x, 1 - x, "c", "s").verdict == claims.REPRODUCED
+    assert claims.decreasing(x, x, "c", "s").verdict == claims.NOT_REPRODUCED
+    v = claims.decreasing(x, [1, 0.9, 1.1, 0.8, 1.2, 0.9, 0.95, 1.0, 0.85, 0.9], "c", "s")
+    assert v.verdict == claims.INCONCLUSIVE
+    assert "Spearman" in v.evidence and v._repr_markdown_().startswith("**")
+    assert list(claims.table([v]).columns) == ["claim", "paper", "verdict", "evidence"]

@@ -105,3 +105,117 @@ def store_summary(records: list[dict]):
     out = df.groupby(["kind", "dataset", "device", "torch"]).agg(
         runs=("epochs", "size"), epochs=("epochs", "sum"), hours=("wall_s", lambda s: s.sum() / 3600))
     return out.round({"hours": 3})
+
+
+# -- §3.3 and §4: the four hypotheses -------------------------------------------------------------
+HYPOTHESIS_TEXT = {  # our wording of the four hypotheses of §3.3
+    1: "With a short finetuning budget (90 epochs) training does not have time to restore the mean JSV, "
+       "so the larger initial LR (0.01), which restores it faster, should end clearly ahead of LR 0.001.",
+    2: "With a long budget (900 epochs) both LRs have time to restore the mean JSV, so the larger LR "
+       "should keep less of its advantage.",
+    3: "If OrthP restores the mean JSV before finetuning starts, the larger LR has less to make up, so even "
+       "with 90 epochs its advantage should shrink.",
+    4: "With OrthP and 900 epochs together the mean JSV is restored at least as fully as by either alone, "
+       "so the advantage of the larger LR should be smaller still.",
+}
+
+
+def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict]):
+    """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed),
+    final and best test accuracy, and the mean JSV right after pruning/OrthP and at the end."""
+    import pandas as pd
+
+    rows = []
+    for (labels, _), rec in zip(labelled, records):
+        m = rec["metrics"]
+        rows.append({**labels, "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
+                     "acc_0": m["test_acc"][0], "jsv_0": m["jsv_mean"][0], "jsv_end": m["jsv_mean"][-1],
+                     "key": rec["key"]})
+    return pd.DataFrame(rows)
+
+
+def _fmt(x) -> str:
+    return f"{x.mean():.2f} ({x.std(ddof=0):.2f})" if len(x) else "–"
+
+
+def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
+    """Tables 3 / 7 in the paper's layout: per ratio and setting, mean (std) over seeds for LR
+    0.001 and LR 0.01 and the "Acc. gain" of 0.01 over 0.001, ours beside the paper's."""
+    import pandas as pd
+
+    rows = []
+    for (ratio, setting), g in frame.groupby(["ratio", "setting"], sort=False):
+        row = {"pruning ratio": ratio, "setting": setting}
+        if setting == "Scratch":
+            row.update({"LR 0.001": _fmt(g[column]), "LR 0.01": "", "Acc. gain": ""})
+            pv = paper.value(paper_table, net=net, ratio=ratio, setting="Scratch")
+            row.update({"paper LR 0.001": f"{pv[0]:.2f} ({pv[1]:.2f})", "paper LR 0.01": "", "paper Acc. gain": ""})
+        else:
+            lo, hi = g[g.lr == 0.001][column], g[g.lr == 0.01][column]
+            row.update({"LR 0.001": _fmt(lo), "LR 0.01": _fmt(hi), "Acc. gain": f"{hi.mean() - lo.mean():+.2f}"})
+            p_lo = paper.value(paper_table, net=net, ratio=ratio, setting=setting, lr=0.001)
+            p_hi = paper.value(paper_table, net=net, ratio=ratio, setting=setting, lr=0.01)
+            row.update({"paper LR 0.001": f"{p_lo[0]:.2f} ({p_lo[1]:.2f})", "paper LR 0.01": f"{p_hi[0]:.2f} ({p_hi[1]:.2f})",
+                        "paper Acc. gain": f"{p_hi[0] - p_lo[0]:+.2f}"})
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index(["pruning ratio", "setting"])
+    out.columns = pd.MultiIndex.from_tuples([("paper (MNIST)", c[6:]) if c.startswith("paper") else ("ours", c)
+                                             for c in out.columns])
+    return out
+
+
+def _acc(frame, ratio, setting, lr, column="final_acc"):
+    g = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)]
+    return g[column].tolist()
+
+
+def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3") -> list[claims.Verdict]:
+    """The verdict of hypothesis ``h`` at each pruning ratio (rules in ``dipcore.claims``):
+    H1, LR 0.01 beats 0.001 after 90 epochs; H2, its gain is smaller after 900 epochs; H3, smaller
+    with OrthP (90 epochs) than without; H4, smaller with OrthP and 900 epochs than with OrthP
+    and 90."""
+    from .grids import setting_name
+
+    out = []
+    net = paper.NET_LABELS[frame.net.iloc[0]]
+    for ratio in sorted(frame.ratio.unique()):
+        acc = lambda setting, lr: _acc(frame, ratio, setting, lr)  # noqa: E731
+        s90, s900, o90, o900 = (setting_name(90, False), setting_name(900, False), setting_name(90, True),
+                                setting_name(900, True))
+        pre = f"{net}, ratio {ratio}: "
+        if h == 1:
+            v = claims.greater(acc(s90, 0.01), acc(s90, 0.001), pre + "after 90 epochs of finetuning, LR 0.01 "
+                               "beats LR 0.001", source, unit=" points")
+        else:
+            base, new, what = {2: (s90, s900, "with 900 epochs than with 90"),
+                               3: (s90, o90, "with OrthP than without (90 epochs)"),
+                               4: (o90, o900, "with OrthP and 900 epochs than with OrthP and 90")}[h]
+            v = claims.smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(new, 0.01), acc(new, 0.001),
+                                    pre + f"the gain of LR 0.01 over 0.001 is smaller {what}", source, unit=" points")
+        out.append(v)
+    return out
+
+
+def table3_extra_verdicts(frame, source: str = "§3.3") -> list[claims.Verdict]:
+    """Two further claims of §3.3: OrthP with 90 epochs beats 900 epochs without it (each at its
+    better LR), and the test accuracy right after OrthP is higher than right after pruning."""
+    from .grids import setting_name
+
+    out = []
+    net = paper.NET_LABELS[frame.net.iloc[0]]
+    for ratio in sorted(frame.ratio.unique()):
+        def best(setting):
+            means = {lr: np.mean(_acc(frame, ratio, setting, lr) or [np.nan]) for lr in (0.01, 0.001)}
+            lr = max(means, key=lambda k: means[k])
+            return _acc(frame, ratio, setting, lr), lr
+        (a, la), (b, lb) = best(setting_name(90, True)), best(setting_name(900, False))
+        out.append(claims.greater(a, b, f"{net}, ratio {ratio}: OrthP with 90 epochs (LR {la}) beats 900 epochs "
+                                  f"without OrthP (LR {lb})", source, unit=" points"))
+        g = frame[(frame.ratio == ratio) & (frame.setting != "Scratch")]
+        orthp = g.setting.str.startswith("OrthP")
+        claim = f"{net}, ratio {ratio}: test accuracy right after OrthP is higher than right after pruning"
+        if orthp.any() and (~orthp).any():  # every run of a kind starts from one network: one number each
+            a0, b0 = g[orthp].acc_0.iloc[0], g[~orthp].acc_0.iloc[0]
+            out.append(claims.Verdict(claim, source, claims.REPRODUCED if a0 > b0 else claims.NOT_REPRODUCED,
+                                      f"{a0:.2f}% after OrthP vs {b0:.2f}% after pruning alone (exact, before any step)"))
+    return out

@@ -56,21 +56,41 @@ def pretrain(dataset: str, protocol: str) -> list[dict]:
     return [pretrain_spec(net, dataset, protocol) for net in NETS]
 
 
-def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[dict]:
-    """Table 3 / Table 7 for one network: per ratio, 4 hypotheses x 2 LRs x seeds, and scratch."""
+def setting_name(epochs: int, orthp: bool) -> str:
+    """The row label of Tables 3 and 7 (paper epochs: 90 or 900)."""
+    return f"{'OrthP, ' if orthp else ''}{epochs} epochs"
+
+
+def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[tuple[dict, dict]]:
+    """Table 3 / Table 7 for one network, as (labels, spec) pairs: per ratio, the 4 hypotheses x
+    2 LRs x seeds, and scratch. Labels name the cell of the paper's table (ratio, setting, lr,
+    hypothesis) and the seed."""
     seeds = protomod.get(protocol).seeds
-    specs = [pretrain_spec(net, dataset, protocol)]
+    out = []
     for ratio in ratios:
-        for epochs, orthp in HYPOTHESES.values():
+        for h, (epochs, orthp) in HYPOTHESES.items():
             for lr in (0.01, 0.001):
-                specs += [finetune_spec(net, dataset, protocol, ratio, epochs, lr, orthp, s) for s in seeds]
-        specs += [scratch_spec(net, dataset, protocol, ratio, s) for s in seeds]
-    return specs
+                for s in seeds:
+                    labels = {"net": net, "ratio": ratio, "setting": setting_name(epochs, orthp), "hypothesis": h,
+                              "lr": lr, "seed": s}
+                    out.append((labels, finetune_spec(net, dataset, protocol, ratio, epochs, lr, orthp, s)))
+        for s in seeds:
+            labels = {"net": net, "ratio": ratio, "setting": "Scratch", "hypothesis": None, "lr": None, "seed": s}
+            out.append((labels, scratch_spec(net, dataset, protocol, ratio, s)))
+    return out
+
+
+def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[dict]:
+    """The specs of ``labelled_hypotheses``, after the pretrained run they start from."""
+    return [pretrain_spec(net, dataset, protocol)] + [s for _, s in labelled_hypotheses(net, dataset, protocol, ratios)]
+
+
+TABLE3_RATIOS = (0.8, 0.9)
 
 
 def table3(dataset: str, protocol: str) -> list[dict]:
     """§3.3: MLP-7-Linear at pruning ratios 0.8 and 0.9 (90 runs at the paper protocol)."""
-    return hypotheses("mlp7-linear", dataset, protocol, (0.8, 0.9))
+    return hypotheses("mlp7-linear", dataset, protocol, TABLE3_RATIOS)
 
 
 def table7(dataset: str, protocol: str) -> list[dict]:

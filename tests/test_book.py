@@ -1,0 +1,128 @@
+"""The book: every chapter runs end to end at the smoke protocol (papermill), the book builds
+with warnings as errors, and a real browser loads every page of the built site.
+
+nbval (run by scripts/test.sh on chapters/) separately checks that the committed chapters'
+text outputs are what re-execution from the run store gives.
+"""
+import functools
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory):
+    return tmp_path_factory.mktemp("smoke-runs")
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    params = {"protocol": "smoke", "compute": "missing", "store": str(smoke_store), "device": "cpu"}
+    out = tmp_path / notebook.name
+    papermill.execute_notebook(str(notebook), str(out), parameters=params, kernel_name="python3",
+                               cwd=str(notebook.parent), progress_bar=False)
+    import nbformat
+
+    nb = nbformat.read(out, 4)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
+    ({"protocol": "quick"}, "unknown protocol 'quick'"),
+    ({"compute": "sometimes"}, "compute must be one of"),
+    ({"device": "cuda:7"}, "cuda"),
+    ({"ratios": [0.5, 1.0]}, "pruning ratios must be numbers in [0, 1)"),
+])
+def test_bad_parameters_fail_before_any_compute(bad, message, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    empty = tmp_path / "runs"
+    params = {"protocol": "smoke", "compute": "missing", "store": str(empty), **bad}
+    with pytest.raises(papermill.PapermillExecutionError) as e:
+        papermill.execute_notebook(str(ROOT / "chapters" / "dynamical_isometry.ipynb"), str(tmp_path / "o.ipynb"),
+                                   parameters=params, kernel_name="python3", progress_bar=False)
+    assert message in str(e.value)
+    assert not empty.exists() or not list(empty.glob("*.json"))  # nothing was computed
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", str(out),
+                           "-W", "-n", "--keep-going"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    return out / "_build" / "html"
+
+
+def test_book_builds_with_warnings_as_errors(site):
+    pages = {p.relative_to(site).as_posix() for p in site.rglob("*.html")}
+    for ch in CHAPTERS:
+        assert f"chapters/{ch.stem}.html" in pages
+    assert "chapters/intro.html" in pages
+
+
+@pytest.fixture(scope="session")
+def server(site):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_every_page_loads_in_a_real_browser(site, server):
+    """Headless Chromium opens every page: each image loaded, no console errors, internal links
+    resolve, and each chapter page that shows a table has one."""
+    if not CHROMIUM:
+        warnings.warn("NO BROWSER CHECK: Debian's chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium not installed: the browser check did not run")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if "_static" not in p.parts)
+    problems, checked_links = [], set()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for rel in pages:
+            errors.clear()
+            resp = page.goto(f"{server}/{rel}", wait_until="load")
+            if not resp or resp.status != 200:
+                problems.append(f"{rel}: HTTP {resp and resp.status}")
+                continue
+            broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                                   ".map(i => i.src)")
+            problems += [f"{rel}: image did not load: {src}" for src in broken]
+            problems += [f"{rel}: console error: {e}" for e in errors]
+            links = page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+            for url in links:
+                base = url.split("#")[0]
+                if not base.startswith(server) or base in checked_links:
+                    continue
+                checked_links.add(base)
+                if page.request.get(base).status != 200:
+                    problems.append(f"{rel}: broken link {url}")
+            if rel.startswith("chapters/") and rel != "chapters/intro.html":
+                n_tables = page.evaluate("document.querySelectorAll('table').length")
+                if n_tables == 0:
+                    problems.append(f"{rel}: no table")
+        browser.close()
+    assert not problems, "\n".join(problems)
+    assert len(pages) >= len(CHAPTERS) + 1 and checked_links

@@ -119,7 +119,7 @@ class Stack:
         return torch.cat(out, 1)
 
     @torch.no_grad()
-    def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 2000) -> torch.Tensor:
+    def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 500) -> torch.Tensor:
         """Test accuracy (%) of every run, ``[R]``."""
         correct = torch.zeros(self.n, device=x.device)
         for i in range(0, len(x), chunk):

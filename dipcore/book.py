@@ -87,5 +87,7 @@ def glue(name: str, value, display: bool = False):
         from myst_nb import glue as _glue
     except ImportError:
         return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy scalars: myst-nb formats plain Python numbers
     _glue(name, value, display=display)
     return value

@@ -37,6 +37,10 @@ class Verdict:
         return f"**{mark} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
 
 
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
 def _clean(x) -> np.ndarray:
     x = np.asarray([v for v in x if v is not None], dtype=float)
     return x[np.isfinite(x)]
@@ -55,7 +59,7 @@ def greater(a, b, claim: str, source: str, alpha: float = 0.05, unit: str = "") 
         p = 0.0 if diff != 0 else 1.0
     else:
         p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-    ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, Welch p = {p:.2g})"
+    ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, Welch {_p(p)})"
     if p < alpha:
         return Verdict(claim, source, REPRODUCED if diff > 0 else NOT_REPRODUCED, ev)
     return Verdict(claim, source, INCONCLUSIVE, ev)
@@ -87,7 +91,7 @@ def decreasing(x, y, claim: str, source: str, min_rho: float = 0.8, alpha: float
     x, y = np.asarray(x, float), np.asarray(y, float)
     res = stats.spearmanr(x, y)
     rho, p = float(res.statistic), float(res.pvalue)
-    ev = f"Spearman rho = {rho:+.2f} (p = {p:.2g}) over {len(x)} points"
+    ev = f"Spearman rho = {rho:+.2f} ({_p(p)}) over {len(x)} points"
     verdict = REPRODUCED if rho <= -min_rho and p < alpha else NOT_REPRODUCED if rho >= 0 else INCONCLUSIVE
     return Verdict(claim, source, verdict, ev)
 

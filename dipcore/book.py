@@ -81,6 +81,15 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
                    runs.RunStore(store if store is not None else runs.DEFAULT_ROOT), name)
 
 
+def published(root: str | Path | None = None) -> list[str]:
+    """The pages the book publishes, as listed in ``_toc.yml`` (e.g. ``chapters/orthp``)."""
+    import re
+
+    root = Path(root) if root is not None else Path(runs.DEFAULT_ROOT).parent.parent
+    toc = (root / "_toc.yml").read_text()
+    return re.findall(r"(?:root|file):\s*(\S+)", toc)
+
+
 def glue(name: str, value, display: bool = False):
     """myst-nb's glue when available (in the book), a no-op elsewhere."""
     try:

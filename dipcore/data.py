@@ -1,4 +1,4 @@
-"""Datasets, preprocessed once into tensors (PROTOCOL.md, "Data").
+"""Datasets, preprocessed once into tensors (chapters/protocol.md, "Data").
 
 Every image is resized 28x28 -> 32x32 (bilinear), scaled to [0, 1] and normalised with its
 dataset's mean/std; no augmentation, the same transform for train and test. The whole split is

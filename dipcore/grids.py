@@ -1,4 +1,4 @@
-"""The paper's grids of runs, as lists of specs (Tables 2, 3 and 7; PROTOCOL.md).
+"""The paper's grids of runs, as lists of specs (Tables 2, 3 and 7; chapters/protocol.md).
 
 Each function takes the dataset and protocol and returns specs in dependency order (the
 pretrained run first). ``GRIDS`` names them for the command line.
@@ -10,7 +10,7 @@ from .data import DATASETS
 from . import spec as specmod
 
 PRETRAIN_SCHEDULE = "0:0.01,30:0.001,60:0.0001"  # 90 epochs (Table 2 caption)
-# Table 2, with the paper's "0:0.001,45:0.001" typo read as 0.0001 (PROTOCOL.md).
+# Table 2, with the paper's "0:0.001,45:0.001" typo read as 0.0001 (chapters/protocol.md).
 FINETUNE = {
     (90, 0.01): "0:0.01,30:0.001,60:0.0001",
     (90, 0.001): "0:0.001,45:0.0001",

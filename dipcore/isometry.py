@@ -28,7 +28,7 @@ def orthogonalize(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
 @torch.no_grad()
 def orthp(model: nn.Module, gain: float = 1.0) -> nn.Module:
     """OrthP: a copy of the (pruned) ``model`` with Eq. 2 applied to every Conv/Linear weight,
-    the classifier included; biases keep their inherited values (PROTOCOL.md)."""
+    the classifier included; biases keep their inherited values (chapters/protocol.md)."""
     out = copy.deepcopy(model)
     for m in weight_layers(out):
         m.weight.copy_(orthogonalize(m.weight, gain))

@@ -1,4 +1,4 @@
-"""The four networks of the paper (Table 1, Table 3, Table 7), as PROTOCOL.md reads them.
+"""The four networks of the paper (Table 1, Table 3, Table 7), as chapters/protocol.md describes them.
 
 * MLP-7: ``1024 -> 100 x 6 -> 10``, seven ``Linear`` layers with bias, an activation after each
   of the first six (identity for "linear", ReLU for "relu").
@@ -30,7 +30,7 @@ class Arch:
 
     @property
     def prunable(self) -> int:
-        """How many layers (from the input side) L1 pruning touches (PROTOCOL.md):
+        """How many layers (from the input side) L1 pruning touches (chapters/protocol.md):
         MLP-7 the first 6 Linear layers, LeNet-5 the 3 conv layers; never the classifier."""
         return 6 if self.family == "mlp7" else 3
 

@@ -4,7 +4,7 @@ Score of a neuron or filter: the mean |w| of its row (biases are not scored). Ev
 layer is scored on the *original* weights, loses ``min(ceil(r * n), n - 1)`` units with the lowest
 scores, and the network is rebuilt physically smaller: the kept rows of each pruned layer, the
 kept input columns of the layer after it (for the first Linear after a conv, every column of each
-kept channel's feature map), with the kept biases. The classifier is never pruned (PROTOCOL.md).
+kept channel's feature map), with the kept biases. The classifier is never pruned (chapters/protocol.md).
 """
 from __future__ import annotations
 

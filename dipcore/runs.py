@@ -238,7 +238,7 @@ class RunStore:
         return self.write(spec, body, environment(device) | {"wall_s": round(time.time() - t0, 2)})
 
     def initial_model(self, spec: dict) -> torch.nn.Module:
-        """The network a run starts from (PROTOCOL.md): a fresh default init of the (pruned)
+        """The network a run starts from (chapters/protocol.md): a fresh default init of the (pruned)
         architecture, or the stored weights of ``spec['start']``, L1-pruned, then OrthP'd."""
         net, ratio = spec["net"], spec["ratio"]
         if spec["start"] == "scratch":

@@ -1,4 +1,4 @@
-"""SGD training of many runs of one architecture at once (PROTOCOL.md, "Training").
+"""SGD training of many runs of one architecture at once (chapters/protocol.md, "Training").
 
 The runs are *stacked*: each parameter of the R networks is one tensor with a leading run axis,
 the forward pass is ``torch.func.vmap`` of the network over that axis (batched matrix products,

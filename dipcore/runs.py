@@ -56,6 +56,13 @@ def environment(device: torch.device) -> dict:
             "dipcore": __version__, "threads": torch.get_num_threads()}
 
 
+def inflight_dir() -> Path:
+    """Where stacks in training save their state (``$DIPBOOK_STATE``, default
+    ``~/.cache/dipbook/inflight``): outside the repository, so it survives a fresh checkout on
+    the same machine and is never committed."""
+    return Path(os.environ.get("DIPBOOK_STATE", Path.home() / ".cache" / "dipbook" / "inflight"))
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -265,7 +272,7 @@ class RunStore:
             sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
             progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
             keep_weights=any(s["keep_weights"] for s in chunk),
-            checkpoint=self.root / ".inflight" / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt")
+            checkpoint=inflight_dir() / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt")
         meta = environment(device) | {
             "wall_s": round(time.time() - t0, 2), "stacked_with": len(chunk),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

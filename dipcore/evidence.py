@@ -42,7 +42,7 @@ def table1(records: list[dict], label: str, seed: int = 0):
     for _, r in df.iterrows():
         p = {m: paper.value(1, net=r.net, metric=m) for m in ("jsv_mean", "jsv_max", "jsv_min")}
         rows.append({"network": paper.NET_LABELS[r.net],
-                     f"JSV mean (std), ours": f"{r.jsv_mean:.4f} ({r.jsv_std:.4f})",
+                     "JSV mean (std), ours": f"{r.jsv_mean:.4f} ({r.jsv_std:.4f})",
                      "max, ours": f"{r.jsv_max:.4f}", "min, ours": f"{r.jsv_min:.4f}",
                      "JSV mean (std), paper": f"{p['jsv_mean'][0]:.4f} ({p['jsv_mean'][1]:.4f})",
                      "max, paper": f"{p['jsv_max'][0]:.4f}", "min, paper": f"{p['jsv_min'][0]:.4f}"})
@@ -179,7 +179,7 @@ def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3") -> list[c
     out = []
     net = paper.NET_LABELS[frame.net.iloc[0]]
     for ratio in sorted(frame.ratio.unique()):
-        acc = lambda setting, lr: _acc(frame, ratio, setting, lr)  # noqa: E731
+        acc = lambda setting, lr, ratio=ratio: _acc(frame, ratio, setting, lr)  # noqa: E731
         s90, s900, o90, o900 = (setting_name(90, False), setting_name(900, False), setting_name(90, True),
                                 setting_name(900, True))
         pre = f"{net}, ratio {ratio}: "
@@ -204,7 +204,7 @@ def table3_extra_verdicts(frame, source: str = "§3.3") -> list[claims.Verdict]:
     out = []
     net = paper.NET_LABELS[frame.net.iloc[0]]
     for ratio in sorted(frame.ratio.unique()):
-        def best(setting):
+        def best(setting, ratio=ratio):
             means = {lr: np.mean(_acc(frame, ratio, setting, lr) or [np.nan]) for lr in (0.01, 0.001)}
             lr = max(means, key=lambda k: means[k])
             return _acc(frame, ratio, setting, lr), lr

@@ -30,7 +30,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
 from .jsv import batch_jacobians
-from .models import is_linear_map, weight_layers
+from .models import is_linear_map
 from .schedule import Schedule
 
 METRICS = ("train_loss", "test_acc", "jsv_mean", "jsv_std", "jsv_max", "jsv_min", "lr")
@@ -110,12 +110,13 @@ class Stack:
             for w in ws[1:]:
                 prod = torch.bmm(w, prod)
             return torch.linalg.svdvals(prod).unsqueeze(1)
-        params = [p.detach() for p in self.params]
-        out = []
-        for i in range(0, len(x), chunk):
-            xb = x[i:i + chunk]
-            jac = vmap(lambda p: batch_jacobians(lambda v: self._one(p, v), xb))(tuple(params))
-            out.append(torch.linalg.svdvals(jac))
+        params = tuple(p.detach() for p in self.params)
+
+        def run_jacobians(p, xb):  # one run's per-example Jacobians on the batch xb
+            return batch_jacobians(lambda v: self._one(p, v), xb)
+
+        out = [torch.linalg.svdvals(vmap(run_jacobians, in_dims=(0, None))(params, x[i:i + chunk]))
+               for i in range(0, len(x), chunk)]
         return torch.cat(out, 1)
 
     @torch.no_grad()

@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {state} {specmod.key(s)}  {specmod.describe(s)}")
         for _, why in damaged:
             print(f"  damaged: {why}")
+        for chunk, epoch, saved in store.in_flight(specs, a.max_stack):
+            s0 = chunk[0]
+            print(f"  in flight: {len(chunk)} x {s0['net']} r={s0['ratio']:g} at epoch {epoch}/{s0['epochs']} "
+                  f"(saved {time.strftime('%H:%M', time.localtime(saved))})")
         if a.action == "compute":
             t0 = time.time()
             store.ensure(specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,

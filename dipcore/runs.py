@@ -63,6 +63,10 @@ def inflight_dir() -> Path:
     return Path(os.environ.get("DIPBOOK_STATE", Path.home() / ".cache" / "dipbook" / "inflight"))
 
 
+def _checkpoint_path(chunk: list[dict]) -> Path:
+    return inflight_dir() / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt"
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -263,6 +267,21 @@ class RunStore:
             model = isometry.orthp(model, models.gain(net))
         return model
 
+    def in_flight(self, specs: list[dict], max_stack: int = 64) -> list[tuple[list[dict], int, float]]:
+        """Stacks of ``specs`` that are part-way through training: (their specs, the epoch their
+        checkpoint reached, when it was saved), from the checkpoints in ``inflight_dir()``."""
+        _, missing, _ = self.status(specs)
+        out = []
+        for chunk in _chunks([s for s in missing if s["kind"] == "train"], max_stack):
+            path = _checkpoint_path(chunk)
+            if path.exists():
+                try:
+                    epoch = torch.load(path, map_location="cpu", weights_only=True)["epoch"]
+                except Exception:  # an unreadable checkpoint is ignored by training too
+                    continue
+                out.append((chunk, epoch, path.stat().st_mtime))
+        return out
+
     def _train_chunk(self, chunk: list[dict], data: datamod.Data, device: torch.device, progress: bool) -> None:
         s0 = chunk[0]
         t0 = time.time()
@@ -272,7 +291,7 @@ class RunStore:
             sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
             progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
             keep_weights=any(s["keep_weights"] for s in chunk),
-            checkpoint=inflight_dir() / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt")
+            checkpoint=_checkpoint_path(chunk))
         meta = environment(device) | {
             "wall_s": round(time.time() - t0, 2), "stacked_with": len(chunk),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

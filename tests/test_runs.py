@@ -1,9 +1,10 @@
+import functools
 import json
 
 import pytest
 import torch
 
-from dipcore import grids, isometry, models, prune, runs, spec
+from dipcore import grids, isometry, models, prune, runs, spec, train
 from dipcore.__main__ import main
 
 
@@ -182,3 +183,21 @@ def test_measurements_table1_and_pruned_jsvs(store):
     assert 0 <= rec["test_acc"] <= 100
     with pytest.raises(ValueError, match="pretrained init needs"):
         spec.jsv_spec("lenet5-relu", "synthetic", init="pretrained")
+
+
+def test_status_shows_stacks_in_flight(store, monkeypatch):
+    pre = grids.pretrain_spec("mlp7-relu", "fashion-mnist", "smoke")
+    real_stats, calls = train.jsv_stats, {"n": 0}
+
+    def dies_after_epoch_1(sv):
+        calls["n"] += 1
+        if calls["n"] == 3:  # epoch 0 and 1 logged (and saved), then killed
+            raise KeyboardInterrupt
+        return real_stats(sv)
+
+    monkeypatch.setattr(train, "jsv_stats", dies_after_epoch_1)
+    monkeypatch.setattr(train, "train_stacked", functools.partial(train.train_stacked, checkpoint_every_s=0))
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure([dict(pre, epochs=3, schedule="0:0.01")], progress=False)
+    (chunk, epoch, _), = store.in_flight([dict(pre, epochs=3, schedule="0:0.01")])
+    assert epoch == 1 and chunk[0]["net"] == "mlp7-relu"

@@ -30,7 +30,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
 from .jsv import batch_jacobians
-from .models import is_linear_map
+from .models import INPUT_SHAPE, is_linear_map
 from .schedule import Schedule
 
 METRICS = ("train_loss", "test_acc", "jsv_mean", "jsv_std", "jsv_max", "jsv_min", "lr")
@@ -63,7 +63,7 @@ class RunResult:
 class Stack:
     """R networks of one architecture as stacked parameters, with a vmapped forward pass."""
 
-    base_input_shape = (1, 32, 32)
+    base_input_shape = INPUT_SHAPE
 
     def __init__(self, models: list[nn.Module], device: str | torch.device):
         shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}

@@ -22,6 +22,8 @@ class Chapter:
     compute: str
     store: runs.RunStore
     name: str  # for the command hint: the grid(s) the chapter needs
+    seeds: tuple[int, ...]  # of the finetuning / initialisation runs
+    figures: Path | None = None  # where figures are also saved as PNG files
 
     @property
     def data_name(self) -> str:
@@ -37,6 +39,11 @@ class Chapter:
         hint = (f"python -m dipcore compute {grid or self.name} --dataset {self.dataset} "
                 f"--protocol {self.protocol.name}")
         return self.store.ensure(specs, self.compute, device=self.device, command_hint=hint)
+
+    def save(self, fig, name: str) -> None:
+        """Save ``fig`` as ``<figures>/<name>.png`` when the chapter was given a figures folder."""
+        if self.figures is not None:
+            fig.savefig(self.figures / f"{name}.png")
 
     def caption(self, text: str, seeds: int | None = None) -> str:
         """A caption that names the dataset, protocol and number of seeds."""
@@ -69,16 +76,33 @@ def check_ratios(ratios) -> tuple[float, ...]:
     return tuple(out)
 
 
+def check_seeds(seeds) -> tuple[int, ...]:
+    if (isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__") or not list(seeds)
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+            or len(set(seeds)) != len(list(seeds))):
+        raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds!r}")
+    return tuple(seeds)
+
+
 def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", device: str = "auto",
-          compute: str = "never", store: str | Path | None = None) -> Chapter:
-    """Validate a chapter's parameters and open the run store."""
+          compute: str = "never", store: str | Path | None = None, seeds=None,
+          figures: str | Path | None = None) -> Chapter:
+    """Validate a chapter's parameters and open the run store. ``seeds`` None means the
+    protocol's; ``figures`` is a folder where each figure is also saved as a PNG file."""
     if dataset not in data.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(data.DATASETS)}")
     proto = protomod.get(protocol)
     if compute not in runs.POLICIES:
         raise ValueError(f"compute must be one of {', '.join(runs.POLICIES)}, got {compute!r}")
+    seeds = proto.seeds if seeds is None else check_seeds(seeds)
+    if figures is not None:
+        figures = Path(figures)
+        try:
+            figures.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"figures folder {str(figures)!r} cannot be created: {e}") from None
     return Chapter(dataset, proto, check_device(device), compute,
-                   runs.RunStore(store if store is not None else runs.DEFAULT_ROOT), name)
+                   runs.RunStore(store if store is not None else runs.DEFAULT_ROOT), name, seeds, figures)
 
 
 def published(root: str | Path | None = None) -> list[str]:

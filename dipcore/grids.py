@@ -61,11 +61,12 @@ def setting_name(epochs: int, orthp: bool) -> str:
     return f"{'OrthP, ' if orthp else ''}{epochs} epochs"
 
 
-def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[tuple[dict, dict]]:
+def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
+                        seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """Table 3 / Table 7 for one network, as (labels, spec) pairs: per ratio, the 4 hypotheses x
-    2 LRs x seeds, and scratch. Labels name the cell of the paper's table (ratio, setting, lr,
-    hypothesis) and the seed."""
-    seeds = protomod.get(protocol).seeds
+    2 LRs x seeds (None: the protocol's), and scratch. Labels name the cell of the paper's table
+    (ratio, setting, lr, hypothesis) and the seed."""
+    seeds = protomod.get(protocol).seeds if seeds is None else seeds
     out = []
     for ratio in ratios:
         for h, (epochs, orthp) in HYPOTHESES.items():
@@ -102,12 +103,14 @@ def table7(dataset: str, protocol: str) -> list[dict]:
 FIGURE1_RATIOS = tuple(round(0.1 * i, 1) for i in range(10))  # 0, 0.1, ..., 0.9
 
 
-def table1(dataset: str, protocol: str) -> list[dict]:
-    """§3.1, Table 1: JSVs of orthogonal initialisation of the four networks, one per seed."""
+def table1(dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) -> list[dict]:
+    """§3.1, Table 1: JSVs of orthogonal initialisation of the four networks, one per seed
+    (None: the protocol's seeds)."""
     from .models import NETS
 
     p = protomod.get(protocol)
-    return [specmod.jsv_spec(net, init="orthogonal", seed=s, **_common(dataset, p)) for net in NETS for s in p.seeds]
+    return [specmod.jsv_spec(net, init="orthogonal", seed=s, **_common(dataset, p))
+            for net in NETS for s in (p.seeds if seeds is None else seeds)]
 
 
 def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: bool = False,

@@ -31,7 +31,8 @@ def smoke_store(tmp_path_factory):
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
     papermill = pytest.importorskip("papermill")
-    params = {"protocol": "smoke", "compute": "missing", "store": str(smoke_store), "device": "cpu"}
+    params = {"protocol": "smoke", "compute": "missing", "store": str(smoke_store), "device": "cpu",
+              "figures": str(tmp_path / "figures")}
     out = tmp_path / notebook.name
     papermill.execute_notebook(str(notebook), str(out), parameters=params, kernel_name="python3",
                                cwd=str(notebook.parent), progress_bar=False)
@@ -39,6 +40,8 @@ def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
 
     nb = nbformat.read(out, 4)
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    shown = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert len(list((tmp_path / "figures").glob("*.png"))) == shown  # every figure also saved as a file
 
 
 @pytest.mark.parametrize("bad,message", [
@@ -47,6 +50,8 @@ def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
     ({"compute": "sometimes"}, "compute must be one of"),
     ({"device": "cuda:7"}, "cuda"),
     ({"ratios": [0.5, 1.0]}, "pruning ratios must be numbers in [0, 1)"),
+    ({"seeds": [0, 0]}, "seeds must be a non-empty list of distinct non-negative integers"),
+    ({"figures": "/proc/no/such/place"}, "figures folder"),
 ])
 def test_bad_parameters_fail_before_any_compute(bad, message, tmp_path):
     papermill = pytest.importorskip("papermill")

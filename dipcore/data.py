@@ -59,6 +59,15 @@ def default_root() -> Path:
     return Path(os.environ.get("DIPBOOK_DATA", Path.home() / ".cache" / "dipbook"))
 
 
+def system_copy(name: str) -> Path:
+    """Where a read-only copy of the IDX files (gzipped or not) is looked for before any download:
+    ``$DIPBOOK_IDX_DIR/<name>`` when that variable is set (e.g. files carried to a GPU machine),
+    else Debian's ``/usr/share/datasets/<name>``."""
+    if os.environ.get("DIPBOOK_IDX_DIR"):
+        return Path(os.environ["DIPBOOK_IDX_DIR"]) / name
+    return Path(SYSTEM_DIRS[name])
+
+
 def preprocess(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """uint8 ``[N, 28, 28]`` -> normalised float ``[N, 1, 32, 32]``: the authors' per-sample
     ``Resize(32) -> ToTensor -> Normalize``, done on the whole split at once."""
@@ -142,7 +151,7 @@ def load(name: str, root: str | Path | None = None, download: bool = False,
         mean, std = (xtr.float() / 255).mean().item(), (xtr.float() / 255).std().item()
     else:
         root = Path(root) if root is not None else default_root()
-        sysdir = Path(SYSTEM_DIRS[name]) if system_dir == "default" else (Path(system_dir) if system_dir else None)
+        sysdir = system_copy(name) if system_dir == "default" else (Path(system_dir) if system_dir else None)
         train, test = _torchvision(name, root, download, sysdir)
         xtr, ytr, xte, yte = train.data, train.targets, test.data, test.targets
         xtr, ytr, xte, yte = xtr[:n_train], ytr[:n_train], xte[:n_test], yte[:n_test]

@@ -51,6 +51,13 @@ def test_debian_gzipped_copy_is_found(tmp_path):
     assert (d.mean, d.std) == data.NORMALIZATION["fashion-mnist"]
 
 
+def test_an_idx_copy_named_by_the_environment_is_found(tmp_path, monkeypatch):
+    arrays = _write_idx(tmp_path / "carried" / "mnist", gz=True)
+    monkeypatch.setenv("DIPBOOK_IDX_DIR", str(tmp_path / "carried"))
+    d = data.load("mnist", root=tmp_path / "cache")
+    assert d.y_train.tolist() == arrays["train"][1].tolist()
+
+
 def test_missing_dataset_says_how_to_get_it(tmp_path):
     with pytest.raises(data.DatasetMissing, match="apt-get install dataset-fashion-mnist"):
         data.load("fashion-mnist", root=tmp_path, system_dir=tmp_path / "nothing")

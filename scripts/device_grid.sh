@@ -12,7 +12,7 @@ export DIPBOOK_IDX_DIR="$PWD/.carry/idx" DIPBOOK_DATA="${TMPDIR:-/tmp}/dipbook-d
 before=$(mktemp)
 ls data/runs > "$before"
 for grid in "$@"; do
-  python -m dipcore compute "$grid" --dataset fashion-mnist --device cuda --no-progress
+  python -m dipcore compute "$grid" --dataset fashion-mnist --device "${DEVICE:-cuda}" --no-progress
 done
-ls data/runs | grep -vxFf "$before" | sed 's|^|data/runs/|' | tar -cf "${OUT:-.}/runs.tar" -T -
+{ ls data/runs | grep -vxFf "$before" || true; } | sed 's|^|data/runs/|' | tar -cf "${OUT:-.}/runs.tar" -T -
 echo "packed $(tar -tf "${OUT:-.}/runs.tar" | wc -l) new files into runs.tar"

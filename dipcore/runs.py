@@ -224,9 +224,12 @@ class RunStore:
                 self._measure(s, self._data(datasets, s, data_root, download, dev), dev)
                 pending.pop(specmod.key(s))
             for chunk in _chunks([s for s in ready if s["kind"] == "train"], max_stack):
-                self._train_chunk(chunk, self._data(datasets, chunk[0], data_root, download, dev), dev, progress)
                 for s in chunk:
                     pending.pop(specmod.key(s))
+                # another process may have stored some of them meanwhile: train only the rest
+                chunk = [s for s in chunk if not self.path(specmod.key(s)).exists()]
+                if chunk:
+                    self._train_chunk(chunk, self._data(datasets, chunk[0], data_root, download, dev), dev, progress)
 
     @staticmethod
     def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:

@@ -61,6 +61,16 @@ def setting_name(epochs: int, orthp: bool) -> str:
     return f"{'OrthP, ' if orthp else ''}{epochs} epochs"
 
 
+HYPOTHESIS_BASE = {2: 1, 3: 1, 4: 3}  # the hypothesis whose LR gain each later one is compared with
+
+
+def hypothesis_settings(h: int) -> list[str]:
+    """The settings (rows of Table 3) that hypothesis ``h`` is decided on: its own, and for
+    2-4 the one whose gain it should shrink."""
+    own = setting_name(*HYPOTHESES[h])
+    return [own] if h not in HYPOTHESIS_BASE else [own, setting_name(*HYPOTHESES[HYPOTHESIS_BASE[h]])]
+
+
 def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
                         seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """Table 3 / Table 7 for one network, as (labels, spec) pairs: per ratio, the 4 hypotheses x

@@ -49,3 +49,10 @@ def test_chapter_parameters_are_validated():
         book.setup("x", device="tpu")
     with pytest.raises(ValueError, match="no CUDA GPU|GPU"):
         book.setup("x", device="cuda:3")
+
+
+def test_each_hypothesis_is_decided_on_its_setting_and_its_baseline():
+    assert grids.hypothesis_settings(1) == ["90 epochs"]
+    assert grids.hypothesis_settings(2) == ["900 epochs", "90 epochs"]
+    assert grids.hypothesis_settings(3) == ["OrthP, 90 epochs", "90 epochs"]
+    assert grids.hypothesis_settings(4) == ["OrthP, 900 epochs", "OrthP, 90 epochs"]

@@ -134,13 +134,24 @@ class RunStore:
 
     def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
         """(done, missing, damaged with the reason) among ``specs``."""
-        done, missing, damaged = [], [], []
+        done, missing, damaged, _ = self._scan(specs)
+        return done, missing, damaged
+
+    def _scan(self, specs: list[dict]):
+        """``status`` and the records read on the way (by key)."""
+        done, missing, damaged, found = [], [], [], {}
         for s in specs:
             try:
-                (done if self.get(s) is not None else missing).append(s)
+                rec = self.get(s)
             except DamagedRun as e:
                 damaged.append((s, str(e)))
-        return done, missing, damaged
+                continue
+            if rec is None:
+                missing.append(s)
+            else:
+                done.append(s)
+                found[rec["key"]] = rec
+        return done, missing, damaged, found
 
     # -- writing -------------------------------------------------------------------------
     def put(self, spec: dict, result: train.RunResult, meta: dict) -> dict:
@@ -191,7 +202,7 @@ class RunStore:
         are None until they are stored."""
         if compute not in POLICIES:
             raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
-        done, missing, damaged = self.status(specs)
+        done, missing, damaged, found = self._scan(specs)
         if compute == "never":
             if damaged:
                 raise DamagedRun("; ".join(why for _, why in damaged))
@@ -210,7 +221,9 @@ class RunStore:
                 mine = _shares(specs, shard[1])
                 todo = [t for t in todo if mine[specmod.key(t)] == shard[0]]
             self._compute(todo, device, data_root, download, max_stack, progress)
-        return [self.get(s) for s in specs]
+            if compute == "always":
+                found = {}  # everything was recomputed: read it anew
+        return [found.get(specmod.key(s)) or self.get(s) for s in specs]
 
     def _compute(self, todo: list[dict], device, data_root, download, max_stack, progress) -> None:
         pending = {specmod.key(s): s for s in todo}

@@ -18,13 +18,18 @@ from torch.func import functional_call, jacrev
 from .models import is_linear_map, weight_layers
 
 
-def weight_product(model: nn.Module) -> torch.Tensor:
-    """``W_L ... W_2 W_1``: the Jacobian of an affine network (MLP-7-Linear), shape [C, D_in]."""
-    ws = [m.weight for m in weight_layers(model)]
-    out = ws[0]
-    for w in ws[1:]:
+def chain(weights: list[torch.Tensor]) -> torch.Tensor:
+    """``W_L ... W_2 W_1`` of weight matrices in forward order; stacked ``[R, out, in]`` weights
+    give one product per run."""
+    out = weights[0]
+    for w in weights[1:]:
         out = w @ out
     return out
+
+
+def weight_product(model: nn.Module) -> torch.Tensor:
+    """The Jacobian of an affine network (MLP-7-Linear), shape [C, D_in]."""
+    return chain([m.weight for m in weight_layers(model)])
 
 
 def batch_jacobians(f, x: torch.Tensor) -> torch.Tensor:
@@ -58,16 +63,19 @@ def singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(jac)
 
 
+STATS = ("mean", "std", "max", "min")
+
+
+def batch_stats(sv: torch.Tensor) -> torch.Tensor:
+    """For each of R sets of JSVs ``[R, ...]``: the mean JSV (Eq. 1, pooled over examples), and
+    the std (population), max and min of Table 1, as ``[R, 4]``."""
+    sv = sv.detach().flatten(1).double()
+    return torch.stack([sv.mean(1), sv.std(1, correction=0), sv.amax(1), sv.amin(1)], 1)
+
+
 def stats(sv: torch.Tensor) -> dict[str, float]:
-    """Mean JSV (Eq. 1, pooled over examples), and the std, max and min of Table 1.
-    The std is the population std over all pooled values."""
-    sv = sv.detach().double().flatten()
-    return {
-        "mean": sv.mean().item(),
-        "std": sv.std(correction=0).item(),
-        "max": sv.max().item(),
-        "min": sv.min().item(),
-    }
+    """``batch_stats`` of one set of JSVs, by name."""
+    return dict(zip(STATS, batch_stats(sv.reshape(1, -1))[0].tolist()))
 
 
 def mean_jsv(model: nn.Module, x: torch.Tensor) -> float:

@@ -90,21 +90,24 @@ class RunStore:
     # -- reading -------------------------------------------------------------------------
     def get(self, spec: dict) -> dict | None:
         """The stored record of ``spec``, None if absent; ``DamagedRun`` if the file is bad."""
-        key = specmod.key(spec)
-        path = self.path(key)
-        if not path.exists():
-            return None
+        path = self.path(specmod.key(spec))
+        return self._read(path, spec) if path.exists() else None
+
+    def _read(self, path: Path, spec: dict | None = None) -> dict:
+        """Read and check one record: it parses, its checksum holds, it is filed under the key
+        of its spec (and that spec is ``spec`` when given), and its weights are intact."""
         try:
             rec = json.loads(path.read_text())
             body = {k: v for k, v in rec.items() if k != "checksum"}
             ok = rec.get("checksum") == _sha256(specmod.canonical(body).encode())
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError) as e:
+            key = specmod.key(rec["spec"])
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError, KeyError, TypeError) as e:
             raise DamagedRun(f"run file {path} is damaged (does not parse: {e}). Move it away and "
                              "recompute it (compute='missing'), or restore it from git.") from None
-        if not ok or rec.get("key") != key or rec.get("spec") != spec:
+        if not ok or rec.get("key") != key or path.stem != key or (spec is not None and rec["spec"] != spec):
             raise DamagedRun(f"run file {path} is damaged (its checksum or spec does not match). "
                              "Move it away and recompute it (compute='missing'), or restore it from git.")
-        if spec.get("keep_weights") and not self._weights_ok(rec):
+        if rec["spec"].get("keep_weights") and not self._weights_ok(rec):
             raise DamagedRun(f"weights {self.weights_path(key)} of run {key} are missing or damaged; "
                              "recompute the run (compute='missing') or restore the file from git.")
         return rec
@@ -122,15 +125,7 @@ class RunStore:
 
     def records(self) -> list[dict]:
         """Every record in the store (each checked: a damaged one raises ``DamagedRun``)."""
-        out = []
-        for path in sorted(self.root.glob("*.json")):
-            try:
-                spec = json.loads(path.read_text())["spec"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise DamagedRun(f"run file {path} is damaged (does not parse). Move it away and "
-                                 "recompute it, or restore it from git.") from None
-            out.append(self.get(spec))
-        return out
+        return [self._read(path) for path in sorted(self.root.glob("*.json"))]
 
     def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
         """(done, missing, damaged with the reason) among ``specs``."""
@@ -286,9 +281,9 @@ class RunStore:
     def in_flight(self, specs: list[dict], max_stack: int = 64) -> list[tuple[list[dict], int, float]]:
         """Stacks of ``specs`` that are part-way through training: (their specs, the epoch their
         checkpoint reached, when it was saved), from the checkpoints in ``inflight_dir()``."""
-        _, missing, _ = self.status(specs)
+        missing = [s for s in specs if s["kind"] == "train" and not self.path(specmod.key(s)).exists()]
         out = []
-        for chunk in _chunks([s for s in missing if s["kind"] == "train"], max_stack):
+        for chunk in _chunks(missing, max_stack):
             path = _checkpoint_path(chunk)
             if path.exists():
                 try:

@@ -29,7 +29,8 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
-from .jsv import batch_jacobians
+from .jsv import STATS, batch_jacobians, chain
+from .jsv import batch_stats as jsv_stats  # per run: mean JSV, std, max, min
 from .models import INPUT_SHAPE, is_linear_map
 from .schedule import Schedule
 
@@ -105,11 +106,7 @@ class Stack:
     def singular_values(self, x: torch.Tensor, chunk: int = 250) -> torch.Tensor:
         """JSVs of every run on the examples ``x``: ``[R, N, C]`` (affine nets: ``[R, 1, C]``)."""
         if self.linear:
-            ws = self.weights()
-            prod = ws[0]
-            for w in ws[1:]:
-                prod = torch.bmm(w, prod)
-            return torch.linalg.svdvals(prod).unsqueeze(1)
+            return torch.linalg.svdvals(chain(self.weights())).unsqueeze(1)
         params = tuple(p.detach() for p in self.params)
 
         def run_jacobians(p, xb):  # one run's per-example Jacobians on the batch xb
@@ -127,12 +124,6 @@ class Stack:
             pred = self.forward(x[i:i + chunk], shared=True).argmax(-1)
             correct += (pred == y[i:i + chunk]).sum(1)
         return 100 * correct / len(x)
-
-
-def jsv_stats(sv: torch.Tensor) -> torch.Tensor:
-    """Per run ``[R, 4]``: mean (Eq. 1), population std, max, min of the pooled JSVs ``[R, ...]``."""
-    sv = sv.flatten(1).double()
-    return torch.stack([sv.mean(1), sv.std(1, correction=0), sv.amax(1), sv.amin(1)], 1)
 
 
 def jsv_subset(data: Data, n: int, seed: int = 0) -> torch.Tensor:
@@ -192,8 +183,8 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
             m = res.metrics
             m["train_loss"].append(None if loss is None else loss[r].item())
             m["test_acc"].append(acc[r].item())
-            for j, k in enumerate(("jsv_mean", "jsv_std", "jsv_max", "jsv_min")):
-                m[k].append(st[r, j].item())
+            for j, k in enumerate(STATS):
+                m[f"jsv_{k}"].append(st[r, j].item())
             m["lr"].append(None if lrs is None else lrs[r])
 
     start = _restore(checkpoint, ident, stack, bufs, orders, results, alive) if checkpoint else 0

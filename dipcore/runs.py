@@ -295,7 +295,6 @@ class RunStore:
 
     def _train_chunk(self, chunk: list[dict], data: datamod.Data, device: torch.device, progress: bool) -> None:
         s0 = chunk[0]
-        t0 = time.time()
         results = train.train_stacked(
             [self.initial_model(s) for s in chunk], [parse(s["schedule"]) for s in chunk],
             [s["seed"] for s in chunk], s0["epochs"], data, jsv_examples=s0["jsv_examples"],
@@ -304,7 +303,7 @@ class RunStore:
             keep_weights=any(s["keep_weights"] for s in chunk),
             checkpoint=_checkpoint_path(chunk))
         meta = environment(device) | {
-            "wall_s": round(time.time() - t0, 2), "stacked_with": len(chunk),
+            "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         for s, res in zip(chunk, results):
             self.put(s, res, meta)

@@ -51,6 +51,8 @@ class RunResult:
     metrics: dict[str, list] = field(default_factory=lambda: {k: [] for k in METRICS})
     diverged_at: int | None = None  # first epoch whose train loss was not finite
     state_dict: dict[str, torch.Tensor] | None = None  # final weights (CPU)
+    wall_s: float = 0.0  # wall time of its stack's training, summed over the sessions it ran in
+    segments: int = 1  # how many sessions that was (more than 1: resumed from a checkpoint)
 
     @property
     def final_acc(self) -> float:
@@ -156,9 +158,12 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     With ``checkpoint`` (a file path), the whole state (weights, momentum, data-order RNGs,
     metrics) is saved there every ``checkpoint_every_s`` seconds and at the end of an epoch;
     a later call with the same runs resumes from it and gives the same result as an
-    uninterrupted run. The file is removed when training completes."""
+    uninterrupted run, and the same ``wall_s`` bookkeeping: time up to the last checkpoint of an
+    interrupted session counts, the redone rest does not. The file is removed when training
+    completes."""
     from tqdm import tqdm
 
+    t0 = time.time()
     if not (len(models) == len(schedules) == len(seeds)):
         raise ValueError("models, schedules and seeds must have one entry per run")
     for s in schedules:
@@ -187,7 +192,8 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
                 m[f"jsv_{k}"].append(st[r, j].item())
             m["lr"].append(None if lrs is None else lrs[r])
 
-    start = _restore(checkpoint, ident, stack, bufs, orders, results, alive) if checkpoint else 0
+    start, prior_s, segments = _restore(checkpoint, ident, stack, bufs, orders, results, alive) if checkpoint \
+        else (0, 0.0, 1)
     if start == 0:
         log(0, None, None)
     saved_at = time.time()
@@ -223,10 +229,12 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
         if accs:
             bar.set_postfix(acc=f"{sum(accs) / len(accs):.2f}", alive=f"{len(accs)}/{R}")
         if checkpoint and epoch + 1 < epochs and time.time() - saved_at >= checkpoint_every_s:
-            _save(checkpoint, ident, epoch + 1, stack, bufs, orders, results, alive)
+            _save(checkpoint, ident, epoch + 1, stack, bufs, orders, results, alive,
+                  wall_s=prior_s + time.time() - t0, segments=segments)
             saved_at = time.time()
-    if keep_weights:
-        for r, res in enumerate(results):
+    for r, res in enumerate(results):
+        res.wall_s, res.segments = prior_s + time.time() - t0, segments
+        if keep_weights:
             res.state_dict = stack.state_dict(r)
     if checkpoint:
         Path(checkpoint).unlink(missing_ok=True)
@@ -243,10 +251,10 @@ def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd) -> s
     return h.hexdigest()
 
 
-def _save(path, ident, epoch, stack, bufs, orders, results, alive) -> None:
+def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, segments=1) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(),
+    state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "segments": segments,
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
              "orders": [g.get_state() for g in orders],
              "results": [{"metrics": r.metrics, "diverged_at": r.diverged_at} for r in results]}
@@ -255,19 +263,21 @@ def _save(path, ident, epoch, stack, bufs, orders, results, alive) -> None:
     os.replace(tmp, path)
 
 
-def _restore(path, ident, stack, bufs, orders, results, alive) -> int:
-    """Load a checkpoint of this job into the live state; return the epoch to go on from (0: none)."""
+def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, float, int]:
+    """Load a checkpoint of this job into the live state; return the epoch to go on from (0: none),
+    the wall time the job had spent up to it and the number of this session (1: a fresh start)."""
     path = Path(path)
+    fresh = (0, 0.0, 1)
     if not path.exists():
-        return 0
+        return fresh
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a damaged checkpoint costs only the time it saved
         warnings.warn(f"ignoring unreadable checkpoint {path}: {e}")
-        return 0
+        return fresh
     if state.get("ident") != ident:
         warnings.warn(f"ignoring checkpoint {path}: it belongs to another training job")
-        return 0
+        return fresh
     with torch.no_grad():
         for p, q in zip(stack.params, state["params"]):
             p.copy_(q)
@@ -278,4 +288,4 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> int:
     for r, saved in zip(results, state["results"]):
         r.metrics, r.diverged_at = saved["metrics"], saved["diverged_at"]
     alive.copy_(state["alive"])
-    return state["epoch"]
+    return state["epoch"], float(state.get("wall_s", 0.0)), int(state.get("segments", 1)) + 1

@@ -201,3 +201,7 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
         store.ensure([dict(pre, epochs=3, schedule="0:0.01")], progress=False)
     (chunk, epoch, _), = store.in_flight([dict(pre, epochs=3, schedule="0:0.01")])
     assert epoch == 1 and chunk[0]["net"] == "mlp7-relu"
+    monkeypatch.setattr(train, "jsv_stats", real_stats)
+    rec, = store.ensure([dict(pre, epochs=3, schedule="0:0.01")], progress=False)  # resumes
+    assert rec["meta"]["segments"] == 2 and rec["meta"]["wall_s"] > 0
+    assert not store.in_flight([dict(pre, epochs=3, schedule="0:0.01")])

@@ -117,12 +117,16 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_p
     with pytest.raises(KeyboardInterrupt):
         train.train_stacked(*args, **kw, checkpoint=ckpt, checkpoint_every_s=0)
     assert ckpt.exists()
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["epoch"] == 2 and saved["segments"] == 1 and saved["wall_s"] > 0
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     resumed = train.train_stacked(*args, **kw, checkpoint=ckpt)
     assert not ckpt.exists()
     for a, b in zip(whole, resumed):
         assert a.metrics == b.metrics
         assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+        # the wall time counts the first session up to its checkpoint, and the second
+        assert (a.segments, b.segments) == (1, 2) and b.wall_s > saved["wall_s"]
     # a checkpoint of another job is not used
     train._save(ckpt, "another job", 2, train.Stack(nets, "cpu"), [], [], [], torch.ones(2, dtype=torch.bool))
     with pytest.warns(UserWarning, match="another training job"):

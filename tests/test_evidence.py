@@ -5,13 +5,14 @@ from dipcore import book, claims, evidence, grids
 
 
 def _fake_records(labelled, acc):
-    """Records as the store holds them, with final accuracy acc(labels)."""
-    recs = []
+    """Records as the store holds them, with final accuracy acc(labels); with OrthP the accuracy is
+    1 point higher before finetuning and 30 points higher after its first epoch."""
+    recs, rng = [], np.random.default_rng(1)
     for i, (labels, spec) in enumerate(labelled):
-        a = acc(labels)
+        a, orthp = acc(labels), labels["setting"].startswith("OrthP")
         recs.append({"key": f"k{i}", "spec": spec, "status": "ok", "final_acc": a, "best_acc": a + 0.1,
-                     "metrics": {"test_acc": [10.0 + (labels["setting"].startswith("OrthP")), a],
-                                 "jsv_mean": [0.1, 1.0]}})
+                     "metrics": {"test_acc": [10.0 + orthp, 50.0 + 30 * orthp + rng.standard_normal(), a],
+                                 "jsv_mean": [0.1, 0.5, 1.0]}})
     return recs
 
 
@@ -34,7 +35,10 @@ def test_table3_layout_and_verdicts_from_records():
     for h in (2, 3, 4):  # each shrinks the gain: 1 -> 0.5 (H2), 1 -> 0.1 (H3), 0.1 -> 0 (H4)
         assert [v.verdict for v in evidence.hypothesis_verdicts(frame, h)] == [claims.REPRODUCED] * 2, h
     extra = evidence.table3_extra_verdicts(frame)
-    assert [v.verdict for v in extra] == [claims.NOT_REPRODUCED, claims.REPRODUCED] * 2
+    # per ratio: OrthP-90 (91.1) against 900 epochs (91.5), both at LR 0.01; first epoch at each LR; epoch 0
+    assert [v.verdict for v in extra] == [claims.NOT_REPRODUCED] + [claims.REPRODUCED] * 3 + \
+        [claims.NOT_REPRODUCED] + [claims.REPRODUCED] * 3
+    assert "LR 0.001" in extra[1].claim and "first finetuning epoch" in extra[1].claim
 
 
 def test_chapter_parameters_are_validated():

@@ -14,6 +14,7 @@ Each function compares samples of our runs and returns a ``Verdict`` whose ``ver
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,8 +58,10 @@ def greater(a, b, claim: str, source: str, alpha: float = 0.05, unit: str = "") 
                        f"({len(a)} vs {len(b)}) to test")
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: the difference is exact
         p = 0.0 if diff != 0 else 1.0
-    else:
-        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    else:  # one constant sample (a run stuck at chance, say) is legitimate: scipy's warning about it is not
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, Welch {_p(p)})"
     if p < alpha:
         return Verdict(claim, source, REPRODUCED if diff > 0 else NOT_REPRODUCED, ev)

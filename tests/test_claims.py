@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 
 from dipcore import claims
@@ -12,6 +14,15 @@ def test_greater():
     assert claims.greater(same, same[::-1] + 0.01, "c", "s").verdict == claims.INCONCLUSIVE
     assert claims.greater([92.0], [91.0], "c", "s").verdict == claims.INCONCLUSIVE  # one run each
     assert claims.greater([2.0, 2.0], [1.0, 1.0], "c", "s").verdict == claims.REPRODUCED  # no spread
+
+
+def test_greater_with_one_constant_sample_is_tested_quietly():
+    # every run stuck at chance after one epoch (Table 3, ratio 0.9, LR 0.001): a Welch test on the other spread
+    stuck, moved = [10.0] * 5, [50.29, 49.64, 49.10, 51.77, 51.43]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = claims.greater(moved, stuck, "c", "s")
+    assert v.verdict == claims.REPRODUCED and "Welch p < 0.001" in v.evidence
 
 
 def test_smaller_gain():

@@ -36,3 +36,32 @@ def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, settin
     ax_acc.set(ylabel="test accuracy (%)", xlabel="finetuning epoch")
     if legend:
         ax_acc.legend(loc="lower right")
+
+
+SCRATCH_COLOR = "0.45"
+
+
+def final_accuracy_dots(ax, frame, ratio: float, column: str = "final_acc") -> None:
+    """Table 3 as a picture: every run's final test accuracy as a dot, per setting, LR 0.001 left
+    and LR 0.01 right of the setting's tick (the scratch runs in grey), each group's mean as a bar.
+    Shows the run-to-run spread the verdicts weigh the differences against."""
+    import numpy as np
+
+    g = frame[frame.ratio == ratio]
+    settings = list(dict.fromkeys(g.setting))  # in the grid's order
+    for i, setting in enumerate(settings):
+        arms = [(None, 0.0, SCRATCH_COLOR)] if setting == "Scratch" else \
+            [(0.001, -0.17, LR_COLORS[0.001]), (0.01, 0.17, LR_COLORS[0.01])]
+        for lr, dx, color in arms:
+            rows = g[g.setting == setting] if lr is None else g[(g.setting == setting) & (g.lr == lr)]
+            y = rows[column].to_numpy(dtype=float)
+            jitter = np.linspace(-0.05, 0.05, len(y)) if len(y) > 1 else np.zeros(len(y))
+            ax.scatter(i + dx + jitter, y, s=14, color=color, alpha=0.8, lw=0, zorder=3,
+                       label=None if lr is None or i else f"LR {lr}")
+            if len(y):
+                ax.hlines(y.mean(), i + dx - 0.11, i + dx + 0.11, color=color, lw=2, zorder=4)
+    ax.set_xticks(range(len(settings)), [s.replace(", ", ",\n") for s in settings])
+    ax.set(ylabel="final test accuracy (%)" if column == "final_acc" else "best test accuracy (%)",
+           title=f"pruning ratio {ratio}")
+    ax.grid(axis="x", visible=False)
+    ax.tick_params(axis="x", labelsize=8.5)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 NET_COLORS = {"mlp7-linear": "#0072B2", "mlp7-relu": "#D55E00", "lenet5-linear": "#009E73", "lenet5-relu": "#CC79A7"}
 LR_COLORS = {0.01: "#D55E00", 0.001: "#0072B2"}  # Okabe-Ito, colour-blind safe
+SCRATCH_COLOR = "0.45"
 PAPER_STYLE = {"marker": "x", "color": "0.35"}
 
 
@@ -36,9 +37,6 @@ def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, settin
     ax_acc.set(ylabel="test accuracy (%)", xlabel="finetuning epoch")
     if legend:
         ax_acc.legend(loc="lower right")
-
-
-SCRATCH_COLOR = "0.45"
 
 
 def final_accuracy_dots(ax, frame, ratio: float, column: str = "final_acc") -> None:

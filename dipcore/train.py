@@ -232,8 +232,9 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
             _save(checkpoint, ident, epoch + 1, stack, bufs, orders, results, alive,
                   wall_s=prior_s + time.time() - t0, segments=segments)
             saved_at = time.time()
+    wall_s = prior_s + time.time() - t0
     for r, res in enumerate(results):
-        res.wall_s, res.segments = prior_s + time.time() - t0, segments
+        res.wall_s, res.segments = wall_s, segments
         if keep_weights:
             res.state_dict = stack.state_dict(r)
     if checkpoint:

@@ -91,6 +91,14 @@ def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[flo
     return out
 
 
+def labelled_hypothesis(h: int, net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
+                        seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
+    """The (labels, spec) pairs hypothesis ``h`` is decided on: those of ``labelled_hypotheses``
+    in the settings ``hypothesis_settings(h)``."""
+    settings = hypothesis_settings(h)
+    return [(l, s) for l, s in labelled_hypotheses(net, dataset, protocol, ratios, seeds) if l["setting"] in settings]
+
+
 def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[dict]:
     """The specs of ``labelled_hypotheses``, after the pretrained run they start from."""
     return [pretrain_spec(net, dataset, protocol)] + [s for _, s in labelled_hypotheses(net, dataset, protocol, ratios)]

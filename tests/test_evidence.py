@@ -60,3 +60,7 @@ def test_each_hypothesis_is_decided_on_its_setting_and_its_baseline():
     assert grids.hypothesis_settings(2) == ["900 epochs", "90 epochs"]
     assert grids.hypothesis_settings(3) == ["OrthP, 90 epochs", "90 epochs"]
     assert grids.hypothesis_settings(4) == ["OrthP, 900 epochs", "OrthP, 90 epochs"]
+    runs = grids.labelled_hypothesis(4, "mlp7-linear", "mnist", "paper", grids.TABLE3_RATIOS)
+    assert len(runs) == 2 * 2 * 2 * 5  # 2 ratios x 2 settings x 2 LRs x 5 seeds
+    assert all(spec["orthp"] and labels["setting"].startswith("OrthP") for labels, spec in runs)
+    assert {spec["epochs"] for _, spec in runs} == {90, 900}

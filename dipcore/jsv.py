@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.func import functional_call, jacrev
+from torch.func import functional_call, jacrev, vmap
 
-from .models import is_linear_map, weight_layers
+from .nets import is_linear_map, weight_layers
 
 
 def chain(weights: list[torch.Tensor]) -> torch.Tensor:
@@ -51,16 +51,36 @@ def jacobians(model: nn.Module, x: torch.Tensor, chunk: int = 500) -> torch.Tens
 
 
 @torch.no_grad()
-def singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The JSVs of each example, shape ``[N, min(C, D_in)]``.
+def stacked_singular_values(forward_one, params: tuple[torch.Tensor, ...], weights: list[torch.Tensor],
+                            linear: bool, x: torch.Tensor, chunk: int = 250) -> torch.Tensor:
+    """The JSVs of R networks of one architecture on the examples ``x``, ``[R, N, C]``: the one
+    place that chooses between the two ways of computing them.
 
-    For an affine network the single weight product is used (its JSVs are repeated for every
-    example, so statistics pooled over examples are unchanged)."""
-    if is_linear_map(model):
-        return torch.linalg.svdvals(weight_product(model)).expand(len(x), -1)
+    ``forward_one(p, xb)`` is one network's logits with parameters ``p`` (one slice of the
+    stacked ``params``); ``weights`` are the stacked weight matrices ``[R, out, in*k*k]`` in
+    forward order. An affine network (``linear``) has one Jacobian for every input, the product
+    of its weights: ``[R, 1, C]`` then (statistics pooled over examples are the same)."""
+    if linear:
+        return torch.linalg.svdvals(chain(weights)).unsqueeze(1)
+
+    def run_jacobians(p, xb):  # one network's per-example Jacobians on the batch xb
+        return batch_jacobians(lambda v: forward_one(p, v), xb)
+
     with torch.enable_grad():
-        jac = jacobians(model, x)
-    return torch.linalg.svdvals(jac)
+        out = [torch.linalg.svdvals(vmap(run_jacobians, in_dims=(0, None))(params, x[i:i + chunk]))
+               for i in range(0, len(x), chunk)]
+    return torch.cat(out, 1)
+
+
+@torch.no_grad()
+def singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The JSVs of each example, shape ``[N, min(C, D_in)]`` (for an affine network the JSVs of
+    its one weight product, repeated for every example)."""
+    names = [k for k, _ in model.named_parameters()]
+    params = tuple(p.detach().unsqueeze(0) for _, p in model.named_parameters())
+    one = lambda p, xb: functional_call(model, dict(zip(names, p)), (xb,))  # noqa: E731
+    weights = [m.weight.detach().flatten(1).unsqueeze(0) for m in weight_layers(model)]
+    return stacked_singular_values(one, params, weights, is_linear_map(model), x)[0].expand(len(x), -1)
 
 
 STATS = ("mean", "std", "max", "min")

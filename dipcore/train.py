@@ -29,9 +29,9 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
-from .jsv import STATS, batch_jacobians, chain
+from .jsv import STATS, stacked_singular_values
 from .jsv import batch_stats as jsv_stats  # per run: mean JSV, std, max, min
-from .models import INPUT_SHAPE, is_linear_map
+from .nets import INPUT_SHAPE, is_linear_map
 from .schedule import Schedule
 
 METRICS = ("train_loss", "test_acc", "jsv_mean", "jsv_std", "jsv_max", "jsv_min", "lr")
@@ -104,19 +104,11 @@ class Stack:
         """The stacked weight matrices ``[R, out, in*k*k]`` in forward order."""
         return [p.detach().flatten(2) for k, p in zip(self.names, self.params) if k.endswith("weight")]
 
-    @torch.no_grad()
     def singular_values(self, x: torch.Tensor, chunk: int = 250) -> torch.Tensor:
-        """JSVs of every run on the examples ``x``: ``[R, N, C]`` (affine nets: ``[R, 1, C]``)."""
-        if self.linear:
-            return torch.linalg.svdvals(chain(self.weights())).unsqueeze(1)
-        params = tuple(p.detach() for p in self.params)
-
-        def run_jacobians(p, xb):  # one run's per-example Jacobians on the batch xb
-            return batch_jacobians(lambda v: self._one(p, v), xb)
-
-        out = [torch.linalg.svdvals(vmap(run_jacobians, in_dims=(0, None))(params, x[i:i + chunk]))
-               for i in range(0, len(x), chunk)]
-        return torch.cat(out, 1)
+        """JSVs of every run on the examples ``x``: ``[R, N, C]`` (affine nets: ``[R, 1, C]``),
+        ``chunk`` examples at a time."""
+        return stacked_singular_values(self._one, tuple(p.detach() for p in self.params), self.weights(),
+                                       self.linear, x, chunk)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 500) -> torch.Tensor:

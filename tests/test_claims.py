@@ -2,7 +2,7 @@ import warnings
 
 import numpy as np
 
-from dipcore import claims
+from dipcore.book import claims
 
 
 def test_greater():
@@ -39,5 +39,13 @@ def test_decreasing():
     assert claims.decreasing(x, x, "c", "s").verdict == claims.NOT_REPRODUCED
     v = claims.decreasing(x, [1, 0.9, 1.1, 0.8, 1.2, 0.9, 0.95, 1.0, 0.85, 0.9], "c", "s")
     assert v.verdict == claims.INCONCLUSIVE
-    assert "Spearman" in v.evidence and v._repr_markdown_().startswith("**")
+    assert "Spearman" in v.evidence and v._repr_markdown_() == f"**➖ inconclusive** — c (s). {v.evidence}"
     assert list(claims.table([v]).columns) == ["claim", "paper", "verdict", "evidence"]
+
+
+def test_pending_is_a_verdict_of_its_own():
+    v = claims.pending("H1 on MLP-7", "§3.3", 12, 20, "python -m dipcore compute table3")
+    assert v.verdict == claims.PENDING and v.verdict in claims.VERDICTS
+    assert v.evidence == ("12 of 20 runs in the store; the rest are being computed "
+                          "(python -m dipcore compute table3)")
+    assert v._repr_markdown_().startswith("**⏳ pending** — H1 on MLP-7 (§3.3).")

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from dipcore import book, claims, evidence, grids
+import torch
+
+from dipcore.book import chapter, claims, evidence, grids
 
 
 def _fake_records(labelled, acc):
@@ -42,25 +44,86 @@ def test_table3_layout_and_verdicts_from_records():
 
 
 def test_chapter_parameters_are_validated():
-    ch = book.setup("x", dataset="synthetic", protocol="smoke", device="cpu", compute="missing")
+    ch = chapter.setup("x", dataset="synthetic", protocol="smoke", device="cpu", compute="missing")
     assert ch.data_name == "synthetic" and "Protocol: smoke. 1 seed." in ch.caption("t", seeds=1)
-    assert book.setup("x", protocol="smoke").data_name == "synthetic"  # smoke always uses synthetic data
-    assert book.check_ratios([0, 0.5]) == (0.0, 0.5)
+    assert chapter.setup("x", protocol="smoke").data_name == "synthetic"  # smoke always uses synthetic data
+    assert chapter.check_ratios([0, 0.5]) == (0.0, 0.5)
     for bad in ([1.0], [-0.1], ["0.5"], [True]):
         with pytest.raises(ValueError, match="pruning ratios"):
-            book.check_ratios(bad)
+            chapter.check_ratios(bad)
     with pytest.raises(ValueError, match="device"):
-        book.setup("x", device="tpu")
+        chapter.setup("x", device="tpu")
+    absent = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, on any machine
     with pytest.raises(ValueError, match="no CUDA GPU|GPU"):
-        book.setup("x", device="cuda:3")
+        chapter.setup("x", device=absent)
 
 
 def test_each_hypothesis_is_decided_on_its_setting_and_its_baseline():
-    assert grids.hypothesis_settings(1) == ["90 epochs"]
-    assert grids.hypothesis_settings(2) == ["900 epochs", "90 epochs"]
-    assert grids.hypothesis_settings(3) == ["OrthP, 90 epochs", "90 epochs"]
-    assert grids.hypothesis_settings(4) == ["OrthP, 900 epochs", "OrthP, 90 epochs"]
+    assert grids.HYPOTHESES[1].settings == ["90 epochs"]
+    assert grids.HYPOTHESES[2].settings == ["900 epochs", "90 epochs"]
+    assert grids.HYPOTHESES[3].settings == ["OrthP, 90 epochs", "90 epochs"]
+    assert grids.HYPOTHESES[4].settings == ["OrthP, 900 epochs", "OrthP, 90 epochs"]
     runs = grids.labelled_hypothesis(4, "mlp7-linear", "mnist", "paper", grids.TABLE3_RATIOS)
     assert len(runs) == 2 * 2 * 2 * 5  # 2 ratios x 2 settings x 2 LRs x 5 seeds
     assert all(spec["orthp"] and labels["setting"].startswith("OrthP") for labels, spec in runs)
     assert {spec["epochs"] for _, spec in runs} == {90, 900}
+
+
+def _jsv_rec(net, ratio=0.0, orthp=False, seed=0, mean=1.0, spread=0.0, acc=50.0):
+    return {"spec": {"net": net, "ratio": ratio, "orthp": orthp, "seed": seed},
+            "jsv": {"mean": mean, "std": spread, "max": mean + spread, "min": mean - spread}, "test_acc": acc}
+
+
+def test_table1_verdict_needs_exact_isometry_of_the_linear_mlp_only():
+    exact = [_jsv_rec("mlp7-linear", spread=1e-6)]
+    others = [_jsv_rec(n, mean=0.8, spread=0.5) for n in ("mlp7-relu", "lenet5-linear", "lenet5-relu")]
+    v = evidence.table1_verdict(exact + others)
+    assert v.verdict == claims.REPRODUCED and "MLP-7-Linear 1.0e-06" in v.evidence
+    assert evidence.table1_verdict([_jsv_rec("mlp7-linear", spread=1e-2)] + others).verdict == claims.NOT_REPRODUCED
+    near = [_jsv_rec(n, spread=1e-3) for n in ("mlp7-relu", "lenet5-linear", "lenet5-relu")]  # others too exact
+    assert evidence.table1_verdict(exact + near).verdict == claims.NOT_REPRODUCED
+
+
+def test_figure1_verdicts_per_network():
+    ratios = [0.0, 0.3, 0.6, 0.9]
+    falling = [_jsv_rec("mlp7-linear", r, mean=1 - r) for r in ratios]
+    rising = [_jsv_rec("lenet5-relu", r, mean=1 + r) for r in ratios]
+    lin, relu = evidence.figure1_verdicts(falling + rising)
+    assert lin.verdict == claims.REPRODUCED and lin.claim.startswith("MLP-7-Linear")
+    assert "below the unpruned network's at 100% of the ratios" in lin.evidence
+    assert relu.verdict == claims.NOT_REPRODUCED and "at 0% of the ratios" in relu.evidence
+
+
+def test_orthp_verdict_reads_the_orthp_rows_of_the_linear_mlp():
+    recs = [_jsv_rec("mlp7-linear", 0.9, orthp=False, mean=0.1, spread=0.05),
+            _jsv_rec("mlp7-linear", 0.9, orthp=True, spread=2e-6), _jsv_rec("mlp7-relu", 0.9, orthp=True, spread=0.4)]
+    v = evidence.orthp_verdict(recs)
+    assert v.verdict == claims.REPRODUCED and v.evidence.endswith("at ratios 0.9: 2.0e-06")
+    recs[1] = _jsv_rec("mlp7-linear", 0.9, orthp=True, spread=1e-3)
+    assert evidence.orthp_verdict(recs).verdict == claims.NOT_REPRODUCED
+
+
+def test_pretrained_frame_sets_ours_beside_the_papers():
+    recs = [{"spec": {"net": n}, "final_acc": 80.0 + i, "best_acc": 81.0 + i, "meta": {"wall_s": 600.0}}
+            for i, n in enumerate(("mlp7-linear", "lenet5-relu"))]
+    df = evidence.pretrained_frame(recs, "Fashion-MNIST")
+    assert list(df.index) == ["MLP-7-Linear", "LeNet-5-ReLU"]
+    assert df.loc["LeNet-5-ReLU", "ours, Fashion-MNIST (%)"] == 81.0
+    assert list(df["paper source"]) == ["Table 3", "Table 7"]
+    from dipcore.book import paper
+    assert df.loc["MLP-7-Linear", "paper, MNIST (%)"] == paper.value(3, net="mlp7-linear", setting="Unpruned")[0]
+    assert df["wall time (min)"].tolist() == [10.0, 10.0]
+
+
+def test_store_summary_counts_runs_and_hours_per_kind():
+    meta = {"device": "cpu: X", "torch": "2"}
+    recs = [{"spec": {"kind": "train", "keep_weights": True, "dataset": "d", "epochs": 90},
+             "meta": {**meta, "wall_s": 3600.0, "stacked_with": 1}},
+            *[{"spec": {"kind": "train", "keep_weights": False, "dataset": "d", "epochs": 900},
+               "meta": {**meta, "wall_s": 7200.0, "stacked_with": 4}} for _ in range(4)],
+            {"spec": {"kind": "jsv", "dataset": "d"}, "meta": {**meta, "wall_s": 36.0}}]
+    out = evidence.store_summary(recs).reset_index().set_index("kind")
+    assert out.loc["finetuning / scratch", ["runs", "epochs", "hours"]].tolist() == [4, 3600, 2.0]  # a stack's time once
+    assert out.loc["pretraining", ["runs", "epochs", "hours"]].tolist() == [1, 90, 1.0]
+    assert out.loc["measurement", "hours"] == 0.01
+    assert evidence.store_summary([]).empty

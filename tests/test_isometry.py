@@ -2,21 +2,21 @@ import numpy as np
 import pytest
 import torch
 
-from dipcore import isometry, jsv, models, prune
+from dipcore import isometry, jsv, nets, pruning
 
 
 def _pretrained_like(name):
     """A dense network with non-orthogonal, trained-looking weights."""
-    m = models.build(name)
+    m = nets.build(name)
     with torch.no_grad():
-        for layer in models.weight_layers(m):
+        for layer in nets.weight_layers(m):
             layer.weight.mul_(1 + torch.rand_like(layer.weight))
     return m
 
 
 @pytest.mark.parametrize("ratio", [0.8, 0.9])
 def test_orthp_makes_every_jsv_of_pruned_mlp7_linear_one(ratio):
-    small, _ = prune.prune_l1(_pretrained_like("mlp7-linear"), "mlp7-linear", ratio)
+    small, _ = pruning.prune_l1(_pretrained_like("mlp7-linear"), "mlp7-linear", ratio)
     x = torch.randn(4, 1, 32, 32)
     before = jsv.singular_values(small, x)
     assert (before - 1).abs().max() > 0.5  # pruning broke isometry
@@ -29,10 +29,10 @@ def test_orthp_makes_every_jsv_of_pruned_mlp7_linear_one(ratio):
 
 @pytest.mark.parametrize("name,gain", [("mlp7-linear", 1.0), ("lenet5-relu", 2 ** 0.5)])
 def test_each_weight_has_orthonormal_rows_or_columns(name, gain):
-    small, _ = prune.prune_l1(_pretrained_like(name), name, 0.8)
-    ortho = isometry.orthp(small, models.gain(name))
-    assert models.gain(name) == pytest.approx(gain)
-    for layer in models.weight_layers(ortho):
+    small, _ = pruning.prune_l1(_pretrained_like(name), name, 0.8)
+    ortho = isometry.orthp(small, nets.gain(name))
+    assert nets.gain(name) == pytest.approx(gain)
+    for layer in nets.weight_layers(ortho):
         w = layer.weight.flatten(1) / gain
         small_side = min(w.shape)
         gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
@@ -40,9 +40,9 @@ def test_each_weight_has_orthonormal_rows_or_columns(name, gain):
 
 
 def test_orthp_leaves_biases_and_original_untouched():
-    small, _ = prune.prune_l1(_pretrained_like("mlp7-relu"), "mlp7-relu", 0.8)
+    small, _ = pruning.prune_l1(_pretrained_like("mlp7-relu"), "mlp7-relu", 0.8)
     before = {k: v.clone() for k, v in small.state_dict().items()}
-    ortho = isometry.orthp(small, models.gain("mlp7-relu"))
+    ortho = isometry.orthp(small, nets.gain("mlp7-relu"))
     for k, v in ortho.state_dict().items():
         assert torch.equal(small.state_dict()[k], before[k])
         if k.endswith("bias"):
@@ -69,9 +69,9 @@ def test_eq2_against_numpy_and_sign_fix(shape):
 def test_orthogonal_init_gives_exact_isometry_only_for_the_linear_mlp():
     x = torch.randn(32, 1, 32, 32)
     g = torch.Generator().manual_seed(0)
-    lin = isometry.orthogonal_init(models.build("mlp7-linear"), 1.0, g)
+    lin = isometry.orthogonal_init(nets.build("mlp7-linear"), 1.0, g)
     sv = jsv.singular_values(lin, x)
     assert torch.allclose(sv, torch.ones_like(sv), atol=1e-5)  # Table 1, row 1
-    relu = isometry.orthogonal_init(models.build("mlp7-relu"), models.gain("mlp7-relu"), g)
+    relu = isometry.orthogonal_init(nets.build("mlp7-relu"), nets.gain("mlp7-relu"), g)
     assert jsv.stats(jsv.singular_values(relu, x))["std"] > 0.1  # Table 1: only approximate
-    assert all((m.bias == 0).all() for m in models.weight_layers(relu))
+    assert all((m.bias == 0).all() for m in nets.weight_layers(relu))

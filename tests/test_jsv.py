@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dipcore import jsv, models, prune, train
+from dipcore import jsv, nets, pruning, train
 
 
 def _reference_jacobians(model, x):
@@ -17,7 +17,7 @@ def _reference_jacobians(model, x):
 
 @pytest.mark.parametrize("name", ["mlp7-relu", "lenet5-relu", "lenet5-linear"])
 def test_batched_jsvs_equal_plain_autograd(name):
-    model = models.build(name)
+    model = nets.build(name)
     x = torch.randn(9, 1, 32, 32)
     ref = _reference_jacobians(model, x)
     got = jsv.jacobians(model, x, chunk=4)  # chunks that do not divide the batch
@@ -27,10 +27,10 @@ def test_batched_jsvs_equal_plain_autograd(name):
 
 
 def test_linear_mlp_jsvs_are_the_weight_product_svs():
-    model = models.build("mlp7-linear")
-    assert models.is_linear_map(model) and not models.is_linear_map(models.build("lenet5-linear"))
+    model = nets.build("mlp7-linear")
+    assert nets.is_linear_map(model) and not nets.is_linear_map(nets.build("lenet5-linear"))
     x = torch.randn(5, 1, 32, 32)
-    prod = torch.linalg.multi_dot([m.weight for m in reversed(models.weight_layers(model))])
+    prod = torch.linalg.multi_dot([m.weight for m in reversed(nets.weight_layers(model))])
     ref = torch.linalg.svdvals(prod)
     assert torch.allclose(jsv.singular_values(model, x), ref.expand(5, -1), rtol=1e-5, atol=1e-9)
     # the Jacobian path agrees: J is the same for every input
@@ -41,15 +41,17 @@ def test_stats():
     sv = torch.tensor([[1.0, 3.0], [2.0, 2.0]])
     st = jsv.stats(sv)
     assert st == pytest.approx({"mean": 2.0, "std": (0.5) ** 0.5, "max": 3.0, "min": 1.0})
-    assert jsv.mean_jsv(models.build("mlp7-linear"), torch.randn(2, 1, 32, 32)) > 0
+    model = nets.build("mlp7-linear")
+    expected = torch.linalg.svdvals(jsv.weight_product(model)).double().mean().item()  # Eq. 1
+    assert jsv.mean_jsv(model, torch.randn(2, 1, 32, 32)) == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("name", ["mlp7-linear", "mlp7-relu", "lenet5-relu"])
 def test_stacked_jsvs_equal_each_model_alone(name):
-    nets = [models.seeded_build(name, s) for s in range(3)]
-    nets[1], _ = prune.prune_l1(nets[1], name, 0.0)  # a copy through the pruning path
+    models = [nets.seeded_build(name, s) for s in range(3)]
+    models[1], _ = pruning.prune_l1(models[1], name, 0.0)  # a copy through the pruning path
     x = torch.randn(7, 1, 32, 32)
-    stacked = train.jsv_stats(train.Stack(nets, "cpu").singular_values(x, chunk=3))
-    for r, net in enumerate(nets):
+    stacked = train.jsv_stats(train.Stack(models, "cpu").singular_values(x, chunk=3))
+    for r, net in enumerate(models):
         st = jsv.stats(jsv.singular_values(net, x))
         assert stacked[r].tolist() == pytest.approx([st["mean"], st["std"], st["max"], st["min"]], rel=1e-5)

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dipcore import plotting  # noqa: E402
+from dipcore.book import plotting  # noqa: E402
 
 
 def test_final_accuracy_dots_put_every_run_at_its_setting_and_lr():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dipcore import data, jsv, models, prune, schedule, train
+from dipcore import data, jsv, nets, pruning, schedule, train
 
 SCHEDULES = ["0:0.05,1:0.01", "0:0.02", "0:0.001,1:0.1"]
 
@@ -42,8 +42,8 @@ def _reference(model, sched, seed, epochs, d, sgd=train.SGDConfig()):
 
 @pytest.mark.parametrize("name", ["mlp7-relu", "mlp7-linear", "lenet5-relu"])
 def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
-    nets = [models.seeded_build(name, s) for s in range(3)]
-    nets[2], _ = prune.prune_l1(models.seeded_build(name, 9), name, 0.0)
+    nets = [nets.seeded_build(name, s) for s in range(3)]
+    nets[2], _ = pruning.prune_l1(nets.seeded_build(name, 9), name, 0.0)
     scheds = [schedule.parse(s) for s in SCHEDULES]
     seeds = [3, 4, 3]  # two runs share a data order but not a schedule
     res = train.train_stacked(nets, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
@@ -60,7 +60,7 @@ def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
 
 
 def test_order_of_runs_in_the_stack_does_not_matter(synthetic):
-    nets = [models.seeded_build("mlp7-relu", s) for s in range(3)]
+    nets = [nets.seeded_build("mlp7-relu", s) for s in range(3)]
     scheds = [schedule.parse(s) for s in SCHEDULES]
     a = train.train_stacked(nets, scheds, [0, 1, 2], 2, synthetic, jsv_examples=20, progress=False)
     b = train.train_stacked(nets[::-1], scheds[::-1], [2, 1, 0], 2, synthetic, jsv_examples=20, progress=False)
@@ -69,7 +69,7 @@ def test_order_of_runs_in_the_stack_does_not_matter(synthetic):
 
 
 def test_a_diverging_run_is_marked_and_the_others_go_on(synthetic):
-    nets = [models.seeded_build("mlp7-relu", s) for s in range(2)]
+    nets = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
     res = train.train_stacked(nets, [schedule.parse("0:0.01"), schedule.parse("0:1e9")], [0, 1], 3,
                               synthetic, jsv_examples=10, progress=False)
     assert res[0].diverged_at is None and len(res[0].metrics["test_acc"]) == 4
@@ -80,7 +80,7 @@ def test_a_diverging_run_is_marked_and_the_others_go_on(synthetic):
 
 def test_training_learns():
     d = data.load("synthetic", n_train=1000, n_test=200)
-    res = train.train_stacked([models.seeded_build("lenet5-relu", 0)], [schedule.parse("0:0.05")], [0], 6,
+    res = train.train_stacked([nets.seeded_build("lenet5-relu", 0)], [schedule.parse("0:0.05")], [0], 6,
                               d, jsv_examples=10, progress=False)
     m = res[0].metrics
     assert m["train_loss"][-1] < m["train_loss"][1] and m["test_acc"][-1] > 70  # chance: 10
@@ -89,15 +89,15 @@ def test_training_learns():
 
 def test_mismatched_architectures_and_schedules_are_refused(synthetic):
     with pytest.raises(ValueError, match="one architecture"):
-        train.train_stacked([models.build("mlp7-relu"), models.build("mlp7-relu", (50,) * 6)],
+        train.train_stacked([nets.build("mlp7-relu"), nets.build("mlp7-relu", (50,) * 6)],
                             [schedule.parse("0:0.1")] * 2, [0, 1], 1, synthetic, progress=False)
     with pytest.raises(ValueError, match="only 2 epochs"):
-        train.train_stacked([models.build("mlp7-relu")], [schedule.parse("0:0.1,5:0.01")], [0], 2,
+        train.train_stacked([nets.build("mlp7-relu")], [schedule.parse("0:0.1,5:0.01")], [0], 2,
                             synthetic, progress=False)
 
 
 def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_path, monkeypatch):
-    nets = [models.seeded_build("mlp7-relu", s) for s in range(2)]
+    nets = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
     scheds = [schedule.parse("0:0.05,2:0.01"), schedule.parse("0:0.02")]
     args = (nets, scheds, [0, 1], 4, synthetic)
     kw = dict(jsv_examples=10, progress=False, keep_weights=True)

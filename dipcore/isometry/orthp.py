@@ -1,4 +1,5 @@
-"""Dynamical isometry tools: OrthP (Eq. 2, §3.2) and orthogonal initialisation (Table 1)."""
+"""OrthP (Eq. 2, §3.2): each weight matrix of a pruned network replaced by a matrix with
+orthonormal rows or columns (the orthonormal factor Q of its QR decomposition, signs fixed)."""
 from __future__ import annotations
 
 import copy
@@ -6,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from .models import weight_layers
+from ..nets import weight_layers
 
 
 def orthogonalize(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
@@ -33,14 +34,3 @@ def orthp(model: nn.Module, gain: float = 1.0) -> nn.Module:
     for m in weight_layers(out):
         m.weight.copy_(orthogonalize(m.weight, gain))
     return out
-
-
-@torch.no_grad()
-def orthogonal_init(model: nn.Module, gain: float = 1.0, generator: torch.Generator | None = None) -> nn.Module:
-    """Orthogonal initialisation (Saxe et al.), in place, as Table 1 measures it:
-    ``torch.nn.init.orthogonal_`` on each layer's ``[out, in*k*k]`` flattening (not
-    delta-orthogonal), biases zero."""
-    for m in weight_layers(model):
-        nn.init.orthogonal_(m.weight, gain=gain, generator=generator)
-        nn.init.zeros_(m.bias)
-    return model

@@ -1,10 +1,7 @@
-"""The four networks of the paper (Table 1, Table 3, Table 7), as chapters/protocol.md describes them.
-
-* MLP-7: ``1024 -> 100 x 6 -> 10``, seven ``Linear`` layers with bias, an activation after each
-  of the first six (identity for "linear", ReLU for "relu").
-* LeNet-5: ``Conv(1,6,5) act MaxPool(2) -> Conv(6,16,5) act MaxPool(2) -> Conv(16,120,5) act ->
-  Linear(120,84) act -> Linear(84,10)``, no padding. The max-pools stay in the "linear" variant,
-  which is why its JSVs are not all 1 (Table 1).
+"""The four networks of the paper (Table 1, Table 3, Table 7), as chapters/protocol.md describes
+them: ``mlp7-linear``, ``mlp7-relu``, ``lenet5-linear``, ``lenet5-relu``. Each family is a module
+of this package (``mlp7``, ``lenet5``); this one names them and holds what the methods ask of any
+network.
 
 Every network is a flat ``nn.Sequential`` so that pruning, OrthP and the stacked trainer can walk
 its layers in order. PyTorch's default initialisation is used.
@@ -16,6 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import lenet5, mlp7
+
+FAMILIES = {"mlp7": mlp7, "lenet5": lenet5}
+ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU}
 NETS = ("mlp7-linear", "mlp7-relu", "lenet5-linear", "lenet5-relu")
 NUM_CLASSES = 10
 INPUT_SHAPE = (1, 32, 32)
@@ -32,7 +33,7 @@ class Arch:
     def prunable(self) -> int:
         """How many layers (from the input side) L1 pruning touches (chapters/protocol.md):
         MLP-7 the first 6 Linear layers, LeNet-5 the 3 conv layers; never the classifier."""
-        return 6 if self.family == "mlp7" else 3
+        return FAMILIES[self.family].PRUNABLE
 
 
 def arch(name: str) -> Arch:
@@ -43,10 +44,6 @@ def arch(name: str) -> Arch:
     return Arch(family, activation)
 
 
-def _act(activation: str) -> nn.Module:
-    return nn.ReLU() if activation == "relu" else nn.Identity()
-
-
 def build(name: str, widths: tuple[int, ...] | None = None) -> nn.Sequential:
     """Build network ``name`` with PyTorch's default init.
 
@@ -54,26 +51,7 @@ def build(name: str, widths: tuple[int, ...] | None = None) -> nn.Sequential:
     counts for LeNet-5): this is how the pruned architecture is built for scratch training.
     """
     a = arch(name)
-    if a.family == "mlp7":
-        widths = tuple(widths) if widths is not None else (100,) * 6
-        if len(widths) != 6:
-            raise ValueError(f"MLP-7 takes 6 hidden widths, got {widths}")
-        dims = (1024, *widths)
-        layers: list[nn.Module] = [nn.Flatten()]
-        for d_in, d_out in zip(dims[:-1], dims[1:]):
-            layers += [nn.Linear(d_in, d_out), _act(a.activation)]
-        layers.append(nn.Linear(dims[-1], NUM_CLASSES))
-        return nn.Sequential(*layers)
-    c1, c2, c3 = tuple(widths) if widths is not None else (6, 16, 120)
-    act = a.activation
-    return nn.Sequential(
-        nn.Conv2d(1, c1, 5), _act(act), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 5), _act(act), nn.MaxPool2d(2),
-        nn.Conv2d(c2, c3, 5), _act(act),
-        nn.Flatten(),
-        nn.Linear(c3, 84), _act(act),
-        nn.Linear(84, NUM_CLASSES),
-    )
+    return FAMILIES[a.family].build(ACTIVATIONS[a.activation], widths)
 
 
 def weight_layers(model: nn.Module) -> list[nn.Module]:

@@ -108,18 +108,6 @@ def store_summary(records: list[dict]):
 
 
 # -- §3.3 and §4: the four hypotheses -------------------------------------------------------------
-HYPOTHESIS_TEXT = {  # our wording of the four hypotheses of §3.3
-    1: "With a short finetuning budget (90 epochs) training does not have time to restore the mean JSV, "
-       "so the larger initial LR (0.01), which restores it faster, should end clearly ahead of LR 0.001.",
-    2: "With a long budget (900 epochs) both LRs have time to restore the mean JSV, so the larger LR "
-       "should keep less of its advantage.",
-    3: "If OrthP restores the mean JSV before finetuning starts, the larger LR has less to make up, so even "
-       "with 90 epochs its advantage should shrink.",
-    4: "With OrthP and 900 epochs together the mean JSV is restored at least as fully as by either alone, "
-       "so the advantage of the larger LR should be smaller still.",
-}
-
-
 def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict]):
     """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed),
     final and best test accuracy, the test accuracy right after pruning/OrthP (``acc_0``) and after
@@ -154,7 +142,7 @@ def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
             row.update({"paper LR 0.001": f"{pv[0]:.2f} ({pv[1]:.2f})", "paper LR 0.01": "", "paper Acc. gain": ""})
         else:
             lo, hi = g[g.lr == 0.001][column], g[g.lr == 0.01][column]
-            row.update({"LR 0.001": _fmt(lo), "LR 0.01": _fmt(hi), "Acc. gain": f"{hi.mean() - lo.mean():+.2f}"})
+            row.update({"LR 0.001": _fmt(lo), "LR 0.01": _fmt(hi), "Acc. gain": f"{lr_gain(frame, ratio, setting, column):+.2f}"})
             p_lo = paper.value(paper_table, net=net, ratio=ratio, setting=setting, lr=0.001)
             p_hi = paper.value(paper_table, net=net, ratio=ratio, setting=setting, lr=0.01)
             row.update({"paper LR 0.001": f"{p_lo[0]:.2f} ({p_lo[1]:.2f})", "paper LR 0.01": f"{p_hi[0]:.2f} ({p_hi[1]:.2f})",
@@ -171,29 +159,33 @@ def _acc(frame, ratio, setting, lr, column="final_acc"):
     return g[column].tolist()
 
 
-def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3") -> list[claims.Verdict]:
-    """The verdict of hypothesis ``h`` at each pruning ratio (rules in ``dipcore.claims``):
-    H1, LR 0.01 beats 0.001 after 90 epochs; H2, its gain is smaller after 900 epochs; H3, smaller
-    with OrthP (90 epochs) than without; H4, smaller with OrthP and 900 epochs than with OrthP
-    and 90."""
-    from .grids import setting_name
+def lr_gain(frame, ratio: float, setting: str, column: str = "final_acc") -> float:
+    """Table 3's "Acc. gain": mean accuracy at LR 0.01 minus at LR 0.001 in one setting."""
+    import numpy as np
 
+    return float(np.mean(_acc(frame, ratio, setting, 0.01, column)) - np.mean(_acc(frame, ratio, setting, 0.001, column)))
+
+
+def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3") -> list[claims.Verdict]:
+    """The verdict of hypothesis ``h`` (``grids.HYPOTHESES``) at each pruning ratio (rules in
+    ``dipcore.book.claims``): H1, LR 0.01 beats 0.001 in its setting; H2-H4, the gain of LR 0.01
+    over 0.001 is smaller in its setting than in its base hypothesis's."""
+    from .grids import HYPOTHESES
+
+    hyp = HYPOTHESES[h]
     out = []
     net = paper.NET_LABELS[frame.net.iloc[0]]
     for ratio in sorted(frame.ratio.unique()):
         acc = lambda setting, lr, ratio=ratio: _acc(frame, ratio, setting, lr)  # noqa: E731
-        s90, s900, o90, o900 = (setting_name(90, False), setting_name(900, False), setting_name(90, True),
-                                setting_name(900, True))
         pre = f"{net}, ratio {ratio}: "
-        if h == 1:
-            v = claims.greater(acc(s90, 0.01), acc(s90, 0.001), pre + "after 90 epochs of finetuning, LR 0.01 "
-                               "beats LR 0.001", source, unit=" points")
+        if hyp.base is None:
+            v = claims.greater(acc(hyp.setting, 0.01), acc(hyp.setting, 0.001), pre + f"after {hyp.epochs} epochs of "
+                               "finetuning, LR 0.01 beats LR 0.001", source, unit=" points")
         else:
-            base, new, what = {2: (s90, s900, "with 900 epochs than with 90"),
-                               3: (s90, o90, "with OrthP than without (90 epochs)"),
-                               4: (o90, o900, "with OrthP and 900 epochs than with OrthP and 90")}[h]
-            v = claims.smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(new, 0.01), acc(new, 0.001),
-                                    pre + f"the gain of LR 0.01 over 0.001 is smaller {what}", source, unit=" points")
+            base = HYPOTHESES[hyp.base].setting
+            v = claims.smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(hyp.setting, 0.01), acc(hyp.setting, 0.001),
+                                    pre + f"the gain of LR 0.01 over 0.001 is smaller {hyp.change}", source,
+                                    unit=" points")
         out.append(v)
     return out
 

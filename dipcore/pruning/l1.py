@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .models import INPUT_SHAPE, arch, build, weight_layers
+from ..nets import INPUT_SHAPE, arch, build, weight_layers
 
 
 def n_pruned(n: int, ratio: float) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NUMBERS = Path(__file__).resolve().parent.parent / "data" / "paper" / "numbers.csv"
+NUMBERS = Path(__file__).resolve().parents[2] / "data" / "paper" / "numbers.csv"
 NET_LABELS = {"mlp7-linear": "MLP-7-Linear", "mlp7-relu": "MLP-7-ReLU",
               "lenet5-linear": "LeNet-5-Linear", "lenet5-relu": "LeNet-5-ReLU"}
 

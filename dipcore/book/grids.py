@@ -1,12 +1,17 @@
-"""The paper's grids of runs, as lists of specs (Tables 2, 3 and 7; chapters/protocol.md).
+"""The paper's grids of runs, as lists of specs (Tables 2, 3 and 7; chapters/protocol.md), and the
+four hypotheses of §3.3 that Tables 3 and 7 are laid out by.
 
-Each function takes the dataset and protocol and returns specs in dependency order (the
-pretrained run first). ``GRIDS`` names them for the command line.
+Each grid function takes the dataset and protocol and returns its own runs only: a finetuning
+spec carries the pretrained run it starts from (``Spec.requires``), and the executor computes that
+first when it is missing. ``GRIDS`` names them for the command line.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..data import DATASETS
+from ..nets import NETS
 from . import protocol as protomod
-from .data import DATASETS
 from . import spec as specmod
 
 PRETRAIN_SCHEDULE = "0:0.01,30:0.001,60:0.0001"  # 90 epochs (Table 2 caption)
@@ -17,7 +22,46 @@ FINETUNE = {
     (900, 0.01): "0:0.01,300:0.001,600:0.0001",
     (900, 0.001): "0:0.001,450:0.0001",
 }
-HYPOTHESES = {1: (90, False), 2: (900, False), 3: (90, True), 4: (900, True)}  # (epochs, OrthP)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One hypothesis of §3.3: the finetuning setting it is tested in (epochs, OrthP), the
+    hypothesis whose LR gain it should shrink (None for H1), our wording of it, and what
+    changes from that base setting (for the verdict's sentence)."""
+
+    number: int
+    epochs: int
+    orthp: bool
+    base: int | None
+    text: str
+    change: str = ""
+
+    @property
+    def setting(self) -> str:
+        return setting_name(self.epochs, self.orthp)
+
+    @property
+    def settings(self) -> list[str]:
+        """The settings (rows of Table 3) it is decided on: its own, and its base's."""
+        return [self.setting] + ([HYPOTHESES[self.base].setting] if self.base else [])
+
+
+HYPOTHESES = {h.number: h for h in (
+    Hypothesis(1, 90, False, None,
+               "With a short finetuning budget (90 epochs) training does not have time to restore the mean JSV, "
+               "so the larger initial LR (0.01), which restores it faster, should end clearly ahead of LR 0.001."),
+    Hypothesis(2, 900, False, 1,
+               "With a long budget (900 epochs) both LRs have time to restore the mean JSV, so the larger LR "
+               "should keep less of its advantage.", "with 900 epochs than with 90"),
+    Hypothesis(3, 90, True, 1,
+               "If OrthP restores the mean JSV before finetuning starts, the larger LR has less to make up, so even "
+               "with 90 epochs its advantage should shrink.", "with OrthP than without (90 epochs)"),
+    Hypothesis(4, 900, True, 3,
+               "With OrthP and 900 epochs together the mean JSV is restored at least as fully as by either alone, "
+               "so the advantage of the larger LR should be smaller still.",
+               "with OrthP and 900 epochs than with OrthP and 90"),
+)}
 
 
 def _common(dataset: str, proto: protomod.Protocol) -> dict:
@@ -36,7 +80,7 @@ def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: i
                   orthp: bool, seed: int) -> dict:
     """Finetuning of the pretrained ``net`` L1-pruned at ``ratio`` (Table 2's settings)."""
     p = protomod.get(protocol)
-    start = specmod.key(pretrain_spec(net, dataset, protocol))
+    start = pretrain_spec(net, dataset, protocol)
     return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start, orthp=orthp,
                               schedule_text=p.schedule(FINETUNE[epochs, lr], epochs),
                               epochs=p.epochs(epochs), seed=seed)
@@ -51,24 +95,12 @@ def scratch_spec(net: str, dataset: str, protocol: str, ratio: float, seed: int)
 
 def pretrain(dataset: str, protocol: str) -> list[dict]:
     """The four networks, unpruned (Table 3 and Table 7 headers)."""
-    from .models import NETS
-
     return [pretrain_spec(net, dataset, protocol) for net in NETS]
 
 
 def setting_name(epochs: int, orthp: bool) -> str:
     """The row label of Tables 3 and 7 (paper epochs: 90 or 900)."""
     return f"{'OrthP, ' if orthp else ''}{epochs} epochs"
-
-
-HYPOTHESIS_BASE = {2: 1, 3: 1, 4: 3}  # the hypothesis whose LR gain each later one is compared with
-
-
-def hypothesis_settings(h: int) -> list[str]:
-    """The settings (rows of Table 3) that hypothesis ``h`` is decided on: its own, and for
-    2-4 the one whose gain it should shrink."""
-    own = setting_name(*HYPOTHESES[h])
-    return [own] if h not in HYPOTHESIS_BASE else [own, setting_name(*HYPOTHESES[HYPOTHESIS_BASE[h]])]
 
 
 def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
@@ -79,12 +111,12 @@ def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[flo
     seeds = protomod.get(protocol).seeds if seeds is None else seeds
     out = []
     for ratio in ratios:
-        for h, (epochs, orthp) in HYPOTHESES.items():
+        for h in HYPOTHESES.values():
             for lr in (0.01, 0.001):
                 for s in seeds:
-                    labels = {"net": net, "ratio": ratio, "setting": setting_name(epochs, orthp), "hypothesis": h,
+                    labels = {"net": net, "ratio": ratio, "setting": h.setting, "hypothesis": h.number,
                               "lr": lr, "seed": s}
-                    out.append((labels, finetune_spec(net, dataset, protocol, ratio, epochs, lr, orthp, s)))
+                    out.append((labels, finetune_spec(net, dataset, protocol, ratio, h.epochs, lr, h.orthp, s)))
         for s in seeds:
             labels = {"net": net, "ratio": ratio, "setting": "Scratch", "hypothesis": None, "lr": None, "seed": s}
             out.append((labels, scratch_spec(net, dataset, protocol, ratio, s)))
@@ -95,13 +127,13 @@ def labelled_hypothesis(h: int, net: str, dataset: str, protocol: str, ratios: t
                         seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """The (labels, spec) pairs hypothesis ``h`` is decided on: those of ``labelled_hypotheses``
     in the settings ``hypothesis_settings(h)``."""
-    settings = hypothesis_settings(h)
+    settings = HYPOTHESES[h].settings
     return [(l, s) for l, s in labelled_hypotheses(net, dataset, protocol, ratios, seeds) if l["setting"] in settings]
 
 
 def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[dict]:
-    """The specs of ``labelled_hypotheses``, after the pretrained run they start from."""
-    return [pretrain_spec(net, dataset, protocol)] + [s for _, s in labelled_hypotheses(net, dataset, protocol, ratios)]
+    """The specs of ``labelled_hypotheses``."""
+    return [s for _, s in labelled_hypotheses(net, dataset, protocol, ratios)]
 
 
 TABLE3_RATIOS = (0.8, 0.9)
@@ -124,8 +156,6 @@ FIGURE1_RATIOS = tuple(round(0.1 * i, 1) for i in range(10))  # 0, 0.1, ..., 0.9
 def table1(dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) -> list[dict]:
     """§3.1, Table 1: JSVs of orthogonal initialisation of the four networks, one per seed
     (None: the protocol's seeds)."""
-    from .models import NETS
-
     p = protomod.get(protocol)
     return [specmod.jsv_spec(net, init="orthogonal", seed=s, **_common(dataset, p))
             for net in NETS for s in (p.seeds if seeds is None else seeds)]
@@ -135,16 +165,14 @@ def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: 
                     keep_values: bool = False) -> dict:
     """JSVs of the pretrained ``net`` L1-pruned at ``ratio`` (and OrthP'd), before finetuning."""
     p = protomod.get(protocol)
-    start = specmod.key(pretrain_spec(net, dataset, protocol))
+    start = pretrain_spec(net, dataset, protocol)
     return specmod.jsv_spec(net, init="pretrained", start=start, ratio=ratio, orthp=orthp,
                             keep_values=keep_values, **_common(dataset, p))
 
 
 def figure1(dataset: str, protocol: str, ratios: tuple[float, ...] = FIGURE1_RATIOS) -> list[dict]:
     """§3.1, Figure 1: mean JSV of the pretrained networks pruned at each ratio."""
-    from .models import NETS
-
-    return pretrain(dataset, protocol) + [pruned_jsv_spec(net, dataset, protocol, r) for net in NETS for r in ratios]
+    return [pruned_jsv_spec(net, dataset, protocol, r) for net in NETS for r in ratios]
 
 
 ORTHP_RATIOS = {"mlp7-linear": (0.8, 0.9), "mlp7-relu": (0.9,), "lenet5-linear": (0.9,), "lenet5-relu": (0.9,)}
@@ -153,7 +181,7 @@ ORTHP_RATIOS = {"mlp7-linear": (0.8, 0.9), "mlp7-relu": (0.9,), "lenet5-linear":
 def orthp(dataset: str, protocol: str) -> list[dict]:
     """§3.2: every JSV of each pruned pretrained network before and after OrthP (at the ratios
     of Tables 3 and 7)."""
-    return pretrain(dataset, protocol) + [
+    return [
         pruned_jsv_spec(net, dataset, protocol, r, orthp=o, keep_values=True)
         for net, ratios in ORTHP_RATIOS.items() for r in ratios for o in (False, True)]
 
@@ -163,15 +191,9 @@ GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": or
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:
+    """The runs of grid ``name`` (its own; the executor adds what they start from)."""
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")
     if dataset not in DATASETS:  # checked even where the protocol replaces it (smoke)
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    specs = GRIDS[name](dataset, protocol)
-    seen, out = set(), []
-    for s in specs:  # a grid may list a pretrained run twice
-        k = specmod.key(s)
-        if k not in seen:
-            seen.add(k)
-            out.append(s)
-    return out
+    return GRIDS[name](dataset, protocol)

@@ -1,7 +1,8 @@
 """Verdicts: a claim of the paper decided by code, not prose.
 
 Each function compares samples of our runs and returns a ``Verdict`` whose ``verdict`` is one of
-``reproduced``, ``not reproduced`` or ``inconclusive``, with the evidence in words. The rules:
+``reproduced``, ``not reproduced`` or ``inconclusive`` (or ``pending`` while its runs are
+being computed), with the evidence in words. The rules:
 
 * ``greater(a, b)``: the claim "a is larger than b". Welch's t-test on the two samples: a
   significant difference (p < alpha) in the claimed direction reproduces it, a significant one
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+PENDING = "pending"  # not decided yet: the runs it needs are still being computed
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PENDING)
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,14 @@ class Verdict:
         return {"claim": self.claim, "paper": self.source, "verdict": self.verdict, "evidence": self.evidence}
 
     def _repr_markdown_(self) -> str:
-        mark = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖"}[self.verdict]
+        mark = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖", PENDING: "⏳"}[self.verdict]
         return f"**{mark} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
+
+
+def pending(claim: str, source: str, have: int, need: int, command: str) -> Verdict:
+    """A claim whose runs are not all in the store yet: said so, with the command that computes them."""
+    return Verdict(claim, source, PENDING, f"{have} of {need} runs in the store; the rest are being computed "
+                   f"({command})")
 
 
 def _p(p: float) -> str:

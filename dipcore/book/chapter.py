@@ -1,4 +1,4 @@
-"""What every chapter shares: its validated parameters, the run store, captions.
+"""What every chapter shares: its validated parameters, the run store, captions, glue.
 
 A chapter's first cell (tagged ``parameters`` for papermill) sets plain values; the next cell
 calls ``setup(...)``, which checks them all before any compute and fails with a message naming
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
-from . import data, protocol as protomod, runs
+from .. import data
+from . import executor, protocol as protomod
+from .store import DEFAULT_ROOT, RunStore
 
 
 @dataclass
@@ -20,7 +22,7 @@ class Chapter:
     protocol: protomod.Protocol
     device: str
     compute: str
-    store: runs.RunStore
+    store: RunStore
     name: str  # for the command hint: the grid(s) the chapter needs
     seeds: tuple[int, ...]  # of the finetuning / initialisation runs
     figures: Path | None = None  # where figures are also saved as PNG files
@@ -38,7 +40,7 @@ class Chapter:
         """The records of ``specs``, computed if ``compute`` allows (see ``RunStore.ensure``)."""
         hint = (f"python -m dipcore compute {grid or self.name} --dataset {self.dataset} "
                 f"--protocol {self.protocol.name}")
-        return self.store.ensure(specs, self.compute, device=self.device, command_hint=hint)
+        return executor.ensure(self.store, specs, self.compute, device=self.device, command_hint=hint)
 
     def save(self, fig, name: str) -> None:
         """Save ``fig`` as ``<figures>/<name>.png`` when the chapter was given a figures folder."""
@@ -92,8 +94,8 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
     if dataset not in data.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(data.DATASETS)}")
     proto = protomod.get(protocol)
-    if compute not in runs.POLICIES:
-        raise ValueError(f"compute must be one of {', '.join(runs.POLICIES)}, got {compute!r}")
+    if compute not in executor.POLICIES:
+        raise ValueError(f"compute must be one of {', '.join(executor.POLICIES)}, got {compute!r}")
     seeds = proto.seeds if seeds is None else check_seeds(seeds)
     if figures is not None:
         figures = Path(figures)
@@ -102,14 +104,14 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
         except OSError as e:
             raise ValueError(f"figures folder {str(figures)!r} cannot be created: {e}") from None
     return Chapter(dataset, proto, check_device(device), compute,
-                   runs.RunStore(store if store is not None else runs.DEFAULT_ROOT), name, seeds, figures)
+                   RunStore(store if store is not None else DEFAULT_ROOT), name, seeds, figures)
 
 
 def published(root: str | Path | None = None) -> list[str]:
     """The pages the book publishes, as listed in ``_toc.yml`` (e.g. ``chapters/orthp``)."""
     import re
 
-    root = Path(root) if root is not None else Path(runs.DEFAULT_ROOT).parent.parent
+    root = Path(root) if root is not None else DEFAULT_ROOT.parents[1]
     toc = (root / "_toc.yml").read_text()
     return re.findall(r"(?:root|file):\s*(\S+)", toc)
 
@@ -124,3 +126,10 @@ def glue(name: str, value, display: bool = False):
         value = value.item()  # numpy scalars: myst-nb formats plain Python numbers
     _glue(name, value, display=display)
     return value
+
+
+def glue_markdown(name: str, text: str):
+    """Glue ``text`` as Markdown, for ``{glue:md}`` (a figure's caption, say)."""
+    from IPython.display import Markdown
+
+    return glue(name, Markdown(text))

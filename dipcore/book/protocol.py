@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import schedule as sched
+from .. import schedule as sched
 
 
 @dataclass(frozen=True)

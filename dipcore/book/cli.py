@@ -1,0 +1,87 @@
+"""Command line: fill the run store with a named grid, so a machine without Jupyter (a GPU
+server) can compute what the chapters need.
+
+    python -m dipcore status table3 --dataset fashion-mnist
+    python -m dipcore compute table3 --dataset fashion-mnist --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from . import executor, grids, spec as specmod
+from .store import DEFAULT_ROOT, RunStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dipcore", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=("status", "compute", "list"))
+    ap.add_argument("grid", choices=sorted(grids.GRIDS))
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--protocol", default="paper")
+    ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    ap.add_argument("--store", default=str(DEFAULT_ROOT), help="run store folder")
+    ap.add_argument("--data-root", default=None, help="dataset folder (default $DIPBOOK_DATA or ~/.cache/dipbook)")
+    ap.add_argument("--download", action="store_true", help="allow downloading the dataset")
+    ap.add_argument("--always", action="store_true", help="recompute runs already stored")
+    ap.add_argument("--max-stack", type=int, default=64, help="most runs trained at once")
+    ap.add_argument("--shard", default=None, metavar="I/N",
+                    help="compute only the I-th of N shares of the grid (run N processes, I = 0..N-1)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
+    ap.add_argument("--net", default=None, help="only the grid's runs of this network (and what they start from)")
+    ap.add_argument("--epochs", type=int, default=None, help="only the training runs of this many epochs")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        shard = None
+        if a.shard:
+            i, _, n = a.shard.partition("/")
+            if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+                raise ValueError(f"--shard must be I/N with 0 <= I < N, got {a.shard!r}")
+            shard = (int(i), int(n))
+        if a.threads:
+            torch.set_num_threads(a.threads)
+        specs = grids.get(a.grid, a.dataset, a.protocol)
+        if a.net:
+            specs = [s for s in specs if s["net"] == a.net]
+        if a.epochs:
+            specs = [s for s in specs if s["kind"] != "train" or s["epochs"] == a.epochs]
+        store = RunStore(a.store)
+        done, missing, damaged = store.status(specs)
+        if a.max_stack < 1:
+            raise ValueError(f"--max-stack must be at least 1, got {a.max_stack}")
+        print(f"grid {a.grid} ({a.dataset}, {a.protocol}): {len(specs)} runs, {len(done)} stored, "
+              f"{len(missing)} missing, {len(damaged)} damaged")
+        own = {specmod.key(s) for s in specs}
+        ancestors = [s for s in executor.closure(missing, store) if specmod.key(s) not in own]
+        if ancestors:
+            print(f"  and {len(ancestors)} missing run(s) they start from, computed first:")
+            for s in ancestors:
+                print(f"  missing {specmod.key(s)}  {specmod.describe(s)}")
+        if a.action == "list":
+            for s in specs:
+                state = "stored " if s in done else "missing"
+                print(f"  {state} {specmod.key(s)}  {specmod.describe(s)}")
+        for _, why in damaged:
+            print(f"  damaged: {why}")
+        for chunk, epoch, saved in executor.in_flight(store, specs, a.max_stack):
+            s0 = chunk[0]
+            print(f"  in flight: {len(chunk)} x {s0['net']} r={s0['ratio']:g} at epoch {epoch}/{s0['epochs']} "
+                  f"(saved {time.strftime('%H:%M', time.localtime(saved))})")
+        if a.action == "compute":
+            t0 = time.time()
+            executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
+                         download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard)
+            print(f"done in {time.time() - t0:.0f} s")
+    except (ValueError, LookupError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The executor (ARCHITECTURE.md): given the specs a chapter or grid needs, it reads what the
+store has and computes what is missing, in dependency order.
+
+* **Dependencies.** A run that starts from another (finetuning from a pretrained network) needs
+  that run first. Specs built by ``spec.train_spec`` / ``jsv_spec`` carry the specs they start
+  from (``Spec.requires``), so a grid lists only its own runs and the executor adds every missing
+  ancestor: ``compute="missing"`` on an empty store computes the whole chain.
+* **Stacks.** Training runs of one architecture and length are trained together
+  (``dipcore.train.train_stacked``), at most ``max_stack`` at a time; a stack saves its state
+  every 5 minutes under ``inflight_dir()``, so a killed grid resumes where it stopped.
+* **Shards.** ``shard=(i, n)``: n processes share a grid. Stacks are dealt out by their cost
+  (epochs x runs x the network's cost per run-epoch), largest first, each to the least loaded
+  shard; every ancestor that is not one of the grid's own runs goes to shard 0, and a shard that
+  needs one waits for it to appear in the store. The deal depends on the grid alone (not on
+  what is stored yet), so every shard process agrees.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from .. import __version__, data as datamod, train
+from ..schedule import parse
+from . import recipe, spec as specmod
+from .store import DamagedRun, RunsMissing, RunStore
+
+POLICIES = ("never", "missing", "always")
+COST = {"mlp7": 1.0, "lenet5": 4.0}  # relative cost of a run-epoch, measured on the 2-core CPU (stacked)
+WAIT_S = 30.0  # how often a shard looks for an ancestor another shard computes
+
+
+def environment(device: torch.device) -> dict:
+    """Where and with what a run was computed."""
+    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return {"device": f"{device.type}: {dev}", "torch": torch.__version__, "python": platform.python_version(),
+            "dipcore": __version__, "threads": torch.get_num_threads()}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def inflight_dir() -> Path:
+    """Where stacks in training save their state (``$DIPBOOK_STATE``, default
+    ``~/.cache/dipbook/inflight``): outside the repository, so it survives a fresh checkout on
+    the same machine and is never committed."""
+    return Path(os.environ.get("DIPBOOK_STATE", Path.home() / ".cache" / "dipbook" / "inflight"))
+
+
+def checkpoint_path(chunk: list[dict]) -> Path:
+    return inflight_dir() / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt"
+
+
+# -- what to compute ---------------------------------------------------------------------------------
+def closure(specs: list[dict], store: RunStore | None = None) -> list[dict]:
+    """``specs`` and the runs they start from, ancestors first, each once. With a ``store``, the
+    ancestors it holds are not followed further (a stored run needs nothing more); a missing
+    ancestor whose spec is unknown (a spec read from a file, say) raises ``RunsMissing``."""
+    out: dict[str, dict] = {}
+
+    def visit(s: dict, path: tuple[str, ...]) -> None:
+        k = specmod.key(s)
+        if k in out:
+            return
+        if k in path:
+            raise ValueError("runs start from each other in a cycle: " + " -> ".join(path + (k,)))
+        start = s["start"]
+        if start != "scratch" and not (store is not None and store.path(start).exists()):
+            parents = {specmod.key(p): p for p in getattr(s, "requires", ())}
+            if start in parents:
+                visit(parents[start], path + (k,))
+            elif store is not None:
+                raise RunsMissing(f"run {k} ({specmod.describe(s)}) starts from run {start}, which is not in the "
+                                  f"store {store.root} and whose spec is not known here: compute the grid that "
+                                  "defines it (e.g. python -m dipcore compute pretrain ...) or restore it from git")
+        out[k] = s
+
+    for s in specs:
+        visit(s, ())
+    return list(out.values())
+
+
+def _groups(specs: list[dict], max_stack: int) -> list[list[dict]]:
+    """Training runs grouped into stacks (one architecture and length each, at most
+    ``max_stack``), in the order of ``specs``."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for s in specs:
+        groups[specmod.stack_group(s)].append(s)
+    return [g[i:i + max_stack] for g in groups.values() for i in range(0, len(g), max_stack)]
+
+
+def cost(chunk: list[dict]) -> float:
+    s = chunk[0]
+    return s["epochs"] * len(chunk) * COST[s["net"].split("-")[0]]
+
+
+def shares(specs: list[dict], n: int, max_stack: int = 64) -> dict[str, int]:
+    """Which of ``n`` shards computes each run of ``specs`` and of their ancestors (see the module
+    docstring): the grid's own training stacks by cost, largest first, to the least loaded shard;
+    ancestors and measurements (seconds each) to shard 0."""
+    own = {specmod.key(s) for s in specs}
+    everything = closure(specs)
+    out = {specmod.key(s): 0 for s in everything}
+    load = [0.0] * n
+    chunks = _groups([s for s in everything if s["kind"] == "train" and specmod.key(s) in own], max_stack)
+    for chunk in sorted(chunks, key=cost, reverse=True):  # stable: ties keep the grid's order
+        j = min(range(n), key=lambda i: load[i])
+        load[j] += cost(chunk)
+        for s in chunk:
+            out[specmod.key(s)] = j
+    return out
+
+
+def stacks(todo: list[dict], grid: list[dict], max_stack: int) -> list[list[dict]]:
+    """The stacks in which the training runs ``todo`` (of ``grid``) are trained: the grid's stacks
+    (``_groups`` of the grid at ``max_stack``) restricted to ``todo``, longest first. The same
+    runs always make the same stack, so a resumed grid finds its checkpoints."""
+    want = {specmod.key(s) for s in todo}
+    out = [[s for s in c if specmod.key(s) in want] for c in _groups([s for s in grid if s["kind"] == "train"], max_stack)]
+    return sorted([c for c in out if c], key=lambda c: -c[0]["epochs"])
+
+
+def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[tuple[list[dict], int, float]]:
+    """Stacks of ``specs`` (and their missing ancestors) part-way through training: (their specs, the
+    epoch their checkpoint reached, when it was saved), from the checkpoints in ``inflight_dir()``."""
+    grid = closure(specs, store)
+    missing = [s for s in grid if s["kind"] == "train" and not store.path(specmod.key(s)).exists()]
+    out = []
+    for chunk in stacks(missing, grid, max_stack):
+        path = checkpoint_path(chunk)
+        if path.exists():
+            try:
+                epoch = torch.load(path, map_location="cpu", weights_only=True)["epoch"]
+            except Exception:  # an unreadable checkpoint is ignored by training too
+                continue
+            out.append((chunk, epoch, path.stat().st_mtime))
+    return out
+
+
+# -- computing ---------------------------------------------------------------------------------------
+def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device: str | None = None,
+           data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
+           progress: bool = True, command_hint: str | None = None,
+           shard: tuple[int, int] | None = None) -> list[dict | None]:
+    """The records of ``specs``, computing what ``compute`` allows: ``never`` (raise
+    ``RunsMissing`` listing what is absent), ``missing`` (compute what is absent, with every
+    missing run it starts from), ``always`` (recompute ``specs``; their ancestors only if missing).
+
+    ``shard=(i, n)`` computes only the i-th of n shares (see ``shares``); the records of runs left
+    to other shards are None until they are stored."""
+    if compute not in POLICIES:
+        raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
+    done, missing, damaged, found = store._scan(specs)
+    if compute == "never":
+        if damaged:
+            raise DamagedRun("; ".join(why for _, why in damaged))
+        if missing:
+            lines = "\n".join(f"  {specmod.key(s)}  {specmod.describe(s)}" for s in missing[:20])
+            more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+            hint = f"\nCompute them with:\n  {command_hint}" if command_hint else ""
+            raise RunsMissing(f"{len(missing)} of {len(specs)} runs are not in the store "
+                              f"{store.root}:\n{lines}{more}{hint}\n(or rerun with compute='missing')")
+        return [found[specmod.key(s)] for s in specs]
+    for s, why in damaged:
+        aside = store.set_aside(s)
+        warnings.warn(f"{why} It was moved to {aside.name} and will be recomputed.")
+    grid = closure(specs, store)  # raises before any compute if an ancestor cannot be had
+    always = {specmod.key(s) for s in specs} if compute == "always" else set()
+    todo = [s for s in grid if specmod.key(s) in always or not store.path(specmod.key(s)).exists()]
+    mine = None
+    if shard is not None:
+        share = shares(specs, shard[1], max_stack)
+        mine = {k for k, j in share.items() if j == shard[0]}
+    _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
+    if compute == "always":
+        found = {}  # everything was recomputed: read it anew
+    return [found.get(specmod.key(s)) or store.get(s) for s in specs]
+
+
+def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str] | None, always: set[str],
+             device, data_root, download, max_stack, progress) -> None:
+    """Compute ``todo`` level by level (a run once the run it starts from is stored); with shards,
+    only the runs in ``mine``, waiting for ancestors that other shards compute. A run stored
+    meanwhile by another process is skipped, unless it is to be recomputed (``always``)."""
+    pending = {specmod.key(s): s for s in todo}
+    datasets: dict[tuple, datamod.Data] = {}
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    while pending:
+        ready = [s for s in pending.values() if s["start"] == "scratch" or s["start"] not in pending]
+        if not ready:
+            raise ValueError("runs start from each other in a cycle: " + ", ".join(pending))
+        if mine is not None:
+            ours = [s for s in ready if specmod.key(s) in mine]
+            theirs = [s for s in ready if specmod.key(s) not in mine]
+            for s in theirs:
+                pending.pop(specmod.key(s))
+            blocked = {s["start"] for s in pending.values() if s["start"] in {specmod.key(t) for t in theirs}}
+            ready = ours
+        for s in [s for s in ready if s["kind"] == "jsv"]:
+            data = _data(datasets, s, data_root, download, dev)
+            t0 = time.time()
+            body = recipe.measure(s, recipe.initial_model(s, store.weights).to(dev), data)
+            store.write(s, body, environment(dev) | {"wall_s": round(time.time() - t0, 2)})
+            pending.pop(specmod.key(s))
+        for chunk in stacks([s for s in ready if s["kind"] == "train"], grid, max_stack):
+            for s in chunk:
+                pending.pop(specmod.key(s))
+            # another process may have stored some of them meanwhile: train only the rest
+            chunk = [s for s in chunk if specmod.key(s) in always or not store.path(specmod.key(s)).exists()]
+            if chunk:
+                _train_chunk(store, chunk, _data(datasets, chunk[0], data_root, download, dev), dev, progress)
+        if mine is not None and blocked:
+            _wait_for(store, blocked)
+
+
+def _wait_for(store: RunStore, keys: set[str]) -> None:
+    """Wait until another shard has stored the runs ``keys``."""
+    said = 0.0
+    while not all(store.path(k).exists() for k in keys):
+        if time.time() - said > 600:
+            print(f"waiting for {len(keys)} run(s) that shard 0 computes: {', '.join(sorted(keys))}",
+                  file=sys.stderr, flush=True)
+            said = time.time()
+        time.sleep(WAIT_S)
+
+
+def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:
+    dkey = (spec["dataset"], spec["n_train"], spec["n_test"])
+    if dkey not in cache:
+        cache[dkey] = datamod.load(spec["dataset"], root=root, download=download, device=device,
+                                   n_train=spec["n_train"], n_test=spec["n_test"])
+    return cache[dkey]
+
+
+def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device: torch.device, progress: bool) -> None:
+    """Train one stack with the trainer its specs name (today: the stacked SGD trainer)."""
+    s0 = chunk[0]
+    results = train.train_stacked(
+        [recipe.initial_model(s, store.weights) for s in chunk], [parse(s["schedule"]) for s in chunk],
+        [s["seed"] for s in chunk], s0["epochs"], data, jsv_examples=s0["jsv_examples"],
+        sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
+        progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
+        keep_weights=any(s["keep_weights"] for s in chunk),
+        checkpoint=checkpoint_path(chunk))
+    meta = environment(device) | {
+        "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    for s, res in zip(chunk, results):
+        store.put(s, res, meta)

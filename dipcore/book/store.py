@@ -1,0 +1,162 @@
+"""The run store, storage only (ARCHITECTURE.md): every number derived from training, one JSON
+file per run; what to compute and how is the executor's (``executor``), what a run does is the
+recipe's (``recipe``).
+
+``data/runs/<key>.json`` holds the spec, per-epoch metrics, the final and best test accuracy and
+where/how the run was computed; ``<key>.pt`` beside it holds final weights when the spec asks for
+them (pretrained networks that later runs start from). Files are written atomically (temporary
+file + rename, weights before the JSON that points at them), so a killed grid loses at most the
+runs in flight. Each record carries a checksum: a damaged or edited file is reported, never used.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from . import spec as specmod
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "runs"
+
+
+class RunsMissing(LookupError):
+    """Runs a chapter needs are not in the store and computing them was not allowed."""
+
+
+class DamagedRun(ValueError):
+    """A file of the store does not parse or does not match its checksum."""
+
+
+def _sha256(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class RunStore:
+    def __init__(self, root: str | Path = DEFAULT_ROOT):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def weights_path(self, key: str) -> Path:
+        return self.root / f"{key}.pt"
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, spec: dict) -> dict | None:
+        """The stored record of ``spec``, None if absent; ``DamagedRun`` if the file is bad."""
+        path = self.path(specmod.key(spec))
+        return self._read(path, spec) if path.exists() else None
+
+    def _read(self, path: Path, spec: dict | None = None) -> dict:
+        """Read and check one record: it parses, its checksum holds, it is filed under the key
+        of its spec (and that spec is ``spec`` when given), and its weights are intact."""
+        try:
+            rec = json.loads(path.read_text())
+            body = {k: v for k, v in rec.items() if k != "checksum"}
+            ok = rec.get("checksum") == _sha256(specmod.canonical(body).encode())
+            key = specmod.key(rec["spec"])
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError, KeyError, TypeError) as e:
+            raise DamagedRun(f"run file {path} is damaged (does not parse: {e}). Move it away and "
+                             "recompute it (compute='missing'), or restore it from git.") from None
+        if not ok or rec.get("key") != key or path.stem != key or (spec is not None and rec["spec"] != spec):
+            raise DamagedRun(f"run file {path} is damaged (its checksum or spec does not match). "
+                             "Move it away and recompute it (compute='missing'), or restore it from git.")
+        if rec["spec"].get("keep_weights") and not self._weights_ok(rec):
+            raise DamagedRun(f"weights {self.weights_path(key)} of run {key} are missing or damaged; "
+                             "recompute the run (compute='missing') or restore the file from git.")
+        return rec
+
+    def _weights_ok(self, rec: dict) -> bool:
+        w = self.weights_path(rec["key"])
+        return w.exists() and rec.get("weights_sha256") == _sha256(w.read_bytes())
+
+    def weights(self, key: str) -> dict[str, torch.Tensor]:
+        """Final weights of stored run ``key`` (loaded with ``weights_only=True``)."""
+        w = self.weights_path(key)
+        if not w.exists():
+            raise RunsMissing(f"no stored weights for run {key} ({w}); compute its grid first")
+        return torch.load(w, map_location="cpu", weights_only=True)
+
+    def records(self) -> list[dict]:
+        """Every record in the store (each checked: a damaged one raises ``DamagedRun``)."""
+        return [self._read(path) for path in sorted(self.root.glob("*.json"))]
+
+    def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
+        """(done, missing, damaged with the reason) among ``specs``."""
+        done, missing, damaged, _ = self._scan(specs)
+        return done, missing, damaged
+
+    def _scan(self, specs: list[dict]):
+        """``status`` and the records read on the way (by key)."""
+        done, missing, damaged, found = [], [], [], {}
+        for s in specs:
+            try:
+                rec = self.get(s)
+            except DamagedRun as e:
+                damaged.append((s, str(e)))
+                continue
+            if rec is None:
+                missing.append(s)
+            else:
+                done.append(s)
+                found[rec["key"]] = rec
+        return done, missing, damaged, found
+
+    # -- writing -------------------------------------------------------------------------
+    def put(self, spec: dict, result, meta: dict) -> dict:
+        """Store a finished training run (a ``dipcore.train.RunResult``)."""
+        acc = result.metrics["test_acc"]
+        best, best_epoch = max((a, e) for e, a in enumerate(acc) if a is not None)
+        body = {
+            "status": "diverged" if result.diverged_at is not None else "ok",
+            "diverged_at": result.diverged_at,
+            "final_acc": acc[-1] if result.diverged_at is None else None,
+            "best_acc": best, "best_epoch": best_epoch,
+            "metrics": {k: [_finite(v) for v in vs] for k, vs in result.metrics.items()},
+        }
+        return self.write(spec, body, meta, result.state_dict if spec.get("keep_weights") else None)
+
+    def write(self, spec: dict, body: dict, meta: dict, weights: dict | None = None) -> dict:
+        """Write a record (and its weights) atomically: weights first, then the JSON naming them."""
+        key = specmod.key(spec)
+        self.root.mkdir(parents=True, exist_ok=True)
+        rec = {"key": key, "spec": spec, **body, "meta": meta}
+        if weights is not None:
+            buf = _state_bytes(weights)
+            _atomic_write(self.weights_path(key), buf)
+            rec["weights_sha256"] = _sha256(buf)
+        rec["checksum"] = _sha256(specmod.canonical(rec).encode())
+        _atomic_write(self.path(key), json.dumps(rec, indent=1, sort_keys=True, allow_nan=False).encode())
+        return rec
+
+    def set_aside(self, spec: dict) -> Path:
+        """Rename a damaged run file out of the way (nothing is deleted)."""
+        path = self.path(specmod.key(spec))
+        stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        path.replace(aside)
+        return aside
+
+def _finite(v):
+    """JSON has no NaN/inf: a non-finite metric is stored as null."""
+    return v if v is None or (isinstance(v, float) and v == v and abs(v) != float("inf")) else None
+
+
+def _state_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    buf = io.BytesIO()
+    torch.save({k: v.contiguous() for k, v in state.items()}, buf)
+    return buf.getvalue()

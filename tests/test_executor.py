@@ -1,0 +1,170 @@
+"""The executor: dependencies resolved, a killed grid resumed with nothing lost or duplicated,
+shards that split a grid, stacks in flight."""
+import functools
+
+import pytest
+
+from dipcore import train
+from dipcore.book import executor, grids, spec
+from dipcore.book.cli import main
+from dipcore.book.store import RunsMissing, RunStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs")
+
+
+def _files(store):
+    return sorted(p.name for p in store.root.glob("*.json"))
+
+
+def _spy(monkeypatch, into: list):
+    """Record the runs each trained stack holds."""
+    real = executor._train_chunk
+    monkeypatch.setattr(executor, "_train_chunk",
+                        lambda store, chunk, *a, **k: (into.append([spec.key(s) for s in chunk]),
+                                                       real(store, chunk, *a, **k)))
+
+
+def test_an_empty_store_computes_the_whole_chain(store, monkeypatch):
+    """A finetuning grid lists only its own runs; the pretrained run they start from is computed
+    first, once (the issue's `papermill ... -p store new-store` case)."""
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+    assert pre not in {spec.key(s) for s in specs}  # grids list their own runs only
+    stacks = []
+    _spy(monkeypatch, stacks)
+    recs = executor.ensure(store, specs, progress=False)
+    assert stacks[0] == [pre]  # the ancestor first, alone
+    assert sorted(k for c in stacks[1:] for k in c) == sorted(spec.key(s) for s in specs)
+    assert [r["key"] for r in recs] == [spec.key(s) for s in specs]
+    assert _files(store) == sorted([f"{pre}.json"] + [f"{spec.key(s)}.json" for s in specs])
+
+
+def test_a_missing_ancestor_whose_spec_is_unknown_is_a_clear_error(store):
+    child = dict(grids.finetune_spec("mlp7-linear", "fashion-mnist", "smoke", 0.8, 90, 0.01, False, 0))  # plain dict
+    with pytest.raises(RunsMissing, match="starts from run .* not in the store"):
+        executor.ensure(store, [child], progress=False)
+    assert not store.root.exists() or not _files(store)
+
+
+def test_a_killed_grid_resumes_with_nothing_lost_or_duplicated(store, monkeypatch):
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    real = executor._train_chunk
+    calls = {"n": 0}
+
+    def dies_on_third_chunk(store, chunk, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the grid is killed mid-way
+        return real(store, chunk, *a, **k)
+
+    monkeypatch.setattr(executor, "_train_chunk", dies_on_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        executor.ensure(store, specs, progress=False)
+    done, missing, damaged = store.status(specs)
+    assert 0 < len(done) < len(specs) and not damaged
+    before = {p.name: p.stat().st_mtime_ns for p in store.root.glob("*")}
+
+    monkeypatch.setattr(executor, "_train_chunk", real)
+    trained = []
+    _spy(monkeypatch, trained)
+    recs = executor.ensure(store, specs, progress=False)
+    assert sorted(k for c in trained for k in c) == sorted(spec.key(s) for s in missing)  # only the missing
+    assert all(store.root.joinpath(n).stat().st_mtime_ns == t for n, t in before.items())  # untouched
+    assert len(_files(store)) == len(specs) + 1  # one file per run, and the pretrained one
+    assert [r["key"] for r in recs] == [spec.key(s) for s in specs]
+    assert not list(store.root.glob(".*tmp"))
+
+
+def test_never_lists_what_is_missing_and_how_to_compute_it(store):
+    specs = grids.get("pretrain", "fashion-mnist", "smoke")
+    with pytest.raises(RunsMissing, match="4 of 4 runs") as e:
+        executor.ensure(store, specs, compute="never", command_hint="python -m dipcore compute pretrain")
+    assert "python -m dipcore compute pretrain" in str(e.value)
+    with pytest.raises(ValueError, match="compute must be one of"):
+        executor.ensure(store, specs, compute="sometimes")
+
+
+def test_always_recomputes_the_runs_asked_for_but_not_their_stored_ancestors(store, monkeypatch):
+    ft = grids.finetune_spec("mlp7-linear", "fashion-mnist", "smoke", 0.9, 90, 0.01, False, 0)
+    executor.ensure(store, [ft], progress=False)
+    stacks = []
+    _spy(monkeypatch, stacks)
+    executor.ensure(store, [ft], compute="always", progress=False)
+    assert stacks == [[spec.key(ft)]]
+
+
+def test_shards_split_a_grid_without_overlap_and_balance_its_cost(store, monkeypatch):
+    specs = grids.get("table7", "fashion-mnist", "smoke")
+    share = executor.shares(specs, 2)
+    own = [s for s in specs if s["kind"] == "train"]
+    load = [sum(executor.cost([s]) for s in own if share[spec.key(s)] == i) for i in (0, 1)]
+    assert min(load) > 0.3 * max(load)  # both shards get a fair part of the work
+    ancestors = [s for s in executor.closure(specs) if spec.key(s) not in {spec.key(t) for t in specs}]
+    assert ancestors and all(share[spec.key(s)] == 0 for s in ancestors)  # ancestors: shard 0's
+
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    trained, real = {0: [], 1: []}, executor._train_chunk
+    for i in (0, 1):  # shard 0 first: shard 1 needs the pretrained run that shard 0 computes
+        got = []
+        _spy(monkeypatch, got)
+        executor.ensure(store, specs, progress=False, shard=(i, 2))
+        trained[i] = [k for c in got for k in c]
+        monkeypatch.setattr(executor, "_train_chunk", real)
+    assert trained[0] and trained[1] and not set(trained[0]) & set(trained[1])
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+    assert sorted(trained[0] + trained[1]) == sorted([pre] + [spec.key(s) for s in specs])
+    assert main(["status", "table3", "--protocol", "smoke", "--store", str(store.root), "--shard", "2/2"]) == 2
+
+
+def test_a_shard_waits_for_the_ancestor_another_shard_computes(store, monkeypatch):
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    pre = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
+    waited = []
+
+    def shard0_meanwhile(store_, keys):  # instead of sleeping: shard 0 stores the ancestor
+        waited.append(set(keys))
+        executor.ensure(store, [pre], progress=False)
+
+    monkeypatch.setattr(executor, "_wait_for", shard0_meanwhile)
+    executor.ensure(store, specs, progress=False, shard=(1, 2))
+    assert waited == [{spec.key(pre)}]
+
+
+def test_status_shows_stacks_in_flight(store, monkeypatch):
+    pre = grids.pretrain_spec("mlp7-relu", "fashion-mnist", "smoke")
+    short = spec.Spec(pre, epochs=3, schedule="0:0.01")
+    real_stats, calls = train.jsv_stats, {"n": 0}
+
+    def dies_after_epoch_1(sv):
+        calls["n"] += 1
+        if calls["n"] == 3:  # epoch 0 and 1 logged (and saved), then killed
+            raise KeyboardInterrupt
+        return real_stats(sv)
+
+    monkeypatch.setattr(train, "jsv_stats", dies_after_epoch_1)
+    monkeypatch.setattr(train, "train_stacked", functools.partial(train.train_stacked, checkpoint_every_s=0))
+    with pytest.raises(KeyboardInterrupt):
+        executor.ensure(store, [short], progress=False)
+    (chunk, epoch, _), = executor.in_flight(store, [short])
+    assert epoch == 1 and chunk[0]["net"] == "mlp7-relu"
+    monkeypatch.setattr(train, "jsv_stats", real_stats)
+    rec, = executor.ensure(store, [short], progress=False)  # resumes
+    assert rec["meta"]["segments"] == 2 and rec["meta"]["wall_s"] > 0
+    assert not executor.in_flight(store, [short])
+
+
+def test_command_line(tmp_path, capsys):
+    args = ["--protocol", "smoke", "--store", str(tmp_path), "--no-progress"]
+    assert main(["compute", "pretrain", *args]) == 0
+    assert main(["status", "pretrain", *args]) == 0
+    assert "4 stored, 0 missing" in capsys.readouterr().out
+    assert main(["list", "table3", *args]) == 0
+    out = capsys.readouterr().out
+    assert "18 missing" in out and "mlp7-linear r=0.8 from" in out
+    assert main(["status", "table3", "--dataset", "cifar", *args]) == 2
+    assert "unknown dataset" in capsys.readouterr().err
+    assert main(["status", "table3", "--max-stack", "0", *args]) == 2
+    assert "--max-stack must be at least 1" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""Specs: every stored run keeps its key (nothing is recomputed), every field is checked, a run
+has one spelling."""
+import json
+from pathlib import Path
+
+import pytest
+
+from dipcore.book import grids, spec
+from dipcore.book.store import DEFAULT_ROOT
+
+STORED = sorted(DEFAULT_ROOT.glob("*.json"))
+PUBLISHED_GRIDS = ("pretrain", "table1", "figure1", "orthp", "table3", "table7")
+
+
+def test_every_stored_record_keeps_its_key():
+    """The committed store is the reference: each file's spec passes today's checks, hashes to the
+    key it is filed under, and is a run today's grids define (so no chapter recomputes it)."""
+    assert len(STORED) >= 168
+    defined = {spec.key(s): s for g in PUBLISHED_GRIDS for s in grids.get(g, "fashion-mnist", "paper")}
+    defined |= {spec.key(s): s for s in grids.pretrain("fashion-mnist", "paper")}
+    for path in STORED:
+        rec = json.loads(path.read_text())
+        spec.validate(rec["spec"])
+        assert spec.key(rec["spec"]) == rec["key"] == path.stem
+        assert defined.get(rec["key"]) == rec["spec"], f"{path.name} is no longer defined by a grid"
+
+
+def test_known_keys_by_value():
+    """Two keys written out, so that a change of hashing or of a grid cannot pass unnoticed."""
+    pre = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "paper")
+    assert spec.key(pre) == "cc9ba32993abe57f"
+    ft = grids.finetune_spec("mlp7-linear", "fashion-mnist", "paper", 0.9, 90, 0.001, False, 4)
+    assert spec.key(ft) == "b3a3498df1b21236" and ft["start"] == "cc9ba32993abe57f"
+    assert ft.requires == (pre,)
+
+
+def test_keys_are_stable_and_distinct():
+    a = grids.finetune_spec("mlp7-linear", "mnist", "paper", 0.8, 90, 0.01, False, 0)
+    assert spec.key(a) == spec.key(json.loads(json.dumps(a)))
+    assert spec.key(a) != spec.key(dict(a, seed=1))
+    assert len(grids.get("table3", "mnist", "paper")) == 2 * (4 * 2 * 5 + 5)  # 90 runs, without the pretraining
+    assert len(grids.get("table7", "mnist", "paper")) == 3 * (4 * 2 * 5 + 5)  # 135 runs
+    keys = [spec.key(s) for s in grids.get("table3", "mnist", "smoke")]
+    assert len(keys) == len(set(keys)) == 2 * (4 * 2 + 1)  # no arm collapses onto another
+
+
+def test_table2_schedules():
+    s = grids.finetune_spec("mlp7-linear", "mnist", "paper", 0.8, 900, 0.001, True, 4)
+    assert (s["schedule"], s["epochs"], s["orthp"], s["seed"]) == ("0:0.001,450:0.0001", 900, True, 4)
+
+
+def test_new_fields_appear_only_away_from_their_default():
+    kw = dict(schedule_text="0:0.1", epochs=2, seed=0)
+    base = spec.train_spec("mlp7-relu", "mnist", **kw)
+    assert not set(spec.OPTIONAL) & set(base)
+    assert spec.train_spec("mlp7-relu", "mnist", recovery="none", criterion="l1", scope="layer",
+                           trainer="stacked", **kw) == base
+    # OrthP has one spelling, the stored one
+    assert spec.train_spec("mlp7-relu", "mnist", recovery="orthp", **kw) == spec.train_spec("mlp7-relu", "mnist",
+                                                                                            orthp=True, **kw)
+    assert spec.recovery(spec.train_spec("mlp7-relu", "mnist", orthp=True, **kw)) == "orthp"
+    assert spec.recovery(base) == "none" and spec.field(base, "criterion") == "l1"
+    with pytest.raises(ValueError, match="must be left out"):
+        spec.validate(dict(base, trainer="stacked"))
+    with pytest.raises(ValueError, match="one recovery"):
+        spec.validate(dict(base, orthp=True, recovery="ai"))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("orthp", "no", "orthp must be True or False"),
+    ("orthp", 1, "orthp must be True or False"),
+    ("batch_size", 0, "batch_size must be an integer >= 1"),
+    ("batch_size", -1, "batch_size must be an integer"),
+    ("batch_size", 2.5, "batch_size must be an integer"),
+    ("n_train", 0, "n_train must be an integer"),
+    ("n_test", -5, "n_test must be an integer"),
+    ("start", "pretrained-net", "start must be 'scratch' or the 16-hex-digit key"),
+    ("seed", 2 ** 64, "seed must be an integer in [0, 9223372036854775808)"),
+    ("seed", -1, "seed must be an integer"),
+    ("seed", True, "seed must be an integer"),
+    ("epochs", 0, "epochs must be an integer"),
+    ("momentum", 1.0, "momentum must be a number in [0.0, 1.0)"),
+    ("weight_decay", -1e-4, "weight_decay must be a number"),
+    ("jsv_examples", 0, "jsv_examples must be an integer"),
+    ("ratio", True, "pruning ratio"),
+    ("ratio", 1.0, "pruning ratio"),
+    ("keep_weights", "yes", "keep_weights must be True or False"),
+    ("version", 0, "spec version"),
+    ("net", "resnet", "unknown network"),
+    ("dataset", "cifar", "unknown dataset"),
+    ("recovery", "magic", "unknown recovery 'magic'"),
+    ("criterion", "random", "unknown pruning criterion"),
+    ("trainer", "ddp", "unknown trainer"),
+    ("colour", "red", "unknown fields colour"),
+])
+def test_every_field_is_checked(field, value, message):
+    good = grids.finetune_spec("mlp7-linear", "mnist", "paper", 0.8, 90, 0.01, False, 0)
+    spec.validate(good)
+    with pytest.raises(ValueError) as e:
+        spec.validate(dict(good, **{field: value}))
+    assert message in str(e.value)
+
+
+def test_missing_fields_and_bad_measurements_are_clear_errors():
+    good = grids.finetune_spec("mlp7-linear", "mnist", "paper", 0.8, 90, 0.01, False, 0)
+    with pytest.raises(ValueError, match="lacks schedule"):
+        spec.validate({k: v for k, v in good.items() if k != "schedule"})
+    with pytest.raises(ValueError, match="unknown init"):
+        spec.jsv_spec("mlp7-linear", "mnist", init="xavier")
+    with pytest.raises(ValueError, match="pretrained init needs"):
+        spec.jsv_spec("lenet5-relu", "synthetic", init="pretrained")
+    with pytest.raises(ValueError, match="malformed LR schedule"):
+        spec.train_spec("mlp7-relu", "mnist", schedule_text="0:0.1,0:1", epochs=3, seed=0)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        grids.get("table3", "mnist", "quick")
+
+
+def test_specs_copy_and_pickle_as_plain_dicts():
+    import copy
+    import pickle
+
+    ft = grids.finetune_spec("mlp7-linear", "mnist", "paper", 0.8, 90, 0.01, False, 0)
+    for other in (copy.deepcopy(ft), pickle.loads(pickle.dumps(ft))):
+        assert other == ft and spec.key(other) == spec.key(ft)

@@ -1,0 +1,59 @@
+"""The store keeps every good record and never uses a bad one."""
+import json
+
+import pytest
+
+from dipcore.book import executor, grids, spec
+from dipcore.book.store import DamagedRun, RunStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs")
+
+
+def test_records_hold_metrics_and_metadata(store):
+    s = grids.pretrain_spec("mlp7-relu", "fashion-mnist", "smoke")
+    rec = executor.ensure(store, [s], progress=False)[0]
+    assert rec["status"] == "ok" and rec["spec"] == s
+    assert len(rec["metrics"]["test_acc"]) == s["epochs"] + 1
+    assert rec["final_acc"] == rec["metrics"]["test_acc"][-1]
+    assert rec["metrics"]["test_acc"][rec["best_epoch"]] == rec["best_acc"]
+    for k in ("device", "torch", "python", "dipcore", "wall_s", "stacked_with", "finished"):
+        assert k in rec["meta"]
+    assert json.loads(store.path(spec.key(s)).read_text()) == rec  # what is returned is what is on disk
+
+
+def test_truncated_json_is_reported_not_used(store):
+    s = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
+    executor.ensure(store, [s], progress=False)
+    path = store.path(spec.key(s))
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(DamagedRun, match="does not parse"):
+        store.get(s)
+    with pytest.raises(DamagedRun):
+        executor.ensure(store, [s], compute="never")
+    with pytest.warns(UserWarning, match="recomputed"):
+        rec = executor.ensure(store, [s], compute="missing", progress=False)[0]
+    assert rec["status"] == "ok"
+    assert len(list(store.root.glob("*.damaged-*"))) == 1  # the damaged file was kept aside
+
+
+def test_edited_record_fails_its_checksum(store):
+    s = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
+    executor.ensure(store, [s], progress=False)
+    path = store.path(spec.key(s))
+    rec = json.loads(path.read_text())
+    rec["final_acc"] = 99.9
+    path.write_text(json.dumps(rec))
+    with pytest.raises(DamagedRun, match="checksum"):
+        store.get(s)
+
+
+def test_a_damaged_weights_file_is_reported(store):
+    pre = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
+    executor.ensure(store, [pre], progress=False)
+    store.weights_path(spec.key(pre)).write_bytes(b"not a tensor")
+    with pytest.raises(DamagedRun, match="weights"):
+        store.get(pre)

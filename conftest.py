@@ -3,7 +3,7 @@ yet in the table of contents (their runs are still being computed) are run at th
 by tests/test_book.py only."""
 from pathlib import Path
 
-from dipcore.book import published
+from dipcore.book.chapter import published
 
 ROOT = Path(__file__).resolve().parent
 

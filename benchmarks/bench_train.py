@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dipcore import data, jsv, models, schedule, train  # noqa: E402
+from dipcore import data, jsv, nets, schedule, train  # noqa: E402
 
 
 def conventional(dataset: str, workers: int, device: str) -> float:
@@ -39,7 +39,7 @@ def conventional(dataset: str, workers: int, device: str) -> float:
     train_dl = torch.utils.data.DataLoader(cls(root, train=True, transform=tf), batch_size=100, shuffle=True,
                                            num_workers=workers)
     test_dl = torch.utils.data.DataLoader(cls(root, train=False, transform=tf), batch_size=100, num_workers=workers)
-    model = models.build("mlp7-linear").to(device)
+    model = nets.build("mlp7-linear").to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     t0 = time.perf_counter()
     for x, y in train_dl:
@@ -57,7 +57,7 @@ def conventional(dataset: str, workers: int, device: str) -> float:
 
 def stacked(d: data.Data, runs: int, device: str, name: str = "mlp7-linear") -> float:
     """Seconds for one epoch of ``runs`` stacked runs (train + test accuracy + JSV logging)."""
-    nets = [models.seeded_build(name, s) for s in range(runs)]
+    nets = [nets.seeded_build(name, s) for s in range(runs)]
     sched = [schedule.parse("0:0.01")] * runs
     if device.startswith("cuda"):
         train.train_stacked(nets, sched, list(range(runs)), 1, d, jsv_examples=1000, device=device, progress=False)
@@ -144,7 +144,7 @@ def main() -> None:
     print("\nmean JSV of 1000 training examples:")
     x = d.x_train[:1000]
     for name in ("mlp7-relu", "lenet5-relu"):
-        model = models.seeded_build(name, 0).to(a.device)
+        model = nets.seeded_build(name, 0).to(a.device)
         times = {}
         for label, fn in (("dipcore.jsv (vectorised)", lambda m=model: jsv.singular_values(m, x)),
                           ("one backward per class", lambda m=model: per_class_loop(m, x))):
@@ -156,7 +156,7 @@ def main() -> None:
             times[label] = time.perf_counter() - t0
         assert torch.allclose(jsv.singular_values(model, x), per_class_loop(model, x), rtol=1e-3, atol=1e-6)
         print(f"  {name:12s} " + ", ".join(f"{k}: {v * 1000:7.1f} ms" for k, v in times.items()))
-    lin = models.seeded_build("mlp7-linear", 0).to(a.device)
+    lin = nets.seeded_build("mlp7-linear", 0).to(a.device)
     t0 = time.perf_counter()
     jsv.singular_values(lin, x)
     print(f"  mlp7-linear  weight product: {(time.perf_counter() - t0) * 1000:.1f} ms")

@@ -3,7 +3,7 @@
 # (which nbval checks against re-execution) match the store. Run it after adding runs to data/runs.
 set -euo pipefail
 cd "$(dirname "$0")/../chapters"
-for page in $(python3 -c "from dipcore.book import published; print(' '.join(p.split('/')[-1] for p in published()))"); do
+for page in $(python3 -c "from dipcore.book.chapter import published; print(' '.join(p.split('/')[-1] for p in published()))"); do
   if [ -f "$page.ipynb" ]; then
     echo "executing $page"
     papermill "$page.ipynb" "$page.ipynb" -k python3 --cwd . --no-progress-bar

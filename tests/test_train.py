@@ -42,13 +42,13 @@ def _reference(model, sched, seed, epochs, d, sgd=train.SGDConfig()):
 
 @pytest.mark.parametrize("name", ["mlp7-relu", "mlp7-linear", "lenet5-relu"])
 def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
-    nets = [nets.seeded_build(name, s) for s in range(3)]
-    nets[2], _ = pruning.prune_l1(nets.seeded_build(name, 9), name, 0.0)
+    models = [nets.seeded_build(name, s) for s in range(3)]
+    models[2], _ = pruning.prune_l1(nets.seeded_build(name, 9), name, 0.0)
     scheds = [schedule.parse(s) for s in SCHEDULES]
     seeds = [3, 4, 3]  # two runs share a data order but not a schedule
-    res = train.train_stacked(nets, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
+    res = train.train_stacked(models, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
     for r in range(3):
-        log, state = _reference(nets[r], scheds[r], seeds[r], 2, synthetic)
+        log, state = _reference(models[r], scheds[r], seeds[r], 2, synthetic)
         m = res[r].metrics
         assert m["train_loss"][0] is None and m["train_loss"][1:] == pytest.approx(log["train_loss"][1:], rel=1e-4)
         assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)  # one example of 120 may flip
@@ -60,21 +60,21 @@ def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
 
 
 def test_order_of_runs_in_the_stack_does_not_matter(synthetic):
-    nets = [nets.seeded_build("mlp7-relu", s) for s in range(3)]
+    models = [nets.seeded_build("mlp7-relu", s) for s in range(3)]
     scheds = [schedule.parse(s) for s in SCHEDULES]
-    a = train.train_stacked(nets, scheds, [0, 1, 2], 2, synthetic, jsv_examples=20, progress=False)
-    b = train.train_stacked(nets[::-1], scheds[::-1], [2, 1, 0], 2, synthetic, jsv_examples=20, progress=False)
+    a = train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, jsv_examples=20, progress=False)
+    b = train.train_stacked(models[::-1], scheds[::-1], [2, 1, 0], 2, synthetic, jsv_examples=20, progress=False)
     for r in range(3):
         assert a[r].metrics["train_loss"] == pytest.approx(b[2 - r].metrics["train_loss"], rel=1e-5)
 
 
 def test_a_diverging_run_is_marked_and_the_others_go_on(synthetic):
-    nets = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
-    res = train.train_stacked(nets, [schedule.parse("0:0.01"), schedule.parse("0:1e9")], [0, 1], 3,
+    models = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
+    res = train.train_stacked(models, [schedule.parse("0:0.01"), schedule.parse("0:1e9")], [0, 1], 3,
                               synthetic, jsv_examples=10, progress=False)
     assert res[0].diverged_at is None and len(res[0].metrics["test_acc"]) == 4
     assert res[1].diverged_at == 1 and len(res[1].metrics["test_acc"]) == 1  # only epoch 0 logged
-    alone = train.train_stacked(nets[:1], [schedule.parse("0:0.01")], [0], 3, synthetic, jsv_examples=10, progress=False)
+    alone = train.train_stacked(models[:1], [schedule.parse("0:0.01")], [0], 3, synthetic, jsv_examples=10, progress=False)
     assert res[0].metrics["train_loss"] == pytest.approx(alone[0].metrics["train_loss"], rel=1e-5)
 
 
@@ -97,9 +97,9 @@ def test_mismatched_architectures_and_schedules_are_refused(synthetic):
 
 
 def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_path, monkeypatch):
-    nets = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
+    models = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
     scheds = [schedule.parse("0:0.05,2:0.01"), schedule.parse("0:0.02")]
-    args = (nets, scheds, [0, 1], 4, synthetic)
+    args = (models, scheds, [0, 1], 4, synthetic)
     kw = dict(jsv_examples=10, progress=False, keep_weights=True)
     whole = train.train_stacked(*args, **kw)
 
@@ -128,7 +128,7 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_p
         # the wall time counts the first session up to its checkpoint, and the second
         assert (a.segments, b.segments) == (1, 2) and b.wall_s > saved["wall_s"]
     # a checkpoint of another job is not used
-    train._save(ckpt, "another job", 2, train.Stack(nets, "cpu"), [], [], [], torch.ones(2, dtype=torch.bool))
+    train._save(ckpt, "another job", 2, train.Stack(models, "cpu"), [], [], [], torch.ones(2, dtype=torch.bool))
     with pytest.warns(UserWarning, match="another training job"):
         again = train.train_stacked(*args, **kw, checkpoint=ckpt)
     assert again[0].metrics == whole[0].metrics

@@ -1,4 +1,4 @@
-"""Protocols: the scale at which a chapter's grid runs (DESIGN.md, "Protocols").
+"""Protocols: the scale at which a chapter's grid runs (ARCHITECTURE.md).
 
 * ``paper``: exactly the paper: the full dataset, 90/900 epochs, 5 seeds, mean JSV on 1000
   training examples. The only protocol whose numbers the book sets beside the paper's.

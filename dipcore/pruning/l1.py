@@ -68,7 +68,7 @@ def _feature_map_size(model: nn.Module, upto: nn.Module) -> int:
 
 @torch.no_grad()
 def prune_l1(model: nn.Sequential, name: str, ratio: float) -> tuple[nn.Sequential, dict[int, torch.Tensor]]:
-    """Prune network ``model`` (built by ``dipcore.models.build(name)``) at ``ratio``.
+    """Prune network ``model`` (built by ``dipcore.nets.build(name)``) at ``ratio``.
 
     Returns the physically smaller network (a new module; ``model`` is untouched) and, for each
     pruned layer (its index among the weight layers), the indices of the units it kept.

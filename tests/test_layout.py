@@ -1,0 +1,19 @@
+"""The layout ARCHITECTURE.md promises: the methods stand alone, the public API is small."""
+import subprocess
+import sys
+
+import dipcore
+
+
+def test_the_methods_do_not_import_the_books_machinery():
+    code = ("import sys, dipcore, dipcore.nets, dipcore.pruning, dipcore.isometry, dipcore.jsv, dipcore.train, "
+            "dipcore.data, dipcore.schedule; print(sorted(m for m in sys.modules if m.startswith('dipcore.book')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_public_api():
+    public = sorted(n for n in vars(dipcore) if not n.startswith("_") and n not in
+                    {"book", "data", "isometry", "jsv", "nets", "pruning", "schedule", "train"})  # subpackages
+    assert public == ["NETS", "SGDConfig", "build", "load_data", "mean_jsv", "orthogonal_init", "orthogonalize",
+                      "orthp", "parse_schedule", "prune_l1", "pruned_widths", "singular_values", "train_stacked"]

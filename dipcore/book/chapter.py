@@ -47,6 +47,17 @@ class Chapter:
         if self.figures is not None:
             fig.savefig(self.figures / f"{name}.png")
 
+    def figure(self, fig, name: str, caption: str, seeds: int | None = None) -> None:
+        """Glue ``fig`` as ``name`` and its caption (``caption``, with the dataset, protocol and seeds
+        added) as ``name_caption``, for the page's ``{glue:figure}`` directive with a ``:name:``
+        that ``{numref}`` refers to; save it as a PNG when the chapter has a figures folder."""
+        import matplotlib.pyplot as plt
+
+        self.save(fig, name)
+        glue(name, fig)
+        glue_markdown(f"{name}_caption", self.caption(caption, seeds=seeds))
+        plt.close(fig)
+
     def caption(self, text: str, seeds: int | None = None) -> str:
         """A caption that names the dataset, protocol and number of seeds."""
         s = f" {seeds} seed{'s' if seeds != 1 else ''}." if seeds is not None else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import claims, evidence, grids, plotting
-from .chapter import Chapter, glue, glue_markdown
+from .chapter import Chapter, glue
 
 TABLE3_NET = "mlp7-linear"
 
@@ -31,8 +31,8 @@ class HypothesisPage:
 def hypothesis(ch: Chapter, h: int) -> HypothesisPage:
     """Hypothesis ``h`` of §3.3 on pruned MLP-7-Linear (Table 3's ratios): computes (or reads) its
     runs, and glues for the page: ``hypothesis_text``, ``schedule_high`` and ``schedule_low`` (the LR
-    schedules of its setting), ``epochs``, ``n_seeds``, the figure ``curves`` and
-    ``curves_caption``, and per ratio (``80``, ``90``) the gain of LR 0.01 over 0.001 in its setting
+    schedules of its setting), ``epochs``, ``n_seeds``, the figure ``hypothesisH`` and its
+    ``hypothesisH_caption``, and per ratio (``80``, ``90``) the gain of LR 0.01 over 0.001 in its setting
     (``gain_80``) and its base hypothesis's (``base_gain_80``)."""
     import matplotlib.pyplot as plt
 
@@ -51,13 +51,9 @@ def hypothesis(ch: Chapter, h: int) -> HypothesisPage:
     for j, ratio in enumerate(grids.TABLE3_RATIOS):
         plotting.finetuning_curves(axes[0, j], axes[1, j], frame, by_key, ratio, hyp.setting, legend=j == 0)
         axes[0, j].set_title(f"{hyp.setting}, ratio {ratio}")
-    ch.save(fig, f"hypothesis{h}")
-    glue("curves", fig)
-    plt.close(fig)
-    glue_markdown("curves_caption", ch.caption(
-        f"**Mean JSV (top) and test accuracy (bottom) per epoch** of pruned MLP-7-Linear, {hyp.setting}: mean over "
-        "seeds (line) and range (band); epoch 0 is the network right after pruning"
-        f"{' and OrthP' if hyp.orthp else ''}.", seeds=len(ch.seeds)))
+    ch.figure(fig, f"hypothesis{h}", f"**Mean JSV (top) and test accuracy (bottom) per epoch** of pruned MLP-7-Linear, "
+              f"{hyp.setting}: mean over seeds (line) and range (band); epoch 0 is the network right after pruning"
+              f"{' and OrthP' if hyp.orthp else ''}.", seeds=len(ch.seeds))
     for ratio in grids.TABLE3_RATIOS:  # the gains of LR 0.01 over 0.001 the prose refers to
         tag = f"{round(ratio * 100):02d}"
         glue(f"gain_{tag}", round(evidence.lr_gain(frame, ratio, hyp.setting), 2))

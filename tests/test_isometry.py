@@ -75,3 +75,75 @@ def test_orthogonal_init_gives_exact_isometry_only_for_the_linear_mlp():
     relu = isometry.orthogonal_init(nets.build("mlp7-relu"), nets.gain("mlp7-relu"), g)
     assert jsv.stats(jsv.singular_values(relu, x))["std"] > 0.1  # Table 1: only approximate
     assert all((m.bias == 0).all() for m in nets.weight_layers(relu))
+
+
+# -- approximate isometry (Lee et al.; §4 of the book) ------------------------------------------
+def test_isometry_error_is_zero_exactly_for_orthonormal_rows_or_columns():
+    q = torch.linalg.qr(torch.randn(40, 10, dtype=torch.float64))[0]  # orthonormal columns
+    for w, g in ((q, 1.0), (q.T, 1.0), (2 ** 0.5 * q, 2 ** 0.5)):  # tall, wide, with a gain
+        assert isometry.isometry_error(w, g).item() < 1e-12
+    w = torch.randn(10, 40, dtype=torch.float64)
+    expected = torch.linalg.matrix_norm(w @ w.T - torch.eye(10, dtype=torch.float64))  # smaller side: 10 x 10
+    assert isometry.isometry_error(w).item() == pytest.approx(expected.item())
+    assert isometry.isometry_error(w.T).item() == pytest.approx(expected.item())  # same rule when tall
+
+
+@pytest.mark.parametrize("name", ["mlp7-relu", "lenet5-relu"])
+def test_ai_drives_every_pruned_layer_towards_isometry_and_keeps_shapes_and_biases(name):
+    small, _ = pruning.prune_l1(_pretrained_like(name), name, 0.9)
+    g = nets.gain(name)
+    out = isometry.approximate_isometry(small, g, lr=0.1, iterations=2000)
+    errors = []
+    for a, b in zip(nets.weight_layers(small), nets.weight_layers(out)):
+        assert a.weight.shape == b.weight.shape and torch.equal(a.bias, b.bias)
+        errors.append((isometry.isometry_error(a.weight, g).item(), isometry.isometry_error(b.weight, g).item()))
+    # every layer ends within AI's error floor (a 1-channel layer's is the widest: |w|^2 hovers around g^2)
+    assert all(after < min(before, 1.0) for before, after in errors), errors
+    worst = max(range(len(errors)), key=lambda i: errors[i][0])
+    assert errors[worst][1] < errors[worst][0] / 30, errors  # the most damaged layer: orders of magnitude
+    assert sum(a for _, a in errors) < sum(b for b, _ in errors) / 10
+    assert isometry.approximate_isometry(small, g, 0.1, 1) is not small  # a copy: the input is untouched
+
+
+def test_ai_error_floor_shrinks_with_its_learning_rate():
+    """The unsquared norm has a corner at its minimum: plain gradient descent with a constant step
+    hovers at a distance proportional to the step. This is why Lee et al.'s AI (lr 0.1) is
+    *approximate*: measured on one layer, ten times smaller lr, about ten times smaller error."""
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Linear(40, 10))
+    err = {lr: isometry.isometry_error(isometry.approximate_isometry(layer, 1.0, lr, 20000)[0].weight).item()
+           for lr in (0.1, 0.01, 0.001)}
+    assert err[0.001] < err[0.01] < err[0.1] < 0.5
+    assert err[0.001] < 0.01 and err[0.1] / err[0.001] > 5
+
+
+def test_ai_brings_the_jsvs_of_pruned_mlp7_linear_close_to_one():
+    small, _ = pruning.prune_l1(_pretrained_like("mlp7-linear"), "mlp7-linear", 0.9)
+    before = torch.linalg.svdvals(jsv.weight_product(small))
+    after = torch.linalg.svdvals(jsv.weight_product(isometry.approximate_isometry(small, 1.0, 0.001, 20000)))
+    assert (before - 1).abs().max() > 0.5
+    assert (after - 1).abs().max() < 0.05  # within the error floor of lr 0.001 (see above), not exact
+
+
+def test_ai_keeps_masked_entries_at_zero():
+    layer = torch.nn.Sequential(torch.nn.Linear(30, 20), torch.nn.ReLU(), torch.nn.Linear(20, 10))
+    masks = {0: (torch.rand(20, 30) > 0.5).float()}
+    out = isometry.approximate_isometry(layer, 1.0, 0.1, 200, masks=masks)
+    assert torch.all(out[0].weight[masks[0] == 0] == 0)
+    assert not torch.equal(out[0].weight, layer[0].weight * masks[0])  # the kept entries moved
+    with pytest.raises(ValueError, match="mask of shape"):
+        isometry.approximate_isometry(layer, masks={0: torch.ones(3, 3)})
+
+
+@pytest.mark.parametrize("kw,message", [({"lr": -0.1}, "learning rate must be a positive number"),
+                                        ({"lr": float("nan")}, "learning rate"),
+                                        ({"iterations": 0}, "iterations must be a positive integer"),
+                                        ({"iterations": 2.5}, "iterations must be a positive integer")])
+def test_ai_bad_settings_are_clear_errors(kw, message):
+    with pytest.raises(ValueError, match=message):
+        isometry.approximate_isometry(nets.build("mlp7-linear"), **kw)
+
+
+def test_ai_on_a_network_without_weight_layers_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs a network with Conv or Linear layers"):
+        isometry.approximate_isometry(torch.nn.Sequential(torch.nn.ReLU()))

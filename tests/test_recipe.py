@@ -62,3 +62,15 @@ def test_an_affine_measurement_keeps_a_value_per_example(store):
     rec = executor.ensure(store, [m], progress=False)[0]
     assert len(rec["values"]) == 7 * 10
     assert rec["values"] == pytest.approx([1.0] * 70, abs=1e-5)  # OrthP: exact isometry (§3.2)
+
+
+def test_an_ai_run_starts_from_the_pruned_network_after_approximate_isometry(store):
+    pre = grids.pretrain_spec("mlp7-relu", "fashion-mnist", "smoke")
+    executor.ensure(store, [pre], progress=False)
+    ai = grids.finetune_spec("mlp7-relu", "fashion-mnist", "smoke", 0.9, 90, 0.01, False, 0, recovery="ai")
+    dense = nets.build("mlp7-relu")
+    dense.load_state_dict(store.weights(spec.key(pre)))
+    expected = isometry.approximate_isometry(pruning.prune_l1(dense, "mlp7-relu", 0.9)[0], 2 ** 0.5, 0.1, 100)
+    got = recipe.initial_model(ai, store.weights)
+    for (k, v), w in zip(got.state_dict().items(), expected.state_dict().values()):
+        assert torch.equal(v, w), k

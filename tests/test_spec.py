@@ -122,3 +122,35 @@ def test_specs_copy_and_pickle_as_plain_dicts():
     ft = grids.finetune_spec("mlp7-linear", "mnist", "paper", 0.8, 90, 0.01, False, 0)
     for other in (copy.deepcopy(ft), pickle.loads(pickle.dumps(ft))):
         assert other == ft and spec.key(other) == spec.key(ft)
+
+
+def test_approximate_isometry_is_a_recovery_with_its_settings_in_the_spec():
+    kw = dict(schedule_text="0:0.1", epochs=2, seed=0)
+    ai = spec.train_spec("mlp7-relu", "mnist", recovery="ai", **kw)
+    assert (ai["orthp"], ai["recovery"], ai["ai_lr"], ai["ai_iterations"]) == (False, "ai", 0.1, 10000)  # Lee et al.'s
+    assert spec.recovery(ai) == "ai" and "+AI" in spec.describe(ai)
+    assert spec.key(spec.train_spec("mlp7-relu", "mnist", recovery="ai", ai={"iterations": 100}, **kw)) != spec.key(ai)
+    smoke = grids.finetune_spec("mlp7-relu", "mnist", "smoke", 0.9, 90, 0.01, False, 0, recovery="ai")
+    assert smoke["ai_iterations"] == 100  # the smoke protocol shortens AI, the paper protocol does not
+    with pytest.raises(ValueError, match="learning rate must be a positive number"):
+        spec.train_spec("mlp7-relu", "mnist", recovery="ai", ai={"lr": -0.1}, **kw)
+    with pytest.raises(ValueError, match="iterations must be a positive integer"):
+        spec.train_spec("mlp7-relu", "mnist", recovery="ai", ai={"iterations": -5}, **kw)
+    with pytest.raises(ValueError, match="unknown recovery 'magic'; choose one of none, orthp, ai"):
+        spec.train_spec("mlp7-relu", "mnist", recovery="magic", **kw)
+    with pytest.raises(ValueError, match="contradict"):
+        spec.train_spec("mlp7-relu", "mnist", recovery="ai", orthp=True, **kw)
+    with pytest.raises(ValueError, match="settings given, but the recovery is 'none'"):
+        spec.train_spec("mlp7-relu", "mnist", ai={"lr": 0.1}, **kw)
+    with pytest.raises(ValueError, match="belong with recovery 'ai'"):
+        spec.validate({k: v for k, v in ai.items() if k != "ai_lr"})
+    with pytest.raises(ValueError, match="belong with recovery 'ai'"):
+        spec.validate(dict(spec.train_spec("mlp7-relu", "mnist", **kw), ai_lr=0.1, ai_iterations=3))
+
+
+def test_the_ai_arm_and_measurements():
+    arm = grids.get("table7_ai", "mnist", "paper")
+    assert len(arm) == 3 * 2 * 2 * 5 and all(spec.recovery(s) == "ai" for s in arm)
+    labelled = grids.labelled_ai("lenet5-relu", "mnist", "paper", (0.9,))
+    assert {l["setting"] for l, _ in labelled} == {"AI, 90 epochs", "AI, 900 epochs"}
+    assert {spec.recovery(s) for s in grids.get("orthp", "mnist", "paper")} == {"none", "orthp", "ai"}

@@ -24,10 +24,13 @@ def pretrained_frame(records: list[dict], label: str):
 
 
 def jsv_frame(records: list[dict]):
-    """One row per measurement record: its spec's net, ratio, OrthP, seed and the JSV stats."""
+    """One row per measurement record: its spec's net, ratio, OrthP, recovery, seed and the JSV stats."""
     import pandas as pd
 
+    from .spec import recovery
+
     return pd.DataFrame([{"net": r["spec"]["net"], "ratio": r["spec"]["ratio"], "orthp": r["spec"]["orthp"],
+                          "recovery": recovery(r["spec"]),
                           "seed": r["spec"]["seed"], **{f"jsv_{k}": v for k, v in r["jsv"].items()},
                           "test_acc": r["test_acc"]} for r in records])
 
@@ -220,3 +223,46 @@ def table3_extra_verdicts(frame, source: str = "§3.3") -> list[claims.Verdict]:
             out.append(claims.Verdict(claim, source, claims.REPRODUCED if a0 > b0 else claims.NOT_REPRODUCED,
                                       f"{a0:.2f}% after OrthP vs {b0:.2f}% after pruning alone (exact, before any step)"))
     return out
+
+
+# -- §3.2 and §4: what each recovery method does to the inherited weights --------------------------
+def nearest_isometry(weight, gain: float = 1.0):
+    """The matrix with orthonormal rows or columns (times ``gain``) nearest to ``weight`` in the
+    Frobenius norm: ``U V^T`` of its SVD (the polar factor), on the ``[out, in*k*k]`` flattening."""
+    import torch
+
+    u, _, vh = torch.linalg.svd(weight.detach().flatten(1), full_matrices=False)
+    return (gain * u @ vh).reshape(weight.shape)
+
+
+def recovery_moves(weights, net: str, dataset: str, protocol: str, ratio: float):
+    """Per weight layer of the pretrained ``net`` pruned at ``ratio``: how far OrthP and
+    approximate isometry (AI) move the inherited weights ``W`` (``|W' - W| / |W|``, Frobenius), how
+    far apart their results are, and how far ``W`` is from the nearest matrix with orthonormal rows
+    or columns (its polar factor, scaled by the gain): the least any exact recovery must move it.
+    The isometry error ``|W W^T - g^2 I|`` before and after each. ``weights(key)`` reads stored
+    weights (``RunStore.weights``). Recomputes AI (seconds)."""
+    import pandas as pd
+
+    from .. import isometry, nets
+    from . import grids, recipe
+
+    g = nets.gain(net)
+    models = {rec: recipe.initial_model(grids.pruned_jsv_spec(net, dataset, protocol, ratio, recovery=rec), weights)
+              for rec in ("none", "orthp", "ai")}
+    rows = []
+    layers = zip(*(nets.weight_layers(models[r]) for r in ("none", "orthp", "ai")))
+    for i, (w, o, a) in enumerate(layers):
+        w, o, a = w.weight.detach(), o.weight.detach(), a.weight.detach()
+        size = float(w.norm())
+        rows.append({"network": paper.NET_LABELS[net], "layer": i + 1,
+                     "shape": "x".join(map(str, w.flatten(1).shape)),
+                     "error, pruned": float(isometry.isometry_error(w, g)),
+                     "error, OrthP": float(isometry.isometry_error(o, g)),
+                     "error, AI": float(isometry.isometry_error(a, g)),
+                     "moved by OrthP": float((o - w).norm()) / size, "moved by AI": float((a - w).norm()) / size,
+                     "OrthP to AI": float((o - a).norm()) / size,
+                     "nearest isometry": float((nearest_isometry(w, g) - w).norm()) / size,
+                     "AI to nearest": float((nearest_isometry(w, g) - a).norm()) / size})
+    return pd.DataFrame(rows).set_index(["network", "layer", "shape"])
+

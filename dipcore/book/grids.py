@@ -77,11 +77,15 @@ def pretrain_spec(net: str, dataset: str, protocol: str) -> dict:
 
 
 def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: int, lr: float,
-                  orthp: bool, seed: int) -> dict:
-    """Finetuning of the pretrained ``net`` L1-pruned at ``ratio`` (Table 2's settings)."""
+                  orthp: bool, seed: int, recovery: str | None = None) -> dict:
+    """Finetuning of the pretrained ``net`` L1-pruned at ``ratio`` (Table 2's settings), recovered
+    by OrthP when ``orthp`` or by ``recovery`` (``"ai"``: approximate isometry, Lee et al.'s
+    settings) when given."""
     p = protomod.get(protocol)
     start = pretrain_spec(net, dataset, protocol)
-    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start, orthp=orthp,
+    recovery = recovery or ("orthp" if orthp else "none")
+    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start, recovery=recovery,
+                              ai=p.ai() if recovery == "ai" else None,
                               schedule_text=p.schedule(FINETUNE[epochs, lr], epochs),
                               epochs=p.epochs(epochs), seed=seed)
 
@@ -98,9 +102,13 @@ def pretrain(dataset: str, protocol: str) -> list[dict]:
     return [pretrain_spec(net, dataset, protocol) for net in NETS]
 
 
-def setting_name(epochs: int, orthp: bool) -> str:
-    """The row label of Tables 3 and 7 (paper epochs: 90 or 900)."""
-    return f"{'OrthP, ' if orthp else ''}{epochs} epochs"
+RECOVERY_LABELS = {"none": "", "orthp": "OrthP, ", "ai": "AI, "}
+
+
+def setting_name(epochs: int, orthp: bool, recovery: str | None = None) -> str:
+    """The row label of Tables 3 and 7 (paper epochs: 90 or 900): "90 epochs", "OrthP, 900 epochs",
+    and for the book's approximate-isometry arm "AI, 90 epochs"."""
+    return f"{RECOVERY_LABELS[recovery or ('orthp' if orthp else 'none')]}{epochs} epochs"
 
 
 def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
@@ -144,10 +152,29 @@ def table3(dataset: str, protocol: str) -> list[dict]:
     return hypotheses("mlp7-linear", dataset, protocol, TABLE3_RATIOS)
 
 
+TABLE7_NETS = ("mlp7-relu", "lenet5-linear", "lenet5-relu")
+TABLE7_RATIOS = (0.9,)
+
+
 def table7(dataset: str, protocol: str) -> list[dict]:
-    """§4: MLP-7-ReLU, LeNet-5-Linear and LeNet-5-ReLU at pruning ratio 0.9."""
-    return [s for net in ("mlp7-relu", "lenet5-linear", "lenet5-relu")
-            for s in hypotheses(net, dataset, protocol, (0.9,))]
+    """§4: MLP-7-ReLU, LeNet-5-Linear and LeNet-5-ReLU at pruning ratio 0.9 (135 runs)."""
+    return [s for net in TABLE7_NETS for s in hypotheses(net, dataset, protocol, TABLE7_RATIOS)]
+
+
+def labelled_ai(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
+                seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
+    """The book's second recovery method on Table 7's networks: approximate isometry (Lee et al.)
+    after pruning, then Table 2's finetuning, 90 and 900 epochs x both LRs x seeds; labelled like
+    ``labelled_hypotheses`` (setting "AI, 90 epochs", hypothesis None)."""
+    seeds = protomod.get(protocol).seeds if seeds is None else seeds
+    return [({"net": net, "ratio": ratio, "setting": setting_name(epochs, False, "ai"), "hypothesis": None,
+              "lr": lr, "seed": s}, finetune_spec(net, dataset, protocol, ratio, epochs, lr, False, s, recovery="ai"))
+            for ratio in ratios for epochs in (90, 900) for lr in (0.01, 0.001) for s in seeds]
+
+
+def table7_ai(dataset: str, protocol: str) -> list[dict]:
+    """§4, beyond the paper: the approximate-isometry arm of Table 7 (60 runs)."""
+    return [s for net in TABLE7_NETS for _, s in labelled_ai(net, dataset, protocol, TABLE7_RATIOS)]
 
 
 FIGURE1_RATIOS = tuple(round(0.1 * i, 1) for i in range(10))  # 0, 0.1, ..., 0.9
@@ -162,11 +189,14 @@ def table1(dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) ->
 
 
 def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: bool = False,
-                    keep_values: bool = False) -> dict:
-    """JSVs of the pretrained ``net`` L1-pruned at ``ratio`` (and OrthP'd), before finetuning."""
+                    keep_values: bool = False, recovery: str | None = None) -> dict:
+    """JSVs of the pretrained ``net`` L1-pruned at ``ratio`` (and OrthP'd, or recovered by
+    ``recovery``), before finetuning."""
     p = protomod.get(protocol)
     start = pretrain_spec(net, dataset, protocol)
-    return specmod.jsv_spec(net, init="pretrained", start=start, ratio=ratio, orthp=orthp,
+    recovery = recovery or ("orthp" if orthp else "none")
+    return specmod.jsv_spec(net, init="pretrained", start=start, ratio=ratio, recovery=recovery,
+                            ai=p.ai() if recovery == "ai" else None,
                             keep_values=keep_values, **_common(dataset, p))
 
 
@@ -180,14 +210,14 @@ ORTHP_RATIOS = {"mlp7-linear": (0.8, 0.9), "mlp7-relu": (0.9,), "lenet5-linear":
 
 def orthp(dataset: str, protocol: str) -> list[dict]:
     """§3.2: every JSV of each pruned pretrained network before and after OrthP (at the ratios
-    of Tables 3 and 7)."""
+    of Tables 3 and 7), and after approximate isometry (§4's second recovery method)."""
     return [
-        pruned_jsv_spec(net, dataset, protocol, r, orthp=o, keep_values=True)
-        for net, ratios in ORTHP_RATIOS.items() for r in ratios for o in (False, True)]
+        pruned_jsv_spec(net, dataset, protocol, r, keep_values=True, recovery=rec)
+        for net, ratios in ORTHP_RATIOS.items() for r in ratios for rec in ("none", "orthp", "ai")]
 
 
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
-         "table3": table3, "table7": table7}
+         "table3": table3, "table7": table7, "table7_ai": table7_ai}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

@@ -3,7 +3,7 @@
 * ``paper``: exactly the paper: the full dataset, 90/900 epochs, 5 seeds, mean JSV on 1000
   training examples. The only protocol whose numbers the book sets beside the paper's.
 * ``smoke``: the synthetic dataset (2000/500 examples), 2 or 3 epochs, 1 seed, JSV on 100
-  examples: proves every code path in seconds (CI).
+  examples, 100 iterations of approximate isometry: proves every code path in seconds (CI).
 
 A protocol maps the paper's epoch counts and LR schedules to its own (``epochs``, ``schedule``).
 """
@@ -23,6 +23,11 @@ class Protocol:
     n_train: int | None = None
     n_test: int | None = None
     epochs_map: dict[int, int] = field(default_factory=dict)  # paper epochs -> ours
+    ai_iterations: int | None = None  # approximate isometry's iterations; None: Lee et al.'s 10 000
+
+    def ai(self) -> dict | None:
+        """The settings of approximate isometry at this protocol (None: Lee et al.'s)."""
+        return None if self.ai_iterations is None else {"iterations": self.ai_iterations}
 
     def epochs(self, paper_epochs: int) -> int:
         return self.epochs_map.get(paper_epochs, paper_epochs)
@@ -38,7 +43,7 @@ class Protocol:
 PROTOCOLS = {
     "paper": Protocol("paper", seeds=(0, 1, 2, 3, 4), jsv_examples=1000),
     "smoke": Protocol("smoke", seeds=(0,), jsv_examples=100, dataset="synthetic", n_train=2000,
-                      n_test=500, epochs_map={90: 2, 900: 3}),
+                      n_test=500, epochs_map={90: 2, 900: 3}, ai_iterations=100),
 }
 
 

@@ -42,6 +42,8 @@ def recover(model: nn.Module, spec: dict) -> nn.Module:
     method = specmod.recovery(spec)
     if method == "orthp":
         return isometry.orthp(model, nets.gain(spec["net"]))
+    if method == "ai":
+        return isometry.approximate_isometry(model, nets.gain(spec["net"]), spec["ai_lr"], spec["ai_iterations"])
     return model
 
 

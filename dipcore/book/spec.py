@@ -30,6 +30,7 @@ KEY = re.compile(r"[0-9a-f]{16}")
 
 # fields that stored specs do not have: present only when not at their default
 OPTIONAL = {"recovery": "none", "criterion": "l1", "scope": "layer", "trainer": "stacked"}
+AI_FIELDS = ("ai_lr", "ai_iterations")  # the settings of approximate isometry: present exactly when it is the recovery
 SCOPES = ("layer",)  # L1 scores units within each layer; a global scope comes with masks
 TRAINERS = ("stacked",)
 COMMON = ("kind", "version", "net", "dataset", "n_train", "n_test", "ratio", "start", "orthp", "seed",
@@ -65,10 +66,18 @@ def _start(start) -> tuple[str, tuple]:
     return start, ()
 
 
-def _optional(spec: dict, recovery: str, criterion: str, scope: str, trainer: str) -> None:
+def _optional(spec: dict, recovery: str, criterion: str, scope: str, trainer: str, ai: dict | None) -> None:
     """Add the fields that stored specs lack, only where they differ from the default."""
+    _check_choice("recovery", recovery, isometry.RECOVERIES)
     if recovery == "orthp":  # one spelling per run: OrthP is the stored ``orthp: true``
         spec["orthp"] = True
+    if recovery == "ai":
+        from ..isometry.ai import DEFAULT_ITERATIONS, DEFAULT_LR
+
+        ai = {"lr": DEFAULT_LR, "iterations": DEFAULT_ITERATIONS, **(ai or {})}
+        spec["ai_lr"], spec["ai_iterations"] = ai["lr"], ai["iterations"]
+    elif ai:
+        raise ValueError(f"approximate isometry settings given, but the recovery is {recovery!r}")
     for field, value in (("recovery", recovery if recovery != "orthp" else "none"), ("criterion", criterion),
                          ("scope", scope), ("trainer", trainer)):
         if value != OPTIONAL[field]:
@@ -80,12 +89,13 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
                jsv_examples: int = 1000, n_train: int | None = None, n_test: int | None = None,
                batch_size: int = 100, momentum: float = 0.9, weight_decay: float = 1e-4,
                keep_weights: bool = False, criterion: str = "l1", scope: str = "layer",
-               trainer: str = "stacked") -> Spec:
+               trainer: str = "stacked", ai: dict | None = None) -> Spec:
     """A training run: ``net`` pruned at ``ratio`` (0: dense) starting from ``start``
     (``"scratch"``: PyTorch default init with ``seed``; else a stored run, given by its spec or
     its key, whose weights are pruned by ``criterion``, then recovered by ``recovery``), trained
     with SGD for ``epochs`` epochs with LR schedule ``schedule_text``, data order seeded by
-    ``seed``. ``orthp=True`` is the same as ``recovery="orthp"``.
+    ``seed``. ``orthp=True`` is the same as ``recovery="orthp"``; ``recovery="ai"`` takes its
+    settings from ``ai`` (``{"lr": ..., "iterations": ...}``; Lee et al.'s by default).
 
     ``keep_weights`` stores the final weights for later runs to start from (pretraining)."""
     start, requires = _start(start)
@@ -101,7 +111,7 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
         "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay,
         "keep_weights": keep_weights,
     })
-    _optional(spec, recovery, criterion, scope, trainer)
+    _optional(spec, recovery, criterion, scope, trainer, ai)
     spec.requires = requires
     validate(spec)
     return spec
@@ -110,7 +120,7 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
 def jsv_spec(net: str, dataset: str, *, init: str, seed: int = 0, ratio: float = 0.0,
              start="scratch", recovery: str = "none", orthp: bool | None = None, jsv_examples: int = 1000,
              n_train: int | None = None, n_test: int | None = None, keep_values: bool = False,
-             criterion: str = "l1", scope: str = "layer") -> Spec:
+             criterion: str = "l1", scope: str = "layer", ai: dict | None = None) -> Spec:
     """A measurement, no training: the JSVs (Eq. 1) and test accuracy of ``net`` initialised by
     ``init`` (``"default"`` or ``"orthogonal"`` with ``seed``; ``"pretrained"`` from the stored
     run ``start``, given by its spec or key), pruned at ``ratio``, then recovered (Table 1,
@@ -124,7 +134,7 @@ def jsv_spec(net: str, dataset: str, *, init: str, seed: int = 0, ratio: float =
         "n_test": n_test, "init": init, "seed": seed, "ratio": ratio, "start": start, "orthp": False,
         "jsv_examples": jsv_examples, "keep_values": keep_values,
     })
-    _optional(spec, recovery, criterion, scope, "stacked")
+    _optional(spec, recovery, criterion, scope, "stacked", ai)
     spec.requires = requires
     validate(spec)
     return spec
@@ -173,7 +183,7 @@ def validate(spec: dict) -> None:
     kind = spec.get("kind")
     _check_choice("kind of run", kind, tuple(FIELDS))
     missing = [f for f in FIELDS[kind] if f not in spec]
-    unknown = [f for f in spec if f not in FIELDS[kind] and f not in OPTIONAL]
+    unknown = [f for f in spec if f not in FIELDS[kind] and f not in OPTIONAL and f not in AI_FIELDS]
     if missing or unknown:
         raise ValueError(f"a {kind} spec {'lacks ' + ', '.join(missing) if missing else ''}"
                          f"{'; ' if missing and unknown else ''}{'has unknown fields ' + ', '.join(unknown) if unknown else ''}")
@@ -198,6 +208,13 @@ def validate(spec: dict) -> None:
     if spec["orthp"] and "recovery" in spec:
         raise ValueError("a run has one recovery: orthp=True and a recovery field together")
     _check_choice("recovery", field(spec, "recovery"), tuple(r for r in isometry.RECOVERIES if r != "orthp"))
+    if (field(spec, "recovery") == "ai") != all(f in spec for f in AI_FIELDS) or \
+            (field(spec, "recovery") != "ai" and any(f in spec for f in AI_FIELDS)):
+        raise ValueError(f"the fields {', '.join(AI_FIELDS)} belong with recovery 'ai' (and it needs both)")
+    if field(spec, "recovery") == "ai":
+        from ..isometry.ai import check_settings
+
+        check_settings(spec["ai_lr"], spec["ai_iterations"])
     _check_choice("pruning criterion", field(spec, "criterion"), pruning.CRITERIA)
     _check_choice("pruning scope", field(spec, "scope"), SCOPES)
     if kind == "jsv":
@@ -226,7 +243,7 @@ def stack_group(spec: dict) -> tuple:
 def describe(spec: dict) -> str:
     """One line for progress bars and error messages."""
     start = "scratch" if spec["start"] == "scratch" else f"from {spec['start'][:8]}"
-    rec = {"none": "", "orthp": " +OrthP"}.get(recovery(spec), f" +{recovery(spec)}")
+    rec = {"none": "", "orthp": " +OrthP", "ai": " +AI"}[recovery(spec)]
     if spec["kind"] == "jsv":
         init = spec["init"] if spec["start"] == "scratch" else f"pretrained {spec['start'][:8]}"
         return (f"JSVs of {spec['net']} ({init}) r={spec['ratio']:g}{rec} "

@@ -2,11 +2,14 @@
 initialisation that gives exact isometry to a linear network.
 
 * ``orthp``: OrthP (Eq. 2, §3.2), the paper's recovery method.
+* ``ai``: approximate isometry (Lee et al., ICLR 2020), data-free gradient descent towards
+  orthogonal layers: the second recovery method of §4.
 * ``init``: orthogonal initialisation (Table 1).
 """
+from .ai import approximate_isometry, isometry_error
 from .init import orthogonal_init
 from .orthp import orthogonalize, orthp
 
-RECOVERIES = ("none", "orthp")  # the names a run's spec may give (its recovery)
+RECOVERIES = ("none", "orthp", "ai")  # the names a run's spec may give (its recovery)
 
-__all__ = ["RECOVERIES", "orthogonal_init", "orthogonalize", "orthp"]
+__all__ = ["RECOVERIES", "approximate_isometry", "isometry_error", "orthogonal_init", "orthogonalize", "orthp"]

@@ -111,24 +111,44 @@ def store_summary(records: list[dict]):
 
 
 # -- §3.3 and §4: the four hypotheses -------------------------------------------------------------
-def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict]):
+def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
     """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed),
     final and best test accuracy, the test accuracy right after pruning/OrthP (``acc_0``) and after
-    the first finetuning epoch (``acc_1``), and the mean JSV right after pruning/OrthP and at the end."""
+    the first finetuning epoch (``acc_1``), and the mean JSV right after pruning/OrthP and at the end.
+    A run not in the store yet (record None) is a row with status ``missing`` and no numbers."""
     import pandas as pd
 
+    from .spec import key
+
     rows = []
-    for (labels, _), rec in zip(labelled, records):
+    for (labels, spec), rec in zip(labelled, records):
+        if rec is None:
+            rows.append({**labels, "status": "missing", "key": key(spec)})
+            continue
         m = rec["metrics"]
         rows.append({**labels, "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
                      "acc_0": m["test_acc"][0], "acc_1": m["test_acc"][1] if len(m["test_acc"]) > 1 else None,
                      "jsv_0": m["jsv_mean"][0], "jsv_end": m["jsv_mean"][-1],
                      "key": rec["key"]})
-    return pd.DataFrame(rows)
+    cols = ["final_acc", "best_acc", "acc_0", "acc_1", "jsv_0", "jsv_end"]
+    return pd.DataFrame(rows).reindex(columns=list(dict.fromkeys([*rows[0], *cols]))) if rows else pd.DataFrame()
+
+
+def stored(frame):
+    """The rows of runs that are in the store."""
+    return frame[frame.status != "missing"]
 
 
 def _fmt(x) -> str:
     return f"{x.mean():.2f} ({x.std(ddof=0):.2f})" if len(x) else "–"
+
+
+def _paper(table: int, **where) -> str:
+    try:
+        v, sd = paper.value(table, **where)
+    except KeyError:  # a row of ours that the paper does not have (approximate isometry)
+        return "–"
+    return f"{v:.2f}" if sd is None else f"{v:.2f} ({sd:.2f})"
 
 
 def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
@@ -139,17 +159,22 @@ def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
     rows = []
     for (ratio, setting), g in frame.groupby(["ratio", "setting"], sort=False):
         row = {"pruning ratio": ratio, "setting": setting}
-        if setting == "Scratch":
+        have = int((g.status != "missing").sum())
+        if have < len(g):  # shown once all its runs are in: never a partial mean
+            pending = f"pending ({have}/{len(g)} runs)"
+            row.update({"LR 0.001": pending, "LR 0.01": "" if setting == "Scratch" else pending, "Acc. gain": ""})
+        elif setting == "Scratch":
             row.update({"LR 0.001": _fmt(g[column]), "LR 0.01": "", "Acc. gain": ""})
-            pv = paper.value(paper_table, net=net, ratio=ratio, setting="Scratch")
-            row.update({"paper LR 0.001": f"{pv[0]:.2f} ({pv[1]:.2f})", "paper LR 0.01": "", "paper Acc. gain": ""})
         else:
             lo, hi = g[g.lr == 0.001][column], g[g.lr == 0.01][column]
             row.update({"LR 0.001": _fmt(lo), "LR 0.01": _fmt(hi), "Acc. gain": f"{lr_gain(frame, ratio, setting, column):+.2f}"})
-            p_lo = paper.value(paper_table, net=net, ratio=ratio, setting=setting, lr=0.001)
-            p_hi = paper.value(paper_table, net=net, ratio=ratio, setting=setting, lr=0.01)
-            row.update({"paper LR 0.001": f"{p_lo[0]:.2f} ({p_lo[1]:.2f})", "paper LR 0.01": f"{p_hi[0]:.2f} ({p_hi[1]:.2f})",
-                        "paper Acc. gain": f"{p_hi[0] - p_lo[0]:+.2f}"})
+        if setting == "Scratch":
+            row.update({"paper LR 0.001": _paper(paper_table, net=net, ratio=ratio, setting="Scratch"),
+                        "paper LR 0.01": "", "paper Acc. gain": ""})
+        else:
+            p_lo, p_hi = (_paper(paper_table, net=net, ratio=ratio, setting=setting, lr=lr) for lr in (0.001, 0.01))
+            gain = "–" if "–" in (p_lo, p_hi) else f"{float(p_hi.split()[0]) - float(p_lo.split()[0]):+.2f}"
+            row.update({"paper LR 0.001": p_lo, "paper LR 0.01": p_hi, "paper Acc. gain": gain})
         rows.append(row)
     out = pd.DataFrame(rows).set_index(["pruning ratio", "setting"])
     out.columns = pd.MultiIndex.from_tuples([("paper (MNIST)", c[6:]) if c.startswith("paper") else ("ours", c)
@@ -169,10 +194,20 @@ def lr_gain(frame, ratio: float, setting: str, column: str = "final_acc") -> flo
     return float(np.mean(_acc(frame, ratio, setting, 0.01, column)) - np.mean(_acc(frame, ratio, setting, 0.001, column)))
 
 
-def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3") -> list[claims.Verdict]:
+def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, command: str | None):
+    """A pending verdict when some runs of ``settings`` at ``ratio`` are not stored yet, else None."""
+    g = frame[(frame.ratio == ratio) & frame.setting.isin(settings)]
+    have = int((g.status != "missing").sum())
+    if have == len(g) and len(g):
+        return None
+    return claims.pending(claim, source, have, len(g), command or "python -m dipcore compute ...")
+
+
+def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: str | None = None) -> list[claims.Verdict]:
     """The verdict of hypothesis ``h`` (``grids.HYPOTHESES``) at each pruning ratio (rules in
     ``dipcore.book.claims``): H1, LR 0.01 beats 0.001 in its setting; H2-H4, the gain of LR 0.01
-    over 0.001 is smaller in its setting than in its base hypothesis's."""
+    over 0.001 is smaller in its setting than in its base hypothesis's. Pending while runs are
+    missing (``command`` computes them)."""
     from .grids import HYPOTHESES
 
     hyp = HYPOTHESES[h]
@@ -182,14 +217,73 @@ def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3") -> list[c
         acc = lambda setting, lr, ratio=ratio: _acc(frame, ratio, setting, lr)  # noqa: E731
         pre = f"{net}, ratio {ratio}: "
         if hyp.base is None:
-            v = claims.greater(acc(hyp.setting, 0.01), acc(hyp.setting, 0.001), pre + f"after {hyp.epochs} epochs of "
-                               "finetuning, LR 0.01 beats LR 0.001", source, unit=" points")
+            claim = pre + f"after {hyp.epochs} epochs of finetuning, LR 0.01 beats LR 0.001"
+        else:
+            claim = pre + f"the gain of LR 0.01 over 0.001 is smaller {hyp.change}"
+        if (v := _pending(frame, ratio, hyp.settings, claim, source, command)) is not None:
+            out.append(v)
+        elif hyp.base is None:
+            out.append(claims.greater(acc(hyp.setting, 0.01), acc(hyp.setting, 0.001), claim, source, unit=" points"))
         else:
             base = HYPOTHESES[hyp.base].setting
-            v = claims.smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(hyp.setting, 0.01), acc(hyp.setting, 0.001),
-                                    pre + f"the gain of LR 0.01 over 0.001 is smaller {hyp.change}", source,
-                                    unit=" points")
-        out.append(v)
+            out.append(claims.smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(hyp.setting, 0.01),
+                                           acc(hyp.setting, 0.001), claim, source, unit=" points"))
+    return out
+
+
+def _best_lr(frame, ratio: float, setting: str, column: str = "final_acc") -> tuple[list, float]:
+    """The runs of ``setting`` at its better LR (by mean), and that LR."""
+    means = {lr: np.mean(_acc(frame, ratio, setting, lr, column) or [np.nan]) for lr in (0.01, 0.001)}
+    lr = max(means, key=lambda k: means[k])
+    return _acc(frame, ratio, setting, lr, column), lr
+
+
+def table7_verdicts(frame, command: str | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
+    """§4's three observations on one network of Table 7 (``frame``: its runs, with the AI arm when
+    present), and the book's question about approximate isometry:
+
+    1. more epochs help, whatever the LR: 900 epochs beat 90 at each LR (no recovery);
+    2. OrthP helps only on LeNet-5-ReLU: with OrthP beats without (each at its better LR) there,
+       and without OrthP is at least as good on the other networks (90 and 900 epochs);
+    3. the advantage of LR 0.01 shrinks with 900 epochs: hypotheses 2 and 4 of §3.3;
+    4. (beyond the paper) approximate isometry beats OrthP, each at its better LR (90 and 900 epochs).
+    Each pending while its runs are missing."""
+    from .grids import setting_name
+
+    key = frame.net.iloc[0]
+    net = paper.NET_LABELS[key]
+    out = []
+    for ratio in sorted(frame.ratio.unique()):
+        pre = f"{net}, ratio {ratio}: "
+        for lr in (0.01, 0.001):
+            claim = pre + f"900 epochs of finetuning beat 90 epochs (LR {lr})"
+            settings = [setting_name(900, False), setting_name(90, False)]
+            out.append(_pending(frame, ratio, settings, claim, source, command) or claims.greater(
+                _acc(frame, ratio, settings[0], lr), _acc(frame, ratio, settings[1], lr), claim, source, unit=" points"))
+        for epochs in (90, 900):
+            plain, orthp = setting_name(epochs, False), setting_name(epochs, True)
+            helps = key == "lenet5-relu"
+            claim = pre + (f"OrthP helps ({epochs} epochs, each at its better LR)" if helps else
+                           f"OrthP does not help: without it is at least as good ({epochs} epochs, each at its better LR)")
+            if (v := _pending(frame, ratio, [plain, orthp], claim, source, command)) is not None:
+                out.append(v)
+                continue
+            (a, la), (b, lb) = _best_lr(frame, ratio, orthp), _best_lr(frame, ratio, plain)
+            v = claims.greater(a, b, claim, source, unit=" points") if helps else \
+                claims.greater(b, a, claim, source, unit=" points")
+            out.append(claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; OrthP at LR {la}, without at LR {lb}"))
+        for h in (2, 4):
+            out += hypothesis_verdicts(frame[frame.ratio == ratio], h, source, command)
+        if (frame.setting.str.startswith("AI")).any():
+            for epochs in (90, 900):
+                ai, orthp = setting_name(epochs, False, "ai"), setting_name(epochs, True)
+                claim = pre + f"approximate isometry beats OrthP ({epochs} epochs, each at its better LR)"
+                if (v := _pending(frame, ratio, [ai, orthp], claim, "beyond the paper (§4)", command)) is not None:
+                    out.append(v)
+                    continue
+                (a, la), (b, lb) = _best_lr(frame, ratio, ai), _best_lr(frame, ratio, orthp)
+                v = claims.greater(a, b, claim, "beyond the paper (§4)", unit=" points")
+                out.append(claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; AI at LR {la}, OrthP at LR {lb}"))
     return out
 
 
@@ -203,11 +297,7 @@ def table3_extra_verdicts(frame, source: str = "§3.3") -> list[claims.Verdict]:
     out = []
     net = paper.NET_LABELS[frame.net.iloc[0]]
     for ratio in sorted(frame.ratio.unique()):
-        def best(setting, ratio=ratio):
-            means = {lr: np.mean(_acc(frame, ratio, setting, lr) or [np.nan]) for lr in (0.01, 0.001)}
-            lr = max(means, key=lambda k: means[k])
-            return _acc(frame, ratio, setting, lr), lr
-        (a, la), (b, lb) = best(setting_name(90, True)), best(setting_name(900, False))
+        (a, la), (b, lb) = _best_lr(frame, ratio, setting_name(90, True)), _best_lr(frame, ratio, setting_name(900, False))
         out.append(claims.greater(a, b, f"{net}, ratio {ratio}: OrthP with 90 epochs (LR {la}) beats 900 epochs "
                                   f"without OrthP (LR {lb})", source, unit=" points"))
         for lr in (0.001, 0.01):

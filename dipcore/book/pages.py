@@ -95,4 +95,78 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
     what = "OrthP with 90 epochs against 900 epochs without; initial test accuracy with OrthP"
     if (recs := stored(everything, what)) is not None:
         verdicts += evidence.table3_extra_verdicts(evidence.runs_frame(everything, recs))
+    frame, _, command = table7_runs(ch)  # §4: each claim pending until its runs are in
+    for net in grids.TABLE7_NETS:
+        verdicts += evidence.table7_verdicts(frame[frame.net == net], command)
     return verdicts
+
+
+@dataclass
+class Table7Page:
+    """§4: Table 7 with the approximate-isometry arm, per network."""
+
+    frame: object  # one row per run of every network (missing runs included, status "missing")
+    tables: dict  # network label -> its Table 7 block, ours beside the paper's
+    unpruned: object  # the unpruned networks, ours beside the paper's (evidence.pretrained_frame)
+    verdicts: list[claims.Verdict]
+    have: int
+    need: int
+
+
+def table7_runs(ch: Chapter):
+    """The runs of Table 7 and its AI arm as a frame (``evidence.runs_frame``; runs not stored yet
+    have status ``missing``), computing the missing ones first when ``ch.compute`` allows; with the
+    records by key and the command that computes what is missing."""
+    dataset, protocol = ch.dataset, ch.protocol.name
+    labelled = [pair for net in grids.TABLE7_NETS for pair in
+                grids.labelled_hypotheses(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)
+                + grids.labelled_ai(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)]
+    specs = [s for _, s in labelled]
+    if ch.compute != "never":
+        ch.ensure(specs, "table7 and table7_ai")
+    recs = [ch.store.get(s) for s in specs]
+    command = f"python -m dipcore compute table7 (and table7_ai) --dataset {dataset}"
+    return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, command
+
+
+def table7(ch: Chapter) -> Table7Page:
+    """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
+    runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
+    the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
+    ``t7_need``, the figures ``table7_<net>`` (curves) and ``table7_runs`` (every run)."""
+    import matplotlib.pyplot as plt
+
+    pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")
+           if r["spec"]["net"] in grids.TABLE7_NETS]
+    frame, by_key, command = table7_runs(ch)
+    have = int((frame.status != "missing").sum())
+    glue("n_seeds", len(ch.seeds))
+    glue("t7_have", have)
+    glue("t7_need", len(frame))
+    unpruned = evidence.pretrained_frame(pre, ch.label)
+    tables, verdicts = {}, []
+    settings = [grids.setting_name(e, False, r) for r in ("none", "orthp", "ai") for e in (90, 900)]
+    for net in grids.TABLE7_NETS:
+        g = frame[frame.net == net]
+        tables[evidence.paper.NET_LABELS[net]] = evidence.results_table(g, 7, net)
+        verdicts += evidence.table7_verdicts(g, command)
+        fig, axes = plt.subplots(2, len(settings), figsize=(16, 5.2), sharex="col", sharey="row", squeeze=False)
+        for j, setting in enumerate(settings):
+            plotting.finetuning_curves(axes[0, j], axes[1, j], g, by_key, grids.TABLE7_RATIOS[0], setting, legend=j == 0)
+            axes[0, j].set_title(setting)
+            if j:
+                axes[0, j].set_ylabel("")
+                axes[1, j].set_ylabel("")
+        ch.figure(fig, f"table7_{net}", f"**{evidence.paper.NET_LABELS[net]}, pruned at ratio 0.9: mean JSV (top) and "
+                  "test accuracy (bottom) per finetuning epoch** in every setting of Table 7 and the approximate-"
+                  "isometry arm, LR 0.01 against LR 0.001: mean over seeds (line), range (band); epoch 0 is the "
+                  "network right after pruning and recovery.", seeds=len(ch.seeds))
+    fig, axes = plt.subplots(1, len(grids.TABLE7_NETS), figsize=(15, 3.8), squeeze=False)
+    for ax, net in zip(axes[0], grids.TABLE7_NETS):
+        plotting.final_accuracy_dots(ax, frame[frame.net == net], grids.TABLE7_RATIOS[0])
+        ax.set_title(evidence.paper.NET_LABELS[net])
+    axes[0, 0].legend(loc="lower right")
+    ch.figure(fig, "table7_runs", "**Table 7, run by run.** Final test accuracy (%) of each stored finetuning and "
+              "scratch run (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey; "
+              "a setting whose runs are all still being computed is marked pending.", seeds=len(ch.seeds))
+    return Table7Page(frame, tables, unpruned, verdicts, have, len(frame))

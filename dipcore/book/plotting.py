@@ -21,11 +21,17 @@ def use_style() -> None:
 
 def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, setting: str, legend: bool = True) -> None:
     """Mean JSV and test accuracy per epoch of one setting, LR 0.01 against LR 0.001: the mean
-    over seeds as a line, the range over seeds as a band (epoch 0: right after pruning/OrthP)."""
+    over seeds as a line, the range over seeds as a band (epoch 0: right after pruning/OrthP).
+    Runs not in the store yet (status ``missing``) are left out; a setting with none says so."""
     import numpy as np
 
+    drawn = False
     for lr in (0.01, 0.001):
-        keys = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)].key
+        rows = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)]
+        keys = rows[rows.status != "missing"].key if "status" in rows else rows.key
+        if not len(keys):  # not in the store yet
+            continue
+        drawn = True
         for ax, metric in ((ax_jsv, "jsv_mean"), (ax_acc, "test_acc")):
             series = [records[k]["metrics"][metric] for k in keys]
             n = min(len(s) for s in series)  # a diverged run stops early
@@ -36,7 +42,12 @@ def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, settin
                 ax.fill_between(x, np.nanmin(y, 0), np.nanmax(y, 0), color=LR_COLORS[lr], alpha=0.2, lw=0)
     ax_jsv.set(ylabel="mean JSV", yscale="log")
     ax_acc.set(ylabel="test accuracy (%)", xlabel="finetuning epoch")
-    if legend:
+    if not drawn:
+        for ax in (ax_jsv, ax_acc):
+            ax.text(0.5, 0.5, "pending: runs\nbeing computed", transform=ax.transAxes, ha="center", va="center",
+                    color="0.4")
+            ax.set_xticks([])
+    elif legend:
         ax_acc.legend(loc="lower right")
 
 
@@ -48,6 +59,12 @@ def final_accuracy_dots(ax, frame, ratio: float, column: str = "final_acc") -> N
 
     g = frame[frame.ratio == ratio]
     settings = list(dict.fromkeys(g.setting))  # in the grid's order
+    if "status" in g:  # runs not in the store yet: their setting keeps its place, marked pending
+        for i, setting in enumerate(settings):
+            if (g[g.setting == setting].status == "missing").all():
+                ax.text(i, 0.5, "pending", transform=ax.get_xaxis_transform(), ha="center", va="center", color="0.4",
+                        fontsize=8, rotation=90)
+        g = g[g.status != "missing"]
     for i, setting in enumerate(settings):
         arms = [(None, 0.0, SCRATCH_COLOR)] if setting == "Scratch" else \
             [(0.001, -0.17, LR_COLORS[0.001]), (0.01, 0.17, LR_COLORS[0.01])]
@@ -59,8 +76,11 @@ def final_accuracy_dots(ax, frame, ratio: float, column: str = "final_acc") -> N
                        label=None if lr is None or i else f"LR {lr}")
             if len(y):
                 ax.hlines(y.mean(), i + dx - 0.11, i + dx + 0.11, color=color, lw=2, zorder=4)
-    ax.set_xticks(range(len(settings)), [s.replace(", ", ",\n") for s in settings])
+    ax.set_xticks(range(len(settings)), [s.replace(" epochs", "").replace(", ", "\n") for s in settings])
+    if g.empty:
+        ax.set_yticks([])
+    ax.set_xlim(-0.5, len(settings) - 0.5)
     ax.set(ylabel="final test accuracy (%)" if column == "final_acc" else "best test accuracy (%)",
-           title=f"pruning ratio {ratio}")
+           title=f"pruning ratio {ratio}", xlabel="setting (finetuning epochs)")
     ax.grid(axis="x", visible=False)
     ax.tick_params(axis="x", labelsize=8.5)

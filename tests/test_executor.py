@@ -168,3 +168,8 @@ def test_command_line(tmp_path, capsys):
     assert "unknown dataset" in capsys.readouterr().err
     assert main(["status", "table3", "--max-stack", "0", *args]) == 2
     assert "--max-stack must be at least 1" in capsys.readouterr().err
+    assert main(["compute", "table3", "--threads", "0", *args]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert main(["compute", "table3", "--device", "gpu", *args]) == 2
+    assert "device must be 'auto', 'cpu' or 'cuda[:i]', got 'gpu'" in capsys.readouterr().err
+    assert len(list(tmp_path.glob("*.json"))) == 4  # nothing computed by the refused commands

@@ -13,6 +13,7 @@ import time
 import torch
 
 from . import executor, grids, spec as specmod
+from .chapter import check_device
 from .store import DEFAULT_ROOT, RunStore
 
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("grid", choices=sorted(grids.GRIDS))
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--protocol", default="paper")
-    ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    ap.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ... (default: cuda if present)")
     ap.add_argument("--store", default=str(DEFAULT_ROOT), help="run store folder")
     ap.add_argument("--data-root", default=None, help="dataset folder (default $DIPBOOK_DATA or ~/.cache/dipbook)")
     ap.add_argument("--download", action="store_true", help="allow downloading the dataset")
@@ -43,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
             if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
                 raise ValueError(f"--shard must be I/N with 0 <= I < N, got {a.shard!r}")
             shard = (int(i), int(n))
-        if a.threads:
+        if a.threads is not None:
+            if a.threads < 1:
+                raise ValueError(f"--threads must be at least 1, got {a.threads}")
             torch.set_num_threads(a.threads)
+        if a.device is not None:  # checked before any compute: "gpu", or cuda without a GPU
+            a.device = check_device(a.device)
         specs = grids.get(a.grid, a.dataset, a.protocol)
         if a.net:
             specs = [s for s in specs if s["net"] == a.net]

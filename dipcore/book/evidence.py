@@ -143,12 +143,16 @@ def _fmt(x) -> str:
     return f"{x.mean():.2f} ({x.std(ddof=0):.2f})" if len(x) else "–"
 
 
-def _paper(table: int, **where) -> str:
+def _paper(table: int, **where) -> tuple[float, float | None] | None:
+    """A reported number and its std, None for a row of ours the paper does not have (AI)."""
     try:
-        v, sd = paper.value(table, **where)
-    except KeyError:  # a row of ours that the paper does not have (approximate isometry)
-        return "–"
-    return f"{v:.2f}" if sd is None else f"{v:.2f} ({sd:.2f})"
+        return paper.value(table, **where)
+    except KeyError:
+        return None
+
+
+def _fmt_paper(p) -> str:
+    return "–" if p is None else f"{p[0]:.2f}" if p[1] is None else f"{p[0]:.2f} ({p[1]:.2f})"
 
 
 def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
@@ -169,12 +173,12 @@ def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
             lo, hi = g[g.lr == 0.001][column], g[g.lr == 0.01][column]
             row.update({"LR 0.001": _fmt(lo), "LR 0.01": _fmt(hi), "Acc. gain": f"{lr_gain(frame, ratio, setting, column):+.2f}"})
         if setting == "Scratch":
-            row.update({"paper LR 0.001": _paper(paper_table, net=net, ratio=ratio, setting="Scratch"),
+            row.update({"paper LR 0.001": _fmt_paper(_paper(paper_table, net=net, ratio=ratio, setting="Scratch")),
                         "paper LR 0.01": "", "paper Acc. gain": ""})
         else:
             p_lo, p_hi = (_paper(paper_table, net=net, ratio=ratio, setting=setting, lr=lr) for lr in (0.001, 0.01))
-            gain = "–" if "–" in (p_lo, p_hi) else f"{float(p_hi.split()[0]) - float(p_lo.split()[0]):+.2f}"
-            row.update({"paper LR 0.001": p_lo, "paper LR 0.01": p_hi, "paper Acc. gain": gain})
+            gain = "–" if None in (p_lo, p_hi) else f"{p_hi[0] - p_lo[0]:+.2f}"
+            row.update({"paper LR 0.001": _fmt_paper(p_lo), "paper LR 0.01": _fmt_paper(p_hi), "paper Acc. gain": gain})
         rows.append(row)
     out = pd.DataFrame(rows).set_index(["pruning ratio", "setting"])
     out.columns = pd.MultiIndex.from_tuples([("paper (MNIST)", c[6:]) if c.startswith("paper") else ("ours", c)
@@ -238,6 +242,16 @@ def _best_lr(frame, ratio: float, setting: str, column: str = "final_acc") -> tu
     return _acc(frame, ratio, setting, lr, column), lr
 
 
+def _better_lr_verdict(frame, ratio: float, a: str, b: str, claim: str, source: str, names: tuple[str, str],
+                       reverse: bool = False) -> claims.Verdict:
+    """``claims.greater`` of setting ``a`` over ``b`` (``b`` over ``a`` when ``reverse``), each at its
+    better LR, the LRs named in the evidence."""
+    (xa, la), (xb, lb) = _best_lr(frame, ratio, a), _best_lr(frame, ratio, b)
+    v = claims.greater(xb, xa, claim, source, unit=" points") if reverse else \
+        claims.greater(xa, xb, claim, source, unit=" points")
+    return claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; {names[0]} at LR {la}, {names[1]} at LR {lb}")
+
+
 def table7_verdicts(frame, command: str | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
     """§4's three observations on one network of Table 7 (``frame``: its runs, with the AI arm when
     present), and the book's question about approximate isometry:
@@ -265,25 +279,17 @@ def table7_verdicts(frame, command: str | None = None, source: str = "§4, Table
             helps = key == "lenet5-relu"
             claim = pre + (f"OrthP helps ({epochs} epochs, each at its better LR)" if helps else
                            f"OrthP does not help: without it is at least as good ({epochs} epochs, each at its better LR)")
-            if (v := _pending(frame, ratio, [plain, orthp], claim, source, command)) is not None:
-                out.append(v)
-                continue
-            (a, la), (b, lb) = _best_lr(frame, ratio, orthp), _best_lr(frame, ratio, plain)
-            v = claims.greater(a, b, claim, source, unit=" points") if helps else \
-                claims.greater(b, a, claim, source, unit=" points")
-            out.append(claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; OrthP at LR {la}, without at LR {lb}"))
+            out.append(_pending(frame, ratio, [plain, orthp], claim, source, command) or _better_lr_verdict(
+                frame, ratio, orthp, plain, claim, source, ("OrthP", "without"), reverse=not helps))
         for h in (2, 4):
             out += hypothesis_verdicts(frame[frame.ratio == ratio], h, source, command)
         if (frame.setting.str.startswith("AI")).any():
             for epochs in (90, 900):
                 ai, orthp = setting_name(epochs, False, "ai"), setting_name(epochs, True)
                 claim = pre + f"approximate isometry beats OrthP ({epochs} epochs, each at its better LR)"
-                if (v := _pending(frame, ratio, [ai, orthp], claim, "beyond the paper (§4)", command)) is not None:
-                    out.append(v)
-                    continue
-                (a, la), (b, lb) = _best_lr(frame, ratio, ai), _best_lr(frame, ratio, orthp)
-                v = claims.greater(a, b, claim, "beyond the paper (§4)", unit=" points")
-                out.append(claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; AI at LR {la}, OrthP at LR {lb}"))
+                source_ai = "beyond the paper (§4)"
+                out.append(_pending(frame, ratio, [ai, orthp], claim, source_ai, command) or _better_lr_verdict(
+                    frame, ratio, ai, orthp, claim, source_ai, ("AI", "OrthP")))
     return out
 
 
@@ -344,7 +350,7 @@ def recovery_moves(weights, net: str, dataset: str, protocol: str, ratio: float)
     layers = zip(*(nets.weight_layers(models[r]) for r in ("none", "orthp", "ai")))
     for i, (w, o, a) in enumerate(layers):
         w, o, a = w.weight.detach(), o.weight.detach(), a.weight.detach()
-        size = float(w.norm())
+        size, nearest = float(w.norm()), nearest_isometry(w, g)
         rows.append({"network": paper.NET_LABELS[net], "layer": i + 1,
                      "shape": "x".join(map(str, w.flatten(1).shape)),
                      "error, pruned": float(isometry.isometry_error(w, g)),
@@ -352,7 +358,7 @@ def recovery_moves(weights, net: str, dataset: str, protocol: str, ratio: float)
                      "error, AI": float(isometry.isometry_error(a, g)),
                      "moved by OrthP": float((o - w).norm()) / size, "moved by AI": float((a - w).norm()) / size,
                      "OrthP to AI": float((o - a).norm()) / size,
-                     "nearest isometry": float((nearest_isometry(w, g) - w).norm()) / size,
-                     "AI to nearest": float((nearest_isometry(w, g) - a).norm()) / size})
+                     "nearest isometry": float((nearest - w).norm()) / size,
+                     "AI to nearest": float((nearest - a).norm()) / size})
     return pd.DataFrame(rows).set_index(["network", "layer", "shape"])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import claims, evidence, grids, plotting
+from . import claims, evidence, grids, plotting, spec
 from .chapter import Chapter, glue
 
 TABLE3_NET = "mlp7-linear"
@@ -80,12 +80,12 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
         specs = [s for _, s in labelled]
         if ch.compute != "never":
             return ch.ensure(specs, "table3")
-        done, missing, damaged = ch.store.status(specs)
+        done, missing, damaged, found = ch.store._scan(specs)  # each record read once
         if missing or damaged:
             verdicts.append(claims.pending(f"{what} on MLP-7-Linear", "§3.3, Table 3", len(done), len(specs),
                                            f"python -m dipcore compute table3 --dataset {dataset}"))
             return None
-        return [ch.store.get(s) for s in specs]
+        return [found[spec.key(s)] for s in specs]
 
     for h in grids.HYPOTHESES:
         labelled = grids.labelled_hypothesis(h, TABLE3_NET, dataset, protocol, grids.TABLE3_RATIOS, ch.seeds)
@@ -109,8 +109,14 @@ class Table7Page:
     tables: dict  # network label -> its Table 7 block, ours beside the paper's
     unpruned: object  # the unpruned networks, ours beside the paper's (evidence.pretrained_frame)
     verdicts: list[claims.Verdict]
-    have: int
-    need: int
+
+    @property
+    def have(self) -> int:
+        return int((self.frame.status != "missing").sum())
+
+    @property
+    def need(self) -> int:
+        return len(self.frame)
 
 
 def table7_runs(ch: Chapter):
@@ -122,9 +128,7 @@ def table7_runs(ch: Chapter):
                 grids.labelled_hypotheses(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)
                 + grids.labelled_ai(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)]
     specs = [s for _, s in labelled]
-    if ch.compute != "never":
-        ch.ensure(specs, "table7 and table7_ai")
-    recs = [ch.store.get(s) for s in specs]
+    recs = ch.ensure(specs, "table7 and table7_ai") if ch.compute != "never" else [ch.store.get(s) for s in specs]
     command = f"python -m dipcore compute table7 (and table7_ai) --dataset {dataset}"
     return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, command
 
@@ -139,9 +143,8 @@ def table7(ch: Chapter) -> Table7Page:
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")
            if r["spec"]["net"] in grids.TABLE7_NETS]
     frame, by_key, command = table7_runs(ch)
-    have = int((frame.status != "missing").sum())
     glue("n_seeds", len(ch.seeds))
-    glue("t7_have", have)
+    glue("t7_have", int((frame.status != "missing").sum()))
     glue("t7_need", len(frame))
     unpruned = evidence.pretrained_frame(pre, ch.label)
     tables, verdicts = {}, []
@@ -169,4 +172,4 @@ def table7(ch: Chapter) -> Table7Page:
     ch.figure(fig, "table7_runs", "**Table 7, run by run.** Final test accuracy (%) of each stored finetuning and "
               "scratch run (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey; "
               "a setting whose runs are all still being computed is marked pending.", seeds=len(ch.seeds))
-    return Table7Page(frame, tables, unpruned, verdicts, have, len(frame))
+    return Table7Page(frame, tables, unpruned, verdicts)

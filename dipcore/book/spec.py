@@ -208,10 +208,10 @@ def validate(spec: dict) -> None:
     if spec["orthp"] and "recovery" in spec:
         raise ValueError("a run has one recovery: orthp=True and a recovery field together")
     _check_choice("recovery", field(spec, "recovery"), tuple(r for r in isometry.RECOVERIES if r != "orthp"))
-    if (field(spec, "recovery") == "ai") != all(f in spec for f in AI_FIELDS) or \
-            (field(spec, "recovery") != "ai" and any(f in spec for f in AI_FIELDS)):
+    is_ai, has = field(spec, "recovery") == "ai", [f in spec for f in AI_FIELDS]
+    if (is_ai and not all(has)) or (not is_ai and any(has)):
         raise ValueError(f"the fields {', '.join(AI_FIELDS)} belong with recovery 'ai' (and it needs both)")
-    if field(spec, "recovery") == "ai":
+    if is_ai:
         from ..isometry.ai import check_settings
 
         check_settings(spec["ai_lr"], spec["ai_iterations"])

@@ -12,6 +12,11 @@ Per epoch every run logs its mean train loss, test accuracy (and best so far) an
 stats on a fixed set of training examples; the same is logged once before the first step (epoch 0:
 right after pruning/OrthP). A run whose loss becomes NaN/inf is marked diverged at that epoch and
 frozen; the other runs go on.
+
+Unstructured pruning (Lee et al.'s connection sensitivity, pruning at initialization) trains with
+*masks*: the masked weights are zeroed before the first step and their gradients are zeroed before
+every SGD step, so that (weight decay and momentum acting on zeros) they stay exactly zero; the
+other weights follow the same SGD as an ``nn.utils.prune`` model does (tested).
 """
 from __future__ import annotations
 
@@ -68,7 +73,8 @@ class Stack:
 
     base_input_shape = INPUT_SHAPE
 
-    def __init__(self, models: list[nn.Module], device: str | torch.device):
+    def __init__(self, models: list[nn.Module], device: str | torch.device,
+                 masks: list[dict[str, torch.Tensor]] | None = None):
         shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
         if len(shapes) != 1:
             raise ValueError("all stacked runs must share one architecture (same parameter shapes)")
@@ -79,6 +85,36 @@ class Stack:
         self.n = len(models)
         self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
         self._match_gradient_layout(device)
+        self.masks = self._stack_masks(masks, device)
+        with torch.no_grad():
+            for p, m in zip(self.params, self.masks):
+                if m is not None:
+                    p.mul_(m)
+
+    def _stack_masks(self, masks, device) -> list[torch.Tensor | None]:
+        """One stacked 0/1 mask per parameter (None: unmasked), in the parameters' layout."""
+        if masks is None:
+            return [None] * len(self.params)
+        if len(masks) != self.n:
+            raise ValueError(f"masks: one dict per run expected, got {len(masks)} for {self.n} runs")
+        named = set().union(*masks)
+        unknown = named - set(self.names)
+        if unknown:
+            raise ValueError(f"masks name parameters the network does not have: {sorted(unknown)}; "
+                             f"its parameters are {self.names}")
+        out = []
+        for k, p in zip(self.names, self.params):
+            if k not in named:
+                out.append(None)
+                continue
+            ms = [m.get(k, torch.ones(p.shape[1:])) for m in masks]
+            for m in ms:
+                if tuple(m.shape) != tuple(p.shape[1:]):
+                    raise ValueError(f"mask of {k!r} has shape {tuple(m.shape)}, the parameter {tuple(p.shape[1:])}")
+                if not bool(((m == 0) | (m == 1)).all()):
+                    raise ValueError(f"mask of {k!r} must hold only 0 and 1")
+            out.append(torch.empty_strided(p.shape, p.stride(), device=device).copy_(torch.stack(ms).float()))
+        return out
 
     def _match_gradient_layout(self, device) -> None:
         """Store each parameter in the memory layout its gradient comes in (the batched
@@ -143,9 +179,13 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
                   data: Data, jsv_examples: int = 1000, sgd: SGDConfig = SGDConfig(),
                   device: str | torch.device | None = None, progress: bool = True,
                   desc: str = "training", keep_weights: bool = False,
-                  checkpoint: str | Path | None = None, checkpoint_every_s: float = 300.0) -> list[RunResult]:
+                  checkpoint: str | Path | None = None, checkpoint_every_s: float = 300.0,
+                  masks: list[dict[str, torch.Tensor]] | None = None) -> list[RunResult]:
     """Train ``models`` (one architecture) at once, run r with ``schedules[r]`` and data order
     seeded by ``seeds[r]``; return one ``RunResult`` per run.
+
+    ``masks`` (one dict per run, parameter name -> 0/1 tensor of its shape) keeps the masked
+    weights exactly zero from the first step to the last (pruning at initialization).
 
     With ``checkpoint`` (a file path), the whole state (weights, momentum, data-order RNGs,
     metrics) is saved there every ``checkpoint_every_s`` seconds and at the end of an epoch;
@@ -162,14 +202,14 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
         s.check_epochs(epochs)
     device = torch.device(device or data.x_train.device)
     data = data.to(device)
-    stack = Stack(models, device)
+    stack = Stack(models, device, masks)
     R, N, B = stack.n, len(data.x_train), sgd.batch_size
     orders = [torch.Generator().manual_seed(int(s)) for s in seeds]
     bufs = [torch.zeros_like(p) for p in stack.params]
     jsv_x = jsv_subset(data, jsv_examples)
     results = [RunResult() for _ in range(R)]
     alive = torch.ones(R, dtype=torch.bool, device=device)
-    ident = _identity(models, schedules, seeds, epochs, len(data.x_train), jsv_examples, sgd)
+    ident = _identity(models, schedules, seeds, epochs, len(data.x_train), jsv_examples, sgd, stack.masks)
 
     def log(epoch: int, loss: torch.Tensor | None, lrs: list[float] | None) -> None:
         acc = stack.accuracy(data.x_test, data.y_test).cpu()
@@ -203,10 +243,13 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
             logits = stack.forward(xb)  # [R, b, C]
             y = data.y_train[idx]
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(R, -1).mean(1)
-            grads = torch.autograd.grad(loss.sum(), stack.params)
+            grads = list(torch.autograd.grad(loss.sum(), stack.params))
             with torch.no_grad():
                 loss_sum += loss.detach() * idx.shape[1]
-                sgd_step(stack.params, list(grads), bufs, lr, sgd)
+                for g, m in zip(grads, stack.masks):
+                    if m is not None:
+                        g.mul_(m)  # a masked weight (zero) gets no gradient, so no momentum: it stays zero
+                sgd_step(stack.params, grads, bufs, lr, sgd)
         epoch_loss = (loss_sum / N).cpu()
         for r in (~torch.isfinite(epoch_loss)).nonzero().flatten().tolist():
             if results[r].diverged_at is None:  # freeze it: its slot trains no more
@@ -234,13 +277,16 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     return results
 
 
-def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd) -> str:
+def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd, masks=()) -> str:
     """A fingerprint of a training job, so that a checkpoint is resumed only by the same job."""
     h = hashlib.sha256(repr((epochs, n_train, jsv_examples, sgd, [s.text for s in schedules],
                              [int(s) for s in seeds])).encode())
     for m in models:
         for v in m.state_dict().values():
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    for m in masks:
+        if m is not None:
+            h.update(m.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 

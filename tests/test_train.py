@@ -3,6 +3,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+import torch.nn.utils.prune  # noqa: F401  (the reference for masked training)
 
 from dipcore import data, jsv, nets, pruning, schedule, train
 
@@ -40,7 +41,7 @@ def _reference(model, sched, seed, epochs, d, sgd=train.SGDConfig()):
     return log, model.state_dict()
 
 
-@pytest.mark.parametrize("name", ["mlp7-relu", "mlp7-linear", "lenet5-relu"])
+@pytest.mark.parametrize("name", nets.NETS)
 def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
     models = [nets.seeded_build(name, s) for s in range(3)]
     models[2], _ = pruning.prune_l1(nets.seeded_build(name, 9), name, 0.0)
@@ -54,8 +55,12 @@ def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
         assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)  # one example of 120 may flip
         assert m["jsv_mean"] == pytest.approx(log["jsv_mean"], rel=1e-3)
         assert m["lr"] == [None] + [scheds[r].lr(e) for e in range(2)]
+        # LeNet-5-Linear's max-pools see near-ties with no ReLU to zero them: a rounding difference
+        # between grouped and plain convolutions can send a window's gradient to its other input,
+        # a discrete jump (measured up to 5e-5 on weights of about 0.1 after 2 epochs)
+        atol = 1e-4 if name == "lenet5-linear" else 1e-5
         for k, v in state.items():
-            assert torch.allclose(res[r].state_dict[k], v, rtol=1e-3, atol=1e-5), k
+            assert torch.allclose(res[r].state_dict[k], v, rtol=1e-3, atol=atol), k
     assert res[0].metrics != res[1].metrics
 
 
@@ -132,3 +137,66 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_p
     with pytest.warns(UserWarning, match="another training job"):
         again = train.train_stacked(*args, **kw, checkpoint=ckpt)
     assert again[0].metrics == whole[0].metrics
+
+
+def _random_masks(model, density, seed):
+    """Unstructured 0/1 masks on every weight (biases unmasked), about ``density`` kept."""
+    g = torch.Generator().manual_seed(seed)
+    return {k: (torch.rand(v.shape, generator=g) < density).float()
+            for k, v in model.named_parameters() if k.endswith("weight")}
+
+
+def _reference_masked(model, masks, sched, seed, epochs, d, sgd=train.SGDConfig()):
+    """One masked run with PyTorch's own pruning (``weight = weight_orig * mask``) and
+    ``torch.optim.SGD``: the independent reference for the stacked trainer's masks."""
+    model = copy.deepcopy(model)
+    for name, mask in masks.items():
+        module_name, param = name.rsplit(".", 1)
+        torch.nn.utils.prune.custom_from_mask(model.get_submodule(module_name), param, mask)
+    opt = torch.optim.SGD(model.parameters(), lr=sched.lr(0), momentum=sgd.momentum, weight_decay=sgd.weight_decay)
+    order, n = torch.Generator().manual_seed(seed), len(d.x_train)
+    for epoch in range(epochs):
+        for group in opt.param_groups:
+            group["lr"] = sched.lr(epoch)
+        perm = torch.randperm(n, generator=order)
+        for i in range(0, n, sgd.batch_size):
+            idx = perm[i:i + sgd.batch_size]
+            opt.zero_grad()
+            F.cross_entropy(model(d.x_train[idx]), d.y_train[idx]).backward()
+            opt.step()
+    for name in masks:  # make weight = weight_orig * mask the plain parameter again
+        module_name, param = name.rsplit(".", 1)
+        torch.nn.utils.prune.remove(model.get_submodule(module_name), param)
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("name", ["mlp7-relu", "lenet5-relu"])
+def test_masked_stacked_runs_equal_pytorch_pruned_runs_and_keep_pruned_weights_exactly_zero(name, synthetic):
+    models = [nets.seeded_build(name, s) for s in range(2)]
+    masks = [_random_masks(m, density, s) for s, (m, density) in enumerate(zip(models, (0.3, 0.1)))]
+    scheds = [schedule.parse("0:0.05,1:0.01"), schedule.parse("0:0.02")]
+    res = train.train_stacked(models, scheds, [3, 4], 2, synthetic, jsv_examples=20, progress=False,
+                              keep_weights=True, masks=masks)
+    for r in range(2):
+        ref = _reference_masked(models[r], masks[r], scheds[r], [3, 4][r], 2, synthetic)
+        for k, v in ref.items():
+            assert torch.allclose(res[r].state_dict[k], v, rtol=1e-3, atol=1e-5), k
+        for k, m in masks[r].items():
+            w = res[r].state_dict[k]
+            assert torch.equal(w[m == 0], torch.zeros_like(w[m == 0]))  # exactly zero, not small
+            assert (w[m == 1] != 0).all()  # and the kept weights did train
+            assert not torch.equal(w[m == 1], dict(models[r].named_parameters())[k].detach()[m == 1])
+
+
+def test_bad_masks_are_refused_before_training(synthetic):
+    model = nets.seeded_build("mlp7-relu", 0)
+    run = lambda masks: train.train_stacked([model], [schedule.parse("0:0.01")], [0], 1, synthetic,  # noqa: E731
+                                            progress=False, masks=masks)
+    with pytest.raises(ValueError, match="one dict per run"):
+        run([{}, {}])
+    with pytest.raises(ValueError, match="does not have.*'7.weight'"):
+        run([{"7.weigth": torch.ones(10, 100)}])
+    with pytest.raises(ValueError, match=r"shape \(1024, 100\)"):
+        run([{"1.weight": torch.ones(1024, 100)}])
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        run([{"1.weight": torch.full((100, 1024), 0.5)}])

@@ -193,8 +193,6 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     uninterrupted run, and the same ``wall_s`` bookkeeping: time up to the last checkpoint of an
     interrupted session counts, the redone rest does not. The file is removed when training
     completes."""
-    from tqdm import tqdm
-
     t0 = time.time()
     if not (len(models) == len(schedules) == len(seeds)):
         raise ValueError("models, schedules and seeds must have one entry per run")
@@ -229,8 +227,8 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     if start == 0:
         log(0, None, None)
     saved_at = time.time()
-    bar = tqdm(range(start, epochs), desc=desc, disable=not progress, unit="epoch", leave=False,
-               initial=start, total=epochs)
+    bar = _progress_bar(range(start, epochs), progress, desc=desc, unit="epoch", leave=False,
+                        initial=start, total=epochs)
     x_flat = data.x_train.flatten(1)  # index_select on rows of a 2-D tensor: the fastest gather
     for epoch in bar:
         lrs = [s.lr(epoch) for s in schedules]
@@ -275,6 +273,22 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     if checkpoint:
         Path(checkpoint).unlink(missing_ok=True)
     return results
+
+
+class _Silent(list):
+    """A progress bar that shows nothing (so that a machine without tqdm, such as a bare GPU
+    server, can train with ``progress=False``)."""
+
+    def set_postfix(self, **_) -> None:
+        pass
+
+
+def _progress_bar(it, progress: bool, **kwargs):
+    if not progress:
+        return _Silent(it)
+    from tqdm import tqdm
+
+    return tqdm(it, **kwargs)
 
 
 def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd, masks=()) -> str:

@@ -1,18 +1,53 @@
 #!/usr/bin/env bash
-# Compute grids on a lent GPU machine (the `device` tool), which has PyTorch but no dataset and no
-# internet, and pack the new run files into $OUT/runs.tar to bring back.
+# Compute grids on a lent GPU machine (the `device` tool), which has PyTorch but no dataset, no
+# internet and no tqdm, and pack the new run files into $OUT/runs.tar to bring back.
 #
 # Here, once:  mkdir -p .carry/idx/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*.gz .carry/idx/fashion-mnist/
 #              echo /.carry/ >> .git/info/exclude
 # Device run:  carry [".carry"], command: bash scripts/device_grid.sh table7 table7_ai
 # Back here:   tar -xf <files_at>/runs.tar   (then commit data/runs and run scripts/refresh.sh)
+#
+# Settings (environment): DEVICE (default cuda), DATASET (fashion-mnist), PROTOCOL (paper),
+# STORE (data/runs), MAX_STACK (64), OUT (.). DRY_RUN=1 checks everything (imports, device,
+# dataset, grid names) and prints what would be computed, computing and packing nothing; it runs
+# on a CPU (tests/test_device_grid.py runs both modes there at the smoke protocol).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DIPBOOK_IDX_DIR="$PWD/.carry/idx" DIPBOOK_DATA="${TMPDIR:-/tmp}/dipbook-data" PYTHONUNBUFFERED=1
-before=$(mktemp)
-ls data/runs > "$before"
+export DIPBOOK_IDX_DIR="${DIPBOOK_IDX_DIR:-$PWD/.carry/idx}" DIPBOOK_DATA="${DIPBOOK_DATA:-${TMPDIR:-/tmp}/dipbook-data}"
+export PYTHONUNBUFFERED=1
+DEVICE="${DEVICE:-cuda}" DATASET="${DATASET:-fashion-mnist}" PROTOCOL="${PROTOCOL:-paper}"
+STORE="${STORE:-data/runs}" MAX_STACK="${MAX_STACK:-64}" OUT="${OUT:-.}"
+[ $# -gt 0 ] || { echo "usage: bash scripts/device_grid.sh GRID [GRID ...]" >&2; exit 2; }
+args=(--dataset "$DATASET" --protocol "$PROTOCOL" --device "$DEVICE" --store "$STORE" --max-stack "$MAX_STACK" --no-progress)
+
+# Every check before any compute: imports, the device, the dataset, each grid's name.
+python - "$DEVICE" "$DATASET" "$PROTOCOL" <<'EOF'
+import sys
+import torch
+from dipcore import data
+from dipcore.book import protocol
+device, dataset, proto = sys.argv[1:]
+if device.startswith("cuda") and not torch.cuda.is_available():
+    sys.exit(f"device_grid: DEVICE={device} but torch sees no GPU here; set DEVICE=cpu to run on the CPU")
+name = protocol.get(proto).dataset_for(dataset)
+d = data.load(name, n_train=10, n_test=10)  # a missing dataset stops here, saying where it was looked for
+print(f"device_grid: torch {torch.__version__} on {device}"
+      + (f" ({torch.cuda.get_device_name(torch.device(device))})" if device.startswith("cuda") else "")
+      + f"; dataset {name} found; protocol {proto}")
+EOF
 for grid in "$@"; do
-  python -m dipcore compute "$grid" --dataset fashion-mnist --device "${DEVICE:-cuda}" --no-progress
+  python -m dipcore status "$grid" "${args[@]}" || [ $? -eq 1 ]  # 1: runs missing, the reason to be here
 done
-{ ls data/runs | grep -vxFf "$before" || true; } | sed 's|^|data/runs/|' | tar -cf "${OUT:-.}/runs.tar" -T -
-echo "packed $(tar -tf "${OUT:-.}/runs.tar" | wc -l) new files into runs.tar"
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  for grid in "$@"; do echo "would run: python -m dipcore compute $grid ${args[*]}"; done
+  exit 0
+fi
+
+mkdir -p "$STORE"
+before=$(mktemp)
+ls "$STORE" > "$before"
+for grid in "$@"; do
+  python -m dipcore compute "$grid" "${args[@]}"
+done
+{ ls "$STORE" | grep -vxFf "$before" || true; } | sed "s|^|$STORE/|" | tar -cf "$OUT/runs.tar" -T -
+echo "packed $(tar -tf "$OUT/runs.tar" | wc -l) new files into $OUT/runs.tar"

@@ -1,6 +1,6 @@
 """``python -m dipcore``: the book's command line (``dipcore.book.cli``)."""
 import sys
 
-from .book.cli import main
+from .book.cli import run
 
-sys.exit(main())
+sys.exit(run())

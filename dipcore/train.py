@@ -58,6 +58,7 @@ class RunResult:
     state_dict: dict[str, torch.Tensor] | None = None  # final weights (CPU)
     wall_s: float = 0.0  # wall time of its stack's training, summed over the sessions it ran in
     segments: int = 1  # how many sessions that was (more than 1: resumed from a checkpoint)
+    eval_s: float = 0.0  # of this session's wall time, the share spent logging (test accuracy, JSVs)
 
     @property
     def final_acc(self) -> float:
@@ -209,9 +210,16 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     alive = torch.ones(R, dtype=torch.bool, device=device)
     ident = _identity(models, schedules, seeds, epochs, len(data.x_train), jsv_examples, sgd, stack.masks)
 
+    eval_s = 0.0
+
     def log(epoch: int, loss: torch.Tensor | None, lrs: list[float] | None) -> None:
+        nonlocal eval_s
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # so that the steps queued before are not counted here
+        t_eval = time.time()
         acc = stack.accuracy(data.x_test, data.y_test).cpu()
         st = jsv_stats(stack.singular_values(jsv_x)).cpu()
+        eval_s += time.time() - t_eval
         for r, res in enumerate(results):
             if res.diverged_at is not None:
                 continue
@@ -267,7 +275,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
             saved_at = time.time()
     wall_s = prior_s + time.time() - t0
     for r, res in enumerate(results):
-        res.wall_s, res.segments = wall_s, segments
+        res.wall_s, res.segments, res.eval_s = wall_s, segments, eval_s
         if keep_weights:
             res.state_dict = stack.state_dict(r)
     if checkpoint:
@@ -311,7 +319,7 @@ def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, s
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
              "orders": [g.get_state() for g in orders],
              "results": [{"metrics": r.metrics, "diverged_at": r.diverged_at} for r in results]}
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two never share one
     torch.save(state, tmp)
     os.replace(tmp, path)
 

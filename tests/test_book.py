@@ -52,8 +52,13 @@ def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
     ({"compute": "sometimes"}, "compute must be one of"),
     ({"device": "cuda:7"}, "cuda"),
     ({"ratios": [0.5, 1.0]}, "pruning ratios must be numbers in [0, 1)"),
-    ({"seeds": [0, 0]}, "seeds must be a non-empty list of distinct non-negative integers"),
+    ({"seeds": [0, 0]}, "seeds must be a non-empty list of distinct integers in [0, 2**63)"),
+    ({"seeds": [2 ** 64]}, "seeds must be a non-empty list of distinct integers in [0, 2**63)"),
+    ({"seeds": "[0, 1]"}, "papermill's -p passes text: give the list with -y"),
     ({"figures": "/proc/no/such/place"}, "figures folder"),
+    ({"compte": "missing"}, "papermill parameter 'compte' is not a parameter of this chapter (did you mean 'compute'?)"),
+    ({"store": ""}, "store must be a folder (a non-empty path) or None"),
+    ({"store": "/dev/null"}, "run store '/dev/null' is a file, not a folder"),
 ])
 def test_bad_parameters_fail_before_any_compute(bad, message, tmp_path):
     papermill = pytest.importorskip("papermill")

@@ -6,6 +6,10 @@ the bad parameter and what is allowed.
 """
 from __future__ import annotations
 
+import ast
+import difflib
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +17,11 @@ import torch
 
 from .. import data
 from . import executor, protocol as protomod
-from .store import DEFAULT_ROOT, RunStore
+from .spec import SEED_LIMIT
+from .store import DEFAULT_ROOT, RunStore, check_writable_folder
+
+# Every parameter a chapter's ``parameters`` cell may hold (papermill -p/-y sets them).
+PARAMETERS = ("dataset", "protocol", "device", "compute", "store", "seeds", "figures", "ratios")
 
 
 @dataclass
@@ -80,7 +88,15 @@ def check_device(device: str) -> str:
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
 
 
+def _papermill_hint(name: str, value) -> str:
+    """What to say when a list parameter arrives as text (papermill's ``-p`` passes text)."""
+    return (f"{name} is the text {value!r}; papermill's -p passes text: give the list with "
+            f"-y \"{name}: {value}\"" if isinstance(value, str) else "")
+
+
 def check_ratios(ratios) -> tuple[float, ...]:
+    if isinstance(ratios, str):
+        raise ValueError(_papermill_hint("ratios", ratios))
     out = []
     for r in ratios:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1:
@@ -90,18 +106,59 @@ def check_ratios(ratios) -> tuple[float, ...]:
 
 
 def check_seeds(seeds) -> tuple[int, ...]:
-    if (isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__") or not list(seeds)
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+    if isinstance(seeds, str):
+        raise ValueError(_papermill_hint("seeds", seeds))
+    if (isinstance(seeds, bytes) or not hasattr(seeds, "__iter__") or not list(seeds)
+            or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < SEED_LIMIT for s in seeds)
             or len(set(seeds)) != len(list(seeds))):
-        raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds!r}")
+        raise ValueError(f"seeds must be a non-empty list of distinct integers in [0, 2**63), got {seeds!r}")
     return tuple(seeds)
+
+
+def default_store(protocol: str) -> Path:
+    """The store a chapter reads when given none: the repository's ``data/runs`` for the paper's
+    protocol (the book's numbers); for any other protocol (smoke runs) a folder outside the
+    repository, ``$DIPBOOK_SCRATCH_STORE`` or ``~/.cache/dipbook/runs-<protocol>``, so that they never
+    land among the committed runs."""
+    if protocol == "paper":
+        return DEFAULT_ROOT
+    return Path(os.environ.get("DIPBOOK_SCRATCH_STORE", Path.home() / ".cache" / "dipbook" / f"runs-{protocol}"))
+
+
+def injected_parameters(namespace: dict) -> list[str]:
+    """The names papermill set in a running notebook: the assignments of its injected cell, which
+    papermill opens with the line ``# Parameters``, found in IPython's input history ``In``."""
+    names = []
+    for src in namespace.get("In") or []:
+        if isinstance(src, str) and src.startswith("# Parameters\n"):
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            names += [t.id for node in tree.body if isinstance(node, ast.Assign)
+                      for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def check_injected(namespace: dict, known=PARAMETERS) -> None:
+    """A misspelt papermill parameter (``-p compte missing``) would leave the chapter at its
+    default silently: refuse it, naming the parameters there are."""
+    for name in injected_parameters(namespace):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"papermill parameter {name!r} is not a parameter of this chapter{hint}; "
+                             f"its parameters are {', '.join(known)}")
 
 
 def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", device: str = "auto",
           compute: str = "never", store: str | Path | None = None, seeds=None,
           figures: str | Path | None = None) -> Chapter:
-    """Validate a chapter's parameters and open the run store. ``seeds`` None means the
-    protocol's; ``figures`` is a folder where each figure is also saved as a PNG file."""
+    """Validate a chapter's parameters and open the run store (printing which, and what it holds).
+    ``seeds`` None means the protocol's; ``store`` None means ``default_store(protocol)``;
+    ``figures`` is a folder where each figure is also saved as a PNG file. In a notebook that
+    papermill ran, a parameter it set that the chapter does not have is refused."""
+    check_injected(sys._getframe(1).f_globals)
     if dataset not in data.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(data.DATASETS)}")
     proto = protomod.get(protocol)
@@ -109,13 +166,17 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
         raise ValueError(f"compute must be one of {', '.join(executor.POLICIES)}, got {compute!r}")
     seeds = proto.seeds if seeds is None else check_seeds(seeds)
     if figures is not None:
+        if not isinstance(figures, (str, Path)) or not str(figures):
+            raise ValueError(f"figures must be a folder (a non-empty path) or None, got {figures!r}")
         figures = Path(figures)
-        try:
-            figures.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ValueError(f"figures folder {str(figures)!r} cannot be created: {e}") from None
-    return Chapter(dataset, proto, check_device(device), compute,
-                   RunStore(store if store is not None else DEFAULT_ROOT), name, seeds, figures)
+        check_writable_folder(figures, "figures folder", "give another folder with figures=..., or None")
+    if store is not None and (not isinstance(store, (str, Path)) or not str(store)):
+        raise ValueError(f"store must be a folder (a non-empty path) or None (the default store), got {store!r}")
+    st = RunStore(store if store is not None else default_store(proto.name))
+    if compute != "never":
+        executor.check_targets(st)
+    print(st.describe())
+    return Chapter(dataset, proto, check_device(device), compute, st, name, seeds, figures)
 
 
 def published(root: str | Path | None = None) -> list[str]:

@@ -7,6 +7,7 @@ server) can compute what the chapters need.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in ancestors:
                 print(f"  missing {specmod.key(s)}  {specmod.describe(s)}")
         if a.action == "list":
+            bad = {specmod.key(s) for s, _ in damaged}
             for s in specs:
-                state = "stored " if s in done else "missing"
+                state = "damaged" if specmod.key(s) in bad else "stored " if s in done else "missing"
                 print(f"  {state} {specmod.key(s)}  {specmod.describe(s)}")
         for _, why in damaged:
             print(f"  damaged: {why}")
@@ -78,15 +80,30 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  in flight: {len(chunk)} x {s0['net']} r={s0['ratio']:g} at epoch {epoch}/{s0['epochs']} "
                   f"(saved {time.strftime('%H:%M', time.localtime(saved))})")
         if a.action == "compute":
-            t0 = time.time()
+            t0, report = time.time(), {}
             executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
-                         download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard)
-            print(f"done in {time.time() - t0:.0f} s")
+                            download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard,
+                            report=report)
+            print(f"done in {time.time() - t0:.0f} s: {report.get('trained', 0)} run(s) trained by this process")
+        elif damaged:
+            print(f"{len(damaged)} damaged run file(s): 'python -m dipcore compute {a.grid} ...' with the same "
+                  "options sets each aside and recomputes it (or restore them from git)", file=sys.stderr)
+            return 3
     except (ValueError, LookupError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
 
 
+def run() -> int:
+    """``main`` for the console: a closed pipe (``... | head``) ends it quietly."""
+    try:
+        return main()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the final flush at exit raises nothing
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

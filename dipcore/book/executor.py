@@ -8,6 +8,10 @@ store has and computes what is missing, in dependency order.
 * **Stacks.** Training runs of one architecture and length are trained together
   (``dipcore.train.train_stacked``), at most ``max_stack`` at a time; a stack saves its state
   every 5 minutes under ``inflight_dir()``, so a killed grid resumes where it stopped.
+* **Locks.** A process trains a run only while it holds that run's lock (``<key>.lock`` under
+  ``inflight_dir()``, an ``flock`` the system drops when the process dies, even by kill -9):
+  two processes computing one grid into one store share its runs instead of training each twice,
+  and a process whose partner dies takes over the runs it left.
 * **Shards.** ``shard=(i, n)``: n processes share a grid. Stacks are dealt out by their cost
   (epochs x runs x the network's cost per run-epoch), largest first, each to the least loaded
   shard; every ancestor that is not one of the grid's own runs goes to shard 0, and a shard that
@@ -16,7 +20,9 @@ store has and computes what is missing, in dependency order.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import fcntl
 import os
 import platform
 import sys
@@ -30,11 +36,12 @@ import torch
 from .. import __version__, data as datamod, train
 from ..schedule import parse
 from . import recipe, spec as specmod
-from .store import DamagedRun, RunsMissing, RunStore
+from .store import DamagedRun, RunsMissing, RunStore, check_writable_folder
 
 POLICIES = ("never", "missing", "always")
 COST = {"mlp7": 1.0, "lenet5": 4.0}  # relative cost of a run-epoch, measured on the 2-core CPU (stacked)
 WAIT_S = 30.0  # how often a shard looks for an ancestor another shard computes
+LOCK_WAIT_S = 10.0  # how often a process looks again at runs that another process is training
 
 
 def environment(device: torch.device) -> dict:
@@ -63,6 +70,34 @@ def inflight_dir() -> Path:
 
 def checkpoint_path(chunk: list[dict]) -> Path:
     return inflight_dir() / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt"
+
+
+def check_targets(store: RunStore) -> None:
+    """Every folder a compute writes to, checked before its first step (``ValueError`` naming it)."""
+    store.check_writable()
+    check_writable_folder(inflight_dir(), "checkpoint folder ($DIPBOOK_STATE)",
+                          "set DIPBOOK_STATE to a writable folder")
+
+
+@contextlib.contextmanager
+def run_locks(keys: list[str]):
+    """Take the lock of each run in ``keys`` that no other process holds; yield the keys taken."""
+    inflight_dir().mkdir(parents=True, exist_ok=True)
+    held = []
+    try:
+        for k in keys:
+            f = open(inflight_dir() / f"{k}.lock", "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            held.append((k, f))
+        yield [k for k, _ in held]
+    finally:
+        for _, f in held:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
 
 
 # -- what to compute ---------------------------------------------------------------------------------
@@ -155,13 +190,16 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[t
 def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device: str | None = None,
            data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
            progress: bool = True, command_hint: str | None = None,
-           shard: tuple[int, int] | None = None) -> list[dict | None]:
+           shard: tuple[int, int] | None = None, report: dict | None = None) -> list[dict | None]:
     """The records of ``specs``, computing what ``compute`` allows: ``never`` (raise
     ``RunsMissing`` listing what is absent), ``missing`` (compute what is absent, with every
     missing run it starts from), ``always`` (recompute ``specs``; their ancestors only if missing).
 
     ``shard=(i, n)`` computes only the i-th of n shares (see ``shares``); the records of runs left
-    to other shards are None until they are stored."""
+    to other shards are None until they are stored. ``report``, a dict, receives ``trained``: the
+    number of runs this call trained (others may have been trained meanwhile by another process).
+
+    Before anything is computed, every folder it will write to is checked (``check_targets``)."""
     if compute not in POLICIES:
         raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
     done, missing, damaged, found = store._scan(specs)
@@ -175,6 +213,8 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
             raise RunsMissing(f"{len(missing)} of {len(specs)} runs are not in the store "
                               f"{store.root}:\n{lines}{more}{hint}\n(or rerun with compute='missing')")
         return [found[specmod.key(s)] for s in specs]
+    if missing or damaged or compute == "always":
+        check_targets(store)
     for s, why in damaged:
         aside = store.set_aside(s)
         warnings.warn(f"{why} It was moved to {aside.name} and will be recomputed.")
@@ -185,18 +225,23 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     if shard is not None:
         share = shares(specs, shard[1], max_stack)
         mine = {k for k, j in share.items() if j == shard[0]}
-    _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
+    trained = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
+    if report is not None:
+        report["trained"] = trained
     if compute == "always":
         found = {}  # everything was recomputed: read it anew
     return [found.get(specmod.key(s)) or store.get(s) for s in specs]
 
 
 def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str] | None, always: set[str],
-             device, data_root, download, max_stack, progress) -> None:
+             device, data_root, download, max_stack, progress) -> int:
     """Compute ``todo`` level by level (a run once the run it starts from is stored); with shards,
     only the runs in ``mine``, waiting for ancestors that other shards compute. A run stored
-    meanwhile by another process is skipped, unless it is to be recomputed (``always``)."""
+    meanwhile by another process is skipped, unless it is to be recomputed (``always``); a run
+    another process is training (it holds its lock) is waited for. Return how many runs were
+    trained here."""
     pending = {specmod.key(s): s for s in todo}
+    trained = 0
     datasets: dict[tuple, datamod.Data] = {}
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     while pending:
@@ -216,15 +261,32 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
             body = recipe.measure(s, recipe.initial_model(s, store.weights).to(dev), data)
             store.write(s, body, environment(dev) | {"wall_s": round(time.time() - t0, 2)})
             pending.pop(specmod.key(s))
-        for chunk in stacks([s for s in ready if s["kind"] == "train"], grid, max_stack):
+        chunks = stacks([s for s in ready if s["kind"] == "train"], grid, max_stack)
+        for chunk in chunks:
             for s in chunk:
                 pending.pop(specmod.key(s))
-            # another process may have stored some of them meanwhile: train only the rest
-            chunk = [s for s in chunk if specmod.key(s) in always or not store.path(specmod.key(s)).exists()]
-            if chunk:
-                _train_chunk(store, chunk, _data(datasets, chunk[0], data_root, download, dev), dev, progress)
+        while chunks:
+            elsewhere = []  # runs another process holds the lock of
+            for chunk in chunks:
+                # another process may have stored some of them meanwhile: train only the rest
+                chunk = [s for s in chunk if specmod.key(s) in always or not store.path(specmod.key(s)).exists()]
+                with run_locks([specmod.key(s) for s in chunk]) as held:
+                    mine_now = [s for s in chunk if specmod.key(s) in held
+                                and (specmod.key(s) in always or not store.path(specmod.key(s)).exists())]
+                    elsewhere += [s for s in chunk if specmod.key(s) not in held]
+                    if mine_now:
+                        _train_chunk(store, mine_now, _data(datasets, mine_now[0], data_root, download, dev), dev,
+                                     progress)
+                        trained += len(mine_now)
+            if elsewhere:
+                print(f"{len(elsewhere)} run(s) are being trained by another process; waiting for them "
+                      "(or for their locks, to take over)", file=sys.stderr, flush=True)
+                time.sleep(LOCK_WAIT_S)
+                always -= {specmod.key(s) for s in elsewhere if store.path(specmod.key(s)).exists()}
+            chunks = stacks(elsewhere, grid, max_stack)
         if mine is not None and blocked:
             _wait_for(store, blocked)
+    return trained
 
 
 def _wait_for(store: RunStore, keys: set[str]) -> None:

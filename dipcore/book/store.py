@@ -15,6 +15,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import tempfile
 from pathlib import Path
 
 import torch
@@ -22,6 +24,7 @@ import torch
 from . import spec as specmod
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "runs"
+RECORD_NAME = re.compile(r"[0-9a-f]{16}\.json")  # what the store writes; any other file is foreign
 
 
 class RunsMissing(LookupError):
@@ -91,9 +94,55 @@ class RunStore:
             raise RunsMissing(f"no stored weights for run {key} ({w}); compute its grid first")
         return torch.load(w, map_location="cpu", weights_only=True)
 
-    def records(self) -> list[dict]:
-        """Every record in the store (each checked: a damaged one raises ``DamagedRun``)."""
-        return [self._read(path) for path in sorted(self.root.glob("*.json"))]
+    def record_paths(self) -> list[Path]:
+        """The files named as records (``<key>.json``); anything else in the folder is foreign."""
+        return sorted(p for p in self.root.glob("*.json") if RECORD_NAME.fullmatch(p.name))
+
+    def foreign(self) -> list[Path]:
+        """Files the store did not write (and ignores): not a record, not the weights of one, not a
+        damaged record set aside; temporary files of a write in progress are not listed."""
+        own = {p.name for p in self.record_paths()} | {p.with_suffix(".pt").name for p in self.record_paths()}
+        return sorted(p for p in self.root.iterdir() if p.name not in own and not p.name.startswith(".")
+                      and ".json.damaged-" not in p.name) if self.root.is_dir() else []
+
+    def records(self, skip_damaged: bool = False) -> list[dict]:
+        """Every record in the store, each checked: a damaged one raises ``DamagedRun`` (or, with
+        ``skip_damaged``, is left out: see ``damaged``). Foreign files are ignored."""
+        out = []
+        for path in self.record_paths():
+            try:
+                out.append(self._read(path))
+            except DamagedRun:
+                if not skip_damaged:
+                    raise
+        return out
+
+    def damaged(self) -> list[str]:
+        """Why each damaged record of the store is damaged (empty when all are sound)."""
+        out = []
+        for path in self.record_paths():
+            try:
+                self._read(path)
+            except DamagedRun as e:
+                out.append(str(e))
+        return out
+
+    def describe(self) -> str:
+        """One line for a chapter's first output: which store (its path from the repository's root
+        when it is inside the repository, else absolute), and what it holds."""
+        where = self.root.resolve()
+        repo = DEFAULT_ROOT.parents[1]
+        if where.is_relative_to(repo):
+            where = f"{where.relative_to(repo).as_posix()} (in the repository)"
+        if not self.root.is_dir():
+            return f"run store {where}: does not exist yet (0 records)"
+        n, foreign = len(self.record_paths()), self.foreign()
+        extra = f", {len(foreign)} foreign file(s) ignored" if foreign else ""
+        return f"run store {where}: {n} records{extra}"
+
+    def check_writable(self) -> None:
+        """Raise ``ValueError`` now, before any compute, if runs could not be written here later."""
+        check_writable_folder(self.root, "run store", "give another folder with store=... / --store")
 
     def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
         """(done, missing, damaged with the reason) among ``specs``."""
@@ -150,6 +199,20 @@ class RunStore:
         aside = path.with_name(f"{path.name}.damaged-{stamp}")
         path.replace(aside)
         return aside
+
+def check_writable_folder(path: Path, what: str, fix: str) -> None:
+    """Create ``path`` if needed and prove it writable by writing a file there; else a
+    ``ValueError`` naming the folder, what it is for, what is wrong and ``fix``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a file, not a folder: {fix}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{what} {str(path)!r} is not writable ({e.strerror or e}): {fix}") from None
+
 
 def _finite(v):
     """JSON has no NaN/inf: a non-finite metric is stored as null."""

@@ -1,0 +1,236 @@
+"""Never lose a computed run, never show a wrong one (issue 9): bad input refused before any
+training with a message naming the value, from the library and the command line (the papermill
+entry point: tests/test_book.py); two processes on one grid share its runs; a damaged or foreign
+file in the store is named, ignored or repaired, never used."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dipcore import train
+from dipcore.book import chapter, executor, grids, recipe, spec
+from dipcore.book.cli import main
+from dipcore.book.store import RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any training or measurement fails the test: the error must come before them."""
+    def refuse(*a, **k):
+        raise AssertionError("computed before the bad input was refused")
+
+    monkeypatch.setattr(train, "train_stacked", refuse)
+    monkeypatch.setattr(recipe, "measure", refuse)
+
+
+def _smoke(name="pretrain"):
+    return grids.get(name, "fashion-mnist", "smoke")
+
+
+# -- the library --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make,message", [
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1", epochs=1, seed=2 ** 64), "seed"),
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1", epochs=1, seed=-1), "seed"),
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1", epochs=1, seed=0, batch_size=-1),
+     "batch_size"),
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1", epochs=1, seed=0, n_train=0), "n_train"),
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1", epochs=0, seed=0), "epochs"),
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1,0:0.2", epochs=1, seed=0), "schedule"),
+    (lambda: spec.train_spec("mlp9", "synthetic", schedule_text="0:0.1", epochs=1, seed=0), "mlp9"),
+    (lambda: spec.train_spec("mlp7-relu", "synthetic", schedule_text="0:0.1", epochs=1, seed=0, ratio=1.0), "ratio"),
+])
+def test_bad_specs_are_refused_when_made(make, message, no_training):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"store": ""}, "store must be a folder"),
+    ({"store": 3}, "store must be a folder"),
+    ({"seeds": "[0, 1]"}, "give the list with -y"),
+    ({"seeds": [2 ** 63]}, r"in \[0, 2\*\*63\)"),
+    ({"seeds": [True]}, "seeds must be"),
+    ({"figures": ""}, "figures must be a folder"),
+    ({"device": "gpu"}, "'gpu'"),
+    ({"compute": "yes"}, "'yes'"),
+])
+def test_bad_chapter_parameters_are_refused(kwargs, message, tmp_path, no_training):
+    with pytest.raises(ValueError, match=message):
+        chapter.setup("table3", protocol="smoke", **{"store": str(tmp_path / "runs"), **kwargs})
+
+
+def test_unwritable_targets_are_refused_before_any_compute(tmp_path, monkeypatch, no_training):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    with pytest.raises(ValueError, match=f"run store '{a_file}' is a file, not a folder"):
+        executor.ensure(RunStore(a_file), _smoke(), progress=False)
+    with pytest.raises(ValueError, match="run store .*under-a-file' is not writable"):
+        executor.ensure(RunStore(a_file / "under-a-file"), _smoke(), progress=False)
+    with pytest.raises(ValueError, match="figures folder .* is not writable"):
+        chapter.setup("table3", protocol="smoke", store=str(tmp_path / "runs"), figures=str(a_file / "figs"))
+    monkeypatch.setenv("DIPBOOK_STATE", str(a_file / "state"))
+    with pytest.raises(ValueError, match=r"checkpoint folder \(\$DIPBOOK_STATE\) .* set DIPBOOK_STATE"):
+        executor.ensure(RunStore(tmp_path / "runs"), _smoke(), progress=False)
+    with pytest.raises(ValueError, match=r"\$DIPBOOK_STATE"):  # a chapter that may compute checks it first
+        chapter.setup("table3", protocol="smoke", compute="missing", store=str(tmp_path / "runs"))
+    assert not list((tmp_path / "runs").glob("*.json")) if (tmp_path / "runs").exists() else True
+
+
+def test_a_misspelt_papermill_parameter_is_named(monkeypatch):
+    ns = {"In": ["", "# Parameters: papermill can set any of these\ncompute = 'never'\n",
+                 "# Parameters\ncompte = \"missing\"\nseeds = [0]\n"]}
+    assert chapter.injected_parameters(ns) == ["compte", "seeds"]
+    with pytest.raises(ValueError, match=r"'compte' is not a parameter of this chapter \(did you mean 'compute'\?\)"):
+        chapter.check_injected(ns)
+    chapter.check_injected({"In": ["# Parameters\nseeds = [0]\nratios = [0.5]\n"]})  # known names pass
+
+
+def test_smoke_runs_never_land_in_the_committed_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("DIPBOOK_SCRATCH_STORE", str(tmp_path / "scratch"))
+    assert chapter.setup("table3", protocol="smoke").store.root == tmp_path / "scratch"
+    assert chapter.setup("table3").store.root == ROOT / "data" / "runs"
+
+
+def test_a_chapter_says_which_store_it_reads(tmp_path, capsys):
+    chapter.setup("table3", protocol="smoke", store=str(tmp_path / "runs"))
+    assert f"run store {tmp_path / 'runs'}: does not exist yet" in capsys.readouterr().out
+    chapter.setup("table3")
+    assert "run store data/runs (in the repository):" in capsys.readouterr().out
+
+
+# -- the command line ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv,message", [
+    (["compute", "pretrain", "--threads", "0"], "--threads must be at least 1"),
+    (["compute", "pretrain", "--max-stack", "-1"], "--max-stack must be at least 1"),
+    (["compute", "pretrain", "--device", "gpu"], "'gpu'"),
+    (["compute", "pretrain", "--shard", "2/2"], "--shard must be I/N with 0 <= I < N, got '2/2'"),
+    (["compute", "pretrain", "--dataset", "cifar"], "unknown dataset 'cifar'"),
+    (["compute", "pretrain", "--protocol", "quick"], "unknown protocol 'quick'"),
+    (["compute", "pretrain", "--store", "/dev/null"], "run store '/dev/null' is a file"),
+])
+def test_bad_command_lines_are_refused_before_any_compute(argv, message, capsys, no_training, tmp_path):
+    if "--store" not in argv:
+        argv = argv + ["--store", str(tmp_path / "runs")]
+    assert main(argv + ["--protocol", "smoke"] * ("--protocol" not in argv) + ["--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_status_fails_and_names_the_repair_when_a_run_is_damaged(tmp_path, capsys):
+    tmp_path = tmp_path / "runs"
+    args = ["--protocol", "smoke", "--store", str(tmp_path), "--no-progress"]
+    assert main(["compute", "pretrain", *args]) == 0
+    victim = sorted(tmp_path.glob("*.json"))[0]
+    victim.write_text(victim.read_text()[:100])  # truncated
+    capsys.readouterr()
+    assert main(["status", "pretrain", *args]) == 3
+    err = capsys.readouterr().err
+    assert "1 damaged run file(s)" in err and "python -m dipcore compute pretrain" in err
+    assert main(["list", "pretrain", *args]) == 3
+    assert f"damaged {victim.stem}" in capsys.readouterr().out  # not called "missing"
+    assert main(["compute", "pretrain", *args]) == 0  # the repair: set aside, recomputed
+    assert main(["status", "pretrain", *args]) == 0
+
+
+def test_list_into_a_closed_pipe_ends_quietly(tmp_path):
+    cmd = (f"{sys.executable} -m dipcore list table3 --protocol smoke --store {tmp_path} | head -1")
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "grid table3" in r.stdout and "Traceback" not in r.stderr, r.stderr
+
+
+# -- the store ----------------------------------------------------------------------------------------
+def test_damaged_and_foreign_files_are_named_and_never_used(tmp_path):
+    tmp_path = tmp_path / "runs"  # (the checkpoint folder of the tests is the parent's "inflight")
+    st = RunStore(tmp_path)
+    assert main(["compute", "pretrain", "--protocol", "smoke", "--store", str(tmp_path), "--no-progress"]) == 0
+    paths = sorted(tmp_path.glob("*.json"))
+    truncated, edited = paths[0], paths[1]
+    truncated.write_text(truncated.read_text()[:50])
+    rec = json.loads(edited.read_text())
+    rec["final_acc"] = 99.9
+    edited.write_text(json.dumps(rec))
+    weights = sorted(tmp_path.glob("*.pt"))[-1]
+    weights.unlink()  # a record whose weights are gone
+    (tmp_path / "notes.txt").write_text("a stray file")
+    (tmp_path / "results.json").write_text("{}")  # a stray JSON: not a record's name
+    assert {p.name for p in st.foreign()} == {"notes.txt", "results.json"}
+    damaged = st.damaged()
+    assert len(damaged) == 3 and any("does not parse" in d for d in damaged)
+    assert any("checksum" in d for d in damaged) and any("weights" in d for d in damaged)
+    good = st.records(skip_damaged=True)
+    assert len(good) == 1 and all(r["final_acc"] != 99.9 for r in good)
+    assert "2 foreign file(s) ignored" in st.describe()
+
+
+def test_the_reproducibility_page_renders_whatever_the_store_holds(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "out.ipynb"
+    tmp_path = tmp_path / "runs"
+    assert main(["compute", "pretrain", "--protocol", "smoke", "--store", str(tmp_path), "--no-progress"]) == 0
+    first = sorted(tmp_path.glob("*.json"))[0]
+    first.write_text("{")
+    (tmp_path / "stray.json").write_text("[]")
+    papermill.execute_notebook(str(ROOT / "chapters" / "reproducibility.ipynb"), str(out),
+                               parameters={"store": str(tmp_path)}, kernel_name="python3", progress_bar=False,
+                               cwd=str(ROOT / "chapters"))
+    text = out.read_text()
+    assert "left out:" in text and first.name in text and "ignored: stray.json" in text
+
+
+# -- two processes, one grid --------------------------------------------------------------------------
+def test_two_processes_on_one_grid_train_every_run_once(tmp_path):
+    env = {**os.environ, "DIPBOOK_STATE": str(tmp_path / "state"), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "dipcore", "compute", "orthp", "--protocol", "smoke", "--store",
+           str(tmp_path / "runs"), "--max-stack", "1", "--no-progress", "--threads", "1"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    trained = [int(o[0].split("done in")[1].split(": ")[1].split()[0]) for o in outs]
+    runs = [s for s in executor.closure(grids.get("orthp", "fashion-mnist", "smoke")) if s["kind"] == "train"]
+    assert sum(trained) == len(runs), (trained, len(runs))  # each run trained once, by one of them
+    assert min(trained) > 0  # and the work was shared
+    assert not list((tmp_path / "state").glob("*.tmp"))
+
+
+def test_a_checkpoint_temporary_file_is_per_process(tmp_path):
+    stack = train.Stack([torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1024, 10))], "cpu")
+    bufs = [torch.zeros_like(p) for p in stack.params]
+    seen = []
+    real_save = torch.save
+    torch.save = lambda obj, f, *a, **k: (seen.append(Path(f).name), real_save(obj, f, *a, **k))
+    try:
+        train._save(tmp_path / "ck.pt", "id", 1, stack, bufs, [torch.Generator()], [train.RunResult()],
+                    torch.ones(1, dtype=torch.bool))
+    finally:
+        torch.save = real_save
+    assert seen == [f".ck.pt.{os.getpid()}.tmp"] and (tmp_path / "ck.pt").exists()
+
+
+def test_a_run_whose_lock_holder_dies_is_taken_over(tmp_path, monkeypatch, capsys):
+    import threading
+
+    monkeypatch.setattr(executor, "LOCK_WAIT_S", 0.2)
+    specs = _smoke()
+    held, release = threading.Event(), threading.Event()
+
+    def other_process():  # holds one run's lock, then goes away without storing it
+        with executor.run_locks([spec.key(specs[0])]) as got:
+            assert got == [spec.key(specs[0])]
+            held.set()
+            release.wait(timeout=60)
+
+    t = threading.Thread(target=other_process)
+    t.start()
+    held.wait(timeout=60)
+    threading.Timer(3.0, release.set).start()
+    report = {}
+    recs = executor.ensure(RunStore(tmp_path / "runs"), specs, progress=False, report=report)
+    t.join()
+    assert report["trained"] == len(specs) and all(r is not None for r in recs)
+    assert "being trained by another process" in capsys.readouterr().err

@@ -13,6 +13,10 @@ stats on a fixed set of training examples; the same is logged once before the fi
 right after pruning/OrthP). A run whose loss becomes NaN/inf is marked diverged at that epoch and
 frozen; the other runs go on.
 
+Batch norm: each run keeps its own running statistics (stacked buffers, updated in place under
+vmap); training steps normalise by the batch, test accuracy and JSVs use the running statistics,
+as ``model.train()`` / ``model.eval()`` do for one model (tested).
+
 Unstructured pruning (Lee et al.'s connection sensitivity, pruning at initialization) trains with
 *masks*: the masked weights are zeroed before the first step and their gradients are zeroed before
 every SGD step, so that (weight decay and momentum acting on zeros) they stay exactly zero; the
@@ -79,12 +83,14 @@ class Stack:
         shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
         if len(shapes) != 1:
             raise ValueError("all stacked runs must share one architecture (same parameter shapes)")
-        params, _ = stack_module_state([m.to(device) for m in models])
+        params, buffers = stack_module_state([m.to(device) for m in models])
         self.names = list(params)
+        self.buffer_names = list(buffers)  # batch norm's running statistics, one set per run
         self.base = copy.deepcopy(models[0]).to("meta")
         self.linear = is_linear_map(models[0])
         self.n = len(models)
         self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
+        self.buffers = [buffers[k].detach().clone() for k in self.buffer_names]
         self._match_gradient_layout(device)
         self.masks = self._stack_masks(masks, device)
         with torch.no_grad():
@@ -122,37 +128,45 @@ class Stack:
         matmul's backward gives weight gradients transposed): the SGD update, which is
         memory-bound, then streams through contiguous memory (4x faster for MLP-7 on a CPU)."""
         x = torch.zeros(self.n, 2, *self.base_input_shape, device=device)
-        grads = torch.autograd.grad(self.forward(x).sum(), self.params)
+        grads = torch.autograd.grad(self.forward(x, training=False).sum(), self.params)  # no running-stat update
         self.params = [torch.empty_strided(p.shape, g.stride(), device=device).copy_(p.detach()).requires_grad_(True)
                        for p, g in zip(self.params, grads)]
 
-    def _one(self, params: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.base, dict(zip(self.names, params)), (x,))
+    def _one(self, tensors: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
+        """One network's logits; ``tensors`` are its parameters, then its buffers."""
+        n = len(self.names)
+        return functional_call(self.base, (dict(zip(self.names, tensors[:n])),
+                                           dict(zip(self.buffer_names, tensors[n:]))), (x,))
 
-    def forward(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, shared: bool = False, training: bool = True) -> torch.Tensor:
         """Logits ``[R, B, C]``; ``x`` is ``[R, B, ...]`` (one batch per run) or, when
-        ``shared``, one ``[B, ...]`` batch seen by every run."""
-        return vmap(self._one, in_dims=(0, None if shared else 0))(tuple(self.params), x)
+        ``shared``, one ``[B, ...]`` batch seen by every run. ``training``: batch norm normalises
+        by the batch and updates each run's running statistics (else it uses them)."""
+        self.base.train(training)
+        return vmap(self._one, in_dims=(0, None if shared else 0))(tuple(self.params) + tuple(self.buffers), x)
 
     def state_dict(self, r: int) -> dict[str, torch.Tensor]:
-        return {k: p[r].detach().cpu().clone() for k, p in zip(self.names, self.params)}
+        out = {k: p[r].detach().cpu().clone() for k, p in zip(self.names, self.params)}
+        return out | {k: b[r].cpu().clone() for k, b in zip(self.buffer_names, self.buffers)}
 
     def weights(self) -> list[torch.Tensor]:
-        """The stacked weight matrices ``[R, out, in*k*k]`` in forward order."""
-        return [p.detach().flatten(2) for k, p in zip(self.names, self.params) if k.endswith("weight")]
+        """The stacked weight matrices ``[R, out, in*k*k]`` of the Conv/Linear layers in forward order."""
+        return [p.detach().flatten(2) for k, p in zip(self.names, self.params) if k.endswith("weight") and p.dim() > 2]
 
     def singular_values(self, x: torch.Tensor, chunk: int = 250) -> torch.Tensor:
         """JSVs of every run on the examples ``x``: ``[R, N, C]`` (affine nets: ``[R, 1, C]``),
-        ``chunk`` examples at a time."""
-        return stacked_singular_values(self._one, tuple(p.detach() for p in self.params), self.weights(),
-                                       self.linear, x, chunk)
+        ``chunk`` examples at a time (batch norm, if any, in evaluation mode: one example's
+        Jacobian does not depend on the others)."""
+        self.base.train(False)
+        return stacked_singular_values(self._one, tuple(p.detach() for p in self.params) + tuple(self.buffers),
+                                       self.weights(), self.linear, x, chunk)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 500) -> torch.Tensor:
         """Test accuracy (%) of every run, ``[R]``."""
         correct = torch.zeros(self.n, device=x.device)
         for i in range(0, len(x), chunk):
-            pred = self.forward(x[i:i + chunk], shared=True).argmax(-1)
+            pred = self.forward(x[i:i + chunk], shared=True, training=False).argmax(-1)
             correct += (pred == y[i:i + chunk]).sum(1)
         return 100 * correct / len(x)
 
@@ -317,6 +331,7 @@ def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, s
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "segments": segments,
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
+             "buffers": [b.cpu() for b in stack.buffers],
              "orders": [g.get_state() for g in orders],
              "results": [{"metrics": r.metrics, "diverged_at": r.diverged_at} for r in results]}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two never share one
@@ -343,6 +358,8 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, flo
         for p, q in zip(stack.params, state["params"]):
             p.copy_(q)
         for b, q in zip(bufs, state["bufs"]):
+            b.copy_(q)
+        for b, q in zip(stack.buffers, state.get("buffers", [])):
             b.copy_(q)
     for g, st in zip(orders, state["orders"]):
         g.set_state(st)

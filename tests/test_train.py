@@ -19,9 +19,11 @@ def _reference(model, sched, seed, epochs, d, sgd=train.SGDConfig()):
     log = {"train_loss": [None], "test_acc": [], "jsv_mean": []}
 
     def evaluate():
+        model.eval()  # batch norm, if any: its running statistics
         with torch.no_grad():
             log["test_acc"].append(100 * (model(d.x_test).argmax(1) == d.y_test).float().mean().item())
         log["jsv_mean"].append(jsv.stats(jsv.singular_values(model, jsv_x))["mean"])
+        model.train()
 
     evaluate()
     n = len(d.x_train)
@@ -101,8 +103,9 @@ def test_mismatched_architectures_and_schedules_are_refused(synthetic):
                             synthetic, progress=False)
 
 
-def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(synthetic, tmp_path, monkeypatch):
-    models = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(batch_norm, synthetic, tmp_path, monkeypatch):
+    models = [_bn_net(s) if batch_norm else nets.seeded_build("mlp7-relu", s) for s in range(2)]
     scheds = [schedule.parse("0:0.05,2:0.01"), schedule.parse("0:0.02")]
     args = (models, scheds, [0, 1], 4, synthetic)
     kw = dict(jsv_examples=10, progress=False, keep_weights=True)
@@ -200,3 +203,29 @@ def test_bad_masks_are_refused_before_training(synthetic):
         run([{"1.weight": torch.ones(1024, 100)}])
     with pytest.raises(ValueError, match="only 0 and 1"):
         run([{"1.weight": torch.full((100, 1024), 0.5)}])
+
+
+def _bn_net(seed):
+    """A small convolutional network with batch norm (the residual networks of §3.4 have it)."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 5, stride=2), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                               torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 16), torch.nn.BatchNorm1d(16),
+                               torch.nn.ReLU(), torch.nn.Linear(16, 10))
+
+
+def test_batch_norm_stacked_runs_equal_runs_trained_one_by_one(synthetic):
+    models = [_bn_net(s) for s in range(2)]
+    scheds = [schedule.parse("0:0.05,1:0.01"), schedule.parse("0:0.02")]
+    res = train.train_stacked(models, scheds, [3, 4], 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
+    for r in range(2):
+        log, state = _reference(models[r], scheds[r], [3, 4][r], 2, synthetic)
+        m = res[r].metrics
+        assert m["train_loss"][1:] == pytest.approx(log["train_loss"][1:], rel=1e-4)
+        assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)
+        assert m["jsv_mean"] == pytest.approx(log["jsv_mean"], rel=1e-3)
+        assert set(res[r].state_dict) == set(state)  # running statistics included
+        for k, v in state.items():
+            assert torch.allclose(res[r].state_dict[k].to(v.dtype), v, rtol=1e-3, atol=1e-5), k
+        steps = 2 * -(-len(synthetic.x_train) // 100)  # 2 epochs of ceil(N / 100) batches
+        assert res[r].state_dict["1.num_batches_tracked"].item() == steps  # evaluation updated nothing
+    assert not torch.equal(res[0].state_dict["1.running_mean"], models[0].state_dict()["1.running_mean"])

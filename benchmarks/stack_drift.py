@@ -9,7 +9,8 @@ with its stack mates. This retrains stored Table 3 runs (MLP-7-Linear pruned at 
 both LRs without OrthP, both with OrthP, scratch; seed 0) in the composition asked for, on the
 same machine type, writes nothing to the run store, and appends one row per run to
 ``data/drift/stack_composition.csv``: the stored and the retrained final accuracy, the largest
-per-epoch gap in test accuracy and in mean JSV, and whether every logged number is bitwise equal.
+per-epoch gap in test accuracy, in mean JSV and in train loss, and which logged metrics are not
+bitwise equal.
 The reproducibility page states the guarantee from that file.
 """
 from __future__ import annotations
@@ -31,7 +32,16 @@ from dipcore.schedule import parse  # noqa: E402
 
 OUT = ROOT / "data" / "drift" / "stack_composition.csv"
 FIELDS = ("key", "setting", "epochs", "stored_stack", "stored_segments", "new_stack", "stored_final_acc",
-          "new_final_acc", "max_abs_acc_gap", "max_rel_jsv_gap", "bitwise_equal", "device", "torch", "date")
+          "new_final_acc", "max_abs_acc_gap", "max_rel_jsv_gap", "bitwise_equal", "device", "torch", "date",
+          "max_rel_loss_gap", "differing_metrics")
+
+
+def _open_rows() -> list[dict]:
+    """Rows already measured (an older file with fewer columns is carried over)."""
+    if not OUT.exists() or not OUT.stat().st_size:
+        return []
+    with open(OUT, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def chosen(epochs: int) -> list[dict]:
@@ -62,11 +72,12 @@ def main() -> None:
     d = data.load("fashion-mnist")
     dev = torch.device("cpu")
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    new_file = not OUT.exists()
-    with open(OUT, "a", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        if new_file:
-            w.writeheader()
+    before = _open_rows()
+    with open(OUT, "w", newline="") as f:
+        w = csv.DictWriter(f, FIELDS, restval="")
+        w.writeheader()
+        w.writerows(before)
+        f.flush()
         for i in range(0, len(specs), a.stack):
             chunk, recs = specs[i:i + a.stack], stored[i:i + a.stack]
             s0 = chunk[0]
@@ -80,18 +91,22 @@ def main() -> None:
                 old, new = rec["metrics"], res.metrics
                 acc_gap = max(abs(x - y) for x, y in zip(old["test_acc"], new["test_acc"]))
                 jsv_gap = max(abs(x - y) / abs(x) for x, y in zip(old["jsv_mean"], new["jsv_mean"]))
-                same = all(old[k] == [None if v is None else float(v) for v in new[k]] for k in old)
+                loss_gap = max(abs(x - y) / abs(x) for x, y in zip(old["train_loss"][1:], new["train_loss"][1:]))
+                differ = [k for k in old if old[k] != [None if v is None else float(v) for v in new[k]]]
+                same = not differ
                 row = {"key": specmod.key(s), "setting": specmod.describe(s), "epochs": s["epochs"],
                        "stored_stack": rec["meta"].get("stacked_with"), "stored_segments": rec["meta"].get("segments", 1),
                        "new_stack": len(chunk), "stored_final_acc": rec["final_acc"], "new_final_acc": res.final_acc,
                        "max_abs_acc_gap": round(acc_gap, 4), "max_rel_jsv_gap": f"{jsv_gap:.2e}", "bitwise_equal": same,
                        "device": executor.environment(dev)["device"], "torch": torch.__version__,
-                       "date": _dt.date.today().isoformat()}
+                       "date": _dt.date.today().isoformat(), "max_rel_loss_gap": f"{loss_gap:.2e}",
+                       "differing_metrics": " ".join(differ)}
                 w.writerow(row)
                 f.flush()
                 print(f"{row['setting']}: final acc {rec['final_acc']:.2f} (stored, stack of {row['stored_stack']}) "
                       f"vs {res.final_acc:.2f} (stack of {len(chunk)}); largest gap: acc {acc_gap:.2f} points, "
-                      f"mean JSV {jsv_gap:.1e} relative; bitwise equal: {same}", flush=True)
+                      f"mean JSV {jsv_gap:.1e} relative, train loss {loss_gap:.1e} relative; "
+                      f"bitwise equal: {same}{'' if same else ' (' + ', '.join(differ) + ' differ)'}", flush=True)
 
 
 if __name__ == "__main__":

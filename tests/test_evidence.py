@@ -172,3 +172,16 @@ def test_table7_verdicts_wait_for_their_runs_and_then_decide():
 def paper_value(net):
     from dipcore.book import paper
     return paper.value(7, net=net, ratio=0.9, setting="90 epochs", lr=0.01)
+
+
+def test_stack_drift_states_the_measured_guarantee(tmp_path):
+    path = tmp_path / "drift.csv"
+    assert evidence.stack_drift(path)[0] is None and "Not measured yet" in evidence.stack_drift(path)[1]
+    path.write_text("key,setting,epochs,stored_stack,stored_segments,new_stack,stored_final_acc,new_final_acc,"
+                    "max_abs_acc_gap,max_rel_jsv_gap,bitwise_equal,device,torch,date\n"
+                    "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d\n"
+                    "b,y,90,25,1,1,84.00,83.70,0.4,3.0e-06,False,cpu,2,d\n")
+    table, sentence = evidence.stack_drift(path)
+    assert table.loc[(90, 25, 1), "runs"] == 2 and table.loc[(90, 25, 1), "max_final_acc_gap"] == 0.3
+    assert "90 epochs: final test accuracy within 0.30 points (2 runs, mean 0.20)" in sentence
+    assert "3.0e-06 relative" in sentence

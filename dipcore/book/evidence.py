@@ -110,6 +110,34 @@ def store_summary(records: list[dict]):
     return out.round({"hours": 3})
 
 
+DRIFT_CSV = "data/drift/stack_composition.csv"  # written by benchmarks/stack_drift.py
+
+
+def stack_drift(path=None) -> tuple[object, str]:
+    """The measured drift of stored runs retrained in another stack composition (a table by
+    epochs and composition, None before any measurement) and the guarantee it supports, in one
+    sentence. ``path`` defaults to the repository's ``DRIFT_CSV``."""
+    import pandas as pd
+
+    from .store import DEFAULT_ROOT
+
+    path = DEFAULT_ROOT.parents[1] / DRIFT_CSV if path is None else path
+    df = pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+    if df.empty:
+        return None, ("Not measured yet: `benchmarks/stack_drift.py` retrains stored runs in another stack "
+                    "composition and writes its figures here.")
+    df["final_gap"] = (df["new_final_acc"] - df["stored_final_acc"]).abs()
+    table = df.groupby(["epochs", "stored_stack", "new_stack"]).agg(
+        runs=("key", "size"), bitwise_equal=("bitwise_equal", "sum"), max_final_acc_gap=("final_gap", "max"),
+        mean_final_acc_gap=("final_gap", "mean"), max_acc_gap_any_epoch=("max_abs_acc_gap", "max"),
+        max_rel_jsv_gap=("max_rel_jsv_gap", "max")).round(3)
+    parts = [f"{int(e)} epochs: final test accuracy within {g['final_gap'].max():.2f} points "
+             f"({len(g)} run{'s' if len(g) != 1 else ''}, mean {g['final_gap'].mean():.2f}), mean JSV within {g['max_rel_jsv_gap'].max():.1e} relative"
+             for e, g in df.groupby("epochs")]
+    return table, ("Same stack composition, same machine: bitwise equal (tested). Another composition: "
+                   + "; ".join(parts) + ", measured.")
+
+
 # -- §3.3 and §4: the four hypotheses -------------------------------------------------------------
 def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
     """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed),

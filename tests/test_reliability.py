@@ -234,3 +234,53 @@ def test_a_run_whose_lock_holder_dies_is_taken_over(tmp_path, monkeypatch, capsy
     t.join()
     assert report["trained"] == len(specs) and all(r is not None for r in recs)
     assert "being trained by another process" in capsys.readouterr().err
+
+
+def _compute_until(store_dir, env, stop_when=None):
+    """``python -m dipcore compute pretrain`` (smoke) in a subprocess, killed with SIGKILL as soon as
+    ``stop_when()`` holds (None: run to the end)."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "dipcore", "compute", "pretrain", "--protocol", "smoke", "--store", str(store_dir),
+           "--no-progress", "--threads", "1"]
+    p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if stop_when is None:
+        assert p.wait(timeout=600) == 0, p.stderr.read()
+        return False
+    while p.poll() is None:
+        if stop_when():
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            return True
+        time.sleep(0.01)
+    return False  # finished before the moment came
+
+
+def test_kill_9_at_two_moments_loses_nothing_and_resumes_exactly(tmp_path):
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "DIPBOOK_CHECKPOINT_S": "0"}  # a checkpoint every epoch
+    ref_dir, dir_ = tmp_path / "reference", tmp_path / "runs"
+    _compute_until(ref_dir, {**base, "DIPBOOK_STATE": str(tmp_path / "state-ref")})
+    env = {**base, "DIPBOOK_STATE": str(tmp_path / "state")}
+    state = tmp_path / "state"
+    # moment 1: a stack has saved a checkpoint, no run is stored yet
+    assert _compute_until(dir_, env, lambda: state.is_dir() and any(state.glob("*.pt")))
+    assert not list(dir_.glob("*.json")) and list(state.glob("*.pt"))
+    # moment 2: some runs are stored, another stack is part-way
+    assert _compute_until(dir_, env, lambda: len(list(dir_.glob("*.json"))) >= 2)
+    kept = {p.name: p.read_bytes() for p in dir_.glob("*.json")}
+    _compute_until(dir_, env)
+    assert {p.name for p in dir_.glob("*.json")} == {p.name for p in ref_dir.glob("*.json")}
+    for name, before in kept.items():
+        assert (dir_ / name).read_bytes() == before  # nothing stored was redone
+    for p in ref_dir.glob("*.json"):
+        ours, ref = json.loads((dir_ / p.name).read_text()), json.loads(p.read_text())
+        assert ours["metrics"] == ref["metrics"]  # interrupted twice, the same numbers as uninterrupted
+    assert not list(state.glob("*.pt")) and not list(dir_.glob(".*tmp"))
+    assert any(json.loads(p.read_text())["meta"]["segments"] > 1 for p in dir_.glob("*.json"))
+
+
+def test_a_bad_checkpoint_interval_is_refused_before_any_compute(tmp_path, monkeypatch, no_training):
+    monkeypatch.setenv("DIPBOOK_CHECKPOINT_S", "soon")
+    with pytest.raises(ValueError, match="DIPBOOK_CHECKPOINT_S must be a number of seconds >= 0, got 'soon'"):
+        executor.ensure(RunStore(tmp_path / "runs"), _smoke(), progress=False)

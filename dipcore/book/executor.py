@@ -68,12 +68,25 @@ def inflight_dir() -> Path:
     return Path(os.environ.get("DIPBOOK_STATE", Path.home() / ".cache" / "dipbook" / "inflight"))
 
 
+def checkpoint_every_s() -> float:
+    """How often a stack in training saves its state: ``$DIPBOOK_CHECKPOINT_S`` seconds (default 300)."""
+    raw = os.environ.get("DIPBOOK_CHECKPOINT_S", "300")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValueError(f"DIPBOOK_CHECKPOINT_S must be a number of seconds >= 0, got {raw!r}")
+    return value
+
+
 def checkpoint_path(chunk: list[dict]) -> Path:
     return inflight_dir() / f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt"
 
 
 def check_targets(store: RunStore) -> None:
     """Every folder a compute writes to, checked before its first step (``ValueError`` naming it)."""
+    checkpoint_every_s()
     store.check_writable()
     check_writable_folder(inflight_dir(), "checkpoint folder ($DIPBOOK_STATE)",
                           "set DIPBOOK_STATE to a writable folder")
@@ -317,7 +330,7 @@ def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device:
         sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
         progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
         keep_weights=any(s["keep_weights"] for s in chunk),
-        checkpoint=checkpoint_path(chunk))
+        checkpoint=checkpoint_path(chunk), checkpoint_every_s=checkpoint_every_s())
     meta = environment(device) | {
         "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -132,7 +132,8 @@ def stack_drift(path=None) -> tuple[object, str]:
         mean_final_acc_gap=("final_gap", "mean"), max_acc_gap_any_epoch=("max_abs_acc_gap", "max"),
         max_rel_jsv_gap=("max_rel_jsv_gap", "max")).round(3)
     parts = [f"{int(e)} epochs: final test accuracy within {g['final_gap'].max():.2f} points "
-             f"({len(g)} run{'s' if len(g) != 1 else ''}, mean {g['final_gap'].mean():.2f}), mean JSV within {g['max_rel_jsv_gap'].max():.1e} relative"
+             f"({len(g)} run{'s' if len(g) != 1 else ''}, mean {g['final_gap'].mean():.2f}), "
+             f"mean JSV within {g['max_rel_jsv_gap'].max():.1e} relative"
              for e, g in df.groupby("epochs")]
     return table, ("Same stack composition, same machine: bitwise equal (tested). Another composition: "
                    + "; ".join(parts) + ", measured.")

@@ -1,6 +1,5 @@
 """The executor: dependencies resolved, a killed grid resumed with nothing lost or duplicated,
 shards that split a grid, stacks in flight."""
-import functools
 
 import pytest
 
@@ -145,11 +144,12 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
         return real_stats(sv)
 
     monkeypatch.setattr(train, "jsv_stats", dies_after_epoch_1)
-    monkeypatch.setattr(train, "train_stacked", functools.partial(train.train_stacked, checkpoint_every_s=0))
+    monkeypatch.setenv("DIPBOOK_CHECKPOINT_S", "0")  # a checkpoint at every epoch
     with pytest.raises(KeyboardInterrupt):
         executor.ensure(store, [short], progress=False)
     (chunk, epoch, _), = executor.in_flight(store, [short])
     assert epoch == 1 and chunk[0]["net"] == "mlp7-relu"
+    (chunk, epoch, _), = executor.in_flight(store, [short], max_stack=1)  # found whatever max_stack says
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     rec, = executor.ensure(store, [short], progress=False)  # resumes
     assert rec["meta"]["segments"] == 2 and rec["meta"]["wall_s"] > 0

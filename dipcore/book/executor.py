@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
+import json
 import os
 import platform
 import sys
@@ -184,12 +185,22 @@ def stacks(todo: list[dict], grid: list[dict], max_stack: int) -> list[list[dict
 
 def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[tuple[list[dict], int, float]]:
     """Stacks of ``specs`` (and their missing ancestors) part-way through training: (their specs, the
-    epoch their checkpoint reached, when it was saved), from the checkpoints in ``inflight_dir()``."""
+    epoch their checkpoint reached, when it was saved), from the checkpoints in ``inflight_dir()``:
+    those of the stacks ``max_stack`` makes, and any other whose runs a ``<checkpoint>.json`` file
+    beside it names (so a grid computed with another ``--max-stack`` is found too)."""
     grid = closure(specs, store)
     missing = [s for s in grid if s["kind"] == "train" and not store.path(specmod.key(s)).exists()]
+    by_key = {specmod.key(s): s for s in missing}
+    chunks = {checkpoint_path(c): c for c in stacks(missing, grid, max_stack)}
+    for side in inflight_dir().glob("*.json") if inflight_dir().is_dir() else []:
+        try:
+            keys = json.loads(side.read_text())["keys"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if keys and all(k in by_key for k in keys):
+            chunks.setdefault(side.with_suffix(".pt"), [by_key[k] for k in keys])
     out = []
-    for chunk in stacks(missing, grid, max_stack):
-        path = checkpoint_path(chunk)
+    for path, chunk in chunks.items():
         if path.exists():
             try:
                 epoch = torch.load(path, map_location="cpu", weights_only=True)["epoch"]
@@ -322,8 +333,12 @@ def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:
 
 
 def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device: torch.device, progress: bool) -> None:
-    """Train one stack with the trainer its specs name (today: the stacked SGD trainer)."""
+    """Train one stack with the trainer its specs name (today: the stacked SGD trainer). Beside its
+    checkpoint, a small JSON names its runs while it trains (for ``in_flight``)."""
     s0 = chunk[0]
+    side = checkpoint_path(chunk).with_suffix(".json")
+    side.parent.mkdir(parents=True, exist_ok=True)
+    side.write_text(json.dumps({"keys": [specmod.key(s) for s in chunk]}))
     results = train.train_stacked(
         [recipe.initial_model(s, store.weights) for s in chunk], [parse(s["schedule"]) for s in chunk],
         [s["seed"] for s in chunk], s0["epochs"], data, jsv_examples=s0["jsv_examples"],
@@ -336,3 +351,4 @@ def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device:
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     for s, res in zip(chunk, results):
         store.put(s, res, meta)
+    side.unlink(missing_ok=True)

@@ -75,8 +75,9 @@ def train_gflop_per_epoch(model: nn.Module) -> float:
     return 3 * 2 * forward_macs(model) * FULL_TRAIN / 1e9
 
 
-def authors_loop(dataset: str, net: str, widths, fraction: float, device: str) -> float:
-    """Seconds of one model-epoch the authors' way (scaled from ``fraction`` of the split)."""
+def authors_loop(dataset: str, net: str, widths, fraction: float, device: str, workers: int = 0) -> float:
+    """Seconds of one model-epoch the authors' way (scaled from ``fraction`` of the split), with
+    ``workers`` DataLoader workers."""
     import torchvision
     import torchvision.transforms as T
 
@@ -87,8 +88,8 @@ def authors_loop(dataset: str, net: str, widths, fraction: float, device: str) -
     train_set = cls(root, train=True, transform=tf)
     n = int(FULL_TRAIN * fraction)
     sub = torch.utils.data.Subset(train_set, range(n))
-    train_dl = torch.utils.data.DataLoader(sub, batch_size=100, shuffle=True)
-    test_dl = torch.utils.data.DataLoader(cls(root, train=False, transform=tf), batch_size=100)
+    train_dl = torch.utils.data.DataLoader(sub, batch_size=100, shuffle=True, num_workers=workers)
+    test_dl = torch.utils.data.DataLoader(cls(root, train=False, transform=tf), batch_size=100, num_workers=workers)
     model = nets.build(net, widths).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     t0 = time.perf_counter()

@@ -21,38 +21,16 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import authors_loop  # noqa: E402
 from dipcore import data, jsv, nets, schedule, train  # noqa: E402
 
 
 def conventional(dataset: str, workers: int, device: str) -> float:
-    """Seconds for one model-epoch (train + test accuracy) the conventional way."""
-    import torchvision
-    import torchvision.transforms as T
-
-    cls = getattr(torchvision.datasets, data.TORCHVISION_CLASS[dataset])
-    mean, std = data.NORMALIZATION[dataset]
-    tf = T.Compose([T.Resize(32), T.ToTensor(), T.Normalize((mean,), (std,))])
-    root = str(data.default_root())
-    train_dl = torch.utils.data.DataLoader(cls(root, train=True, transform=tf), batch_size=100, shuffle=True,
-                                           num_workers=workers)
-    test_dl = torch.utils.data.DataLoader(cls(root, train=False, transform=tf), batch_size=100, num_workers=workers)
-    model = nets.build("mlp7-linear").to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    t0 = time.perf_counter()
-    for x, y in train_dl:
-        x, y = x.to(device), y.to(device)
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    correct = 0
-    with torch.no_grad():
-        for x, y in test_dl:
-            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
-    return time.perf_counter() - t0
+    """Seconds for one model-epoch (train + test accuracy) of MLP-7-Linear the conventional way."""
+    return authors_loop(dataset, "mlp7-linear", None, 1.0, device, workers)
 
 
 def stacked(d: data.Data, runs: int, device: str, name: str = "mlp7-linear") -> float:

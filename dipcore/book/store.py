@@ -105,27 +105,27 @@ class RunStore:
         return sorted(p for p in self.root.iterdir() if p.name not in own and not p.name.startswith(".")
                       and ".json.damaged-" not in p.name) if self.root.is_dir() else []
 
-    def records(self, skip_damaged: bool = False) -> list[dict]:
-        """Every record in the store, each checked: a damaged one raises ``DamagedRun`` (or, with
-        ``skip_damaged``, is left out: see ``damaged``). Foreign files are ignored."""
-        out = []
+    def read_all(self) -> tuple[list[dict], list[str]]:
+        """Every sound record of the store, and why each damaged one is damaged, in one pass over
+        its files (foreign files are ignored)."""
+        good, bad = [], []
         for path in self.record_paths():
             try:
-                out.append(self._read(path))
-            except DamagedRun:
-                if not skip_damaged:
-                    raise
-        return out
+                good.append(self._read(path))
+            except DamagedRun as e:
+                bad.append(str(e))
+        return good, bad
+
+    def records(self, skip_damaged: bool = False) -> list[dict]:
+        """Every record in the store, each checked: a damaged one raises ``DamagedRun`` (or, with
+        ``skip_damaged``, is left out: see ``read_all``). Foreign files are ignored."""
+        if skip_damaged:
+            return self.read_all()[0]
+        return [self._read(path) for path in self.record_paths()]
 
     def damaged(self) -> list[str]:
         """Why each damaged record of the store is damaged (empty when all are sound)."""
-        out = []
-        for path in self.record_paths():
-            try:
-                self._read(path)
-            except DamagedRun as e:
-                out.append(str(e))
-        return out
+        return self.read_all()[1]
 
     def describe(self) -> str:
         """One line for a chapter's first output: which store (its path from the repository's root

@@ -178,10 +178,15 @@ def test_stack_drift_states_the_measured_guarantee(tmp_path):
     path = tmp_path / "drift.csv"
     assert evidence.stack_drift(path)[0] is None and "Not measured yet" in evidence.stack_drift(path)[1]
     path.write_text("key,setting,epochs,stored_stack,stored_segments,new_stack,stored_final_acc,new_final_acc,"
-                    "max_abs_acc_gap,max_rel_jsv_gap,bitwise_equal,device,torch,date\n"
-                    "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d\n"
-                    "b,y,90,25,1,1,84.00,83.70,0.4,3.0e-06,False,cpu,2,d\n")
+                    "max_abs_acc_gap,max_rel_jsv_gap,bitwise_equal,device,torch,date,max_rel_loss_gap,differing_metrics\n"
+                    "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d,,\n"  # an old row: which metrics not recorded
+                    "b,y,90,25,1,1,84.00,83.70,0.4,3.0e-06,False,cpu,2,d,0,test_acc jsv_mean\n"
+                    "c,z,900,20,2,4,80.00,80.00,0.0,0,True,cpu,2,d,0,\n"
+                    "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d,0,jsv_std\n")  # a re-measurement of a
     table, sentence = evidence.stack_drift(path)
     assert table.loc[(90, 25, 1), "runs"] == 2 and table.loc[(90, 25, 1), "max_final_acc_gap"] == 0.3
-    assert "90 epochs: final test accuracy within 0.30 points (2 runs, mean 0.20)" in sentence
+    assert table.loc[(90, 25, 1), "not_bitwise_equal"] == "jsv_mean, jsv_std, test_acc"
+    assert table.loc[(900, 20, 4), "not_bitwise_equal"] == "-" and table.loc[(900, 20, 4), "bitwise_equal"] == 1
+    assert "90 epochs: final test accuracy within 0.30 points (2 runs, 0 bitwise equal)" in sentence
+    assert "900 epochs: final test accuracy within 0.00 points (1 run, 1 bitwise equal)" in sentence
     assert "3.0e-06 relative" in sentence

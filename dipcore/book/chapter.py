@@ -153,9 +153,9 @@ def check_injected(namespace: dict, known=PARAMETERS) -> None:
 
 def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", device: str = "auto",
           compute: str = "never", store: str | Path | None = None, seeds=None,
-          figures: str | Path | None = None) -> Chapter:
+          figures: str | Path | None = None, default_seeds: int | None = None) -> Chapter:
     """Validate a chapter's parameters and open the run store (printing which, and what it holds).
-    ``seeds`` None means the protocol's; ``store`` None means ``default_store(protocol)``;
+    ``seeds`` None means the protocol's (its first ``default_seeds`` when given: §3.4 uses 3); ``store`` None means ``default_store(protocol)``;
     ``figures`` is a folder where each figure is also saved as a PNG file. In a notebook that
     papermill ran, a parameter it set that the chapter does not have is refused."""
     check_injected(sys._getframe(1).f_globals)
@@ -164,7 +164,7 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
     proto = protomod.get(protocol)
     if compute not in executor.POLICIES:
         raise ValueError(f"compute must be one of {', '.join(executor.POLICIES)}, got {compute!r}")
-    seeds = proto.seeds if seeds is None else check_seeds(seeds)
+    seeds = proto.seeds[:default_seeds] if seeds is None else check_seeds(seeds)
     if figures is not None:
         if not isinstance(figures, (str, Path)) or not str(figures):
             raise ValueError(f"figures must be a folder (a non-empty path) or None, got {figures!r}")

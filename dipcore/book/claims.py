@@ -11,7 +11,10 @@ being computed), with the evidence in words. The rules:
 * ``smaller_gain(a1, b1, a2, b2)``: "the advantage of a over b is smaller in setting 2 than in
   setting 1": a bootstrap interval of (mean a1 - mean b1) - (mean a2 - mean b2); reproduced if
   it lies above 0, not reproduced if below, inconclusive if it straddles 0.
-* ``decreasing(x, y)``: "y falls as x grows": Spearman's rank correlation.
+* ``decreasing(x, y)`` / ``increasing(x, y)``: "y falls (grows) as x grows": Spearman's rank
+  correlation.
+* ``at_most(per_point)``: "holds at most ratios": reproduced where more than half of the
+  per-ratio verdicts are, not reproduced where half or more contradict it.
 """
 from __future__ import annotations
 
@@ -97,13 +100,45 @@ def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, l
 def decreasing(x, y, claim: str, source: str, min_rho: float = 0.8, alpha: float = 0.05) -> Verdict:
     """Claim: ``y`` decreases as ``x`` grows. Reproduced when Spearman's rho <= -min_rho with
     p < alpha; not reproduced when rho >= 0; inconclusive between."""
+    return _monotone(x, y, -1, claim, source, min_rho, alpha)
+
+
+def increasing(x, y, claim: str, source: str, min_rho: float = 0.8, alpha: float = 0.05) -> Verdict:
+    """Claim: ``y`` grows with ``x``: ``decreasing`` mirrored (rho >= min_rho with p < alpha
+    reproduces it, rho <= 0 does not)."""
+    return _monotone(x, y, 1, claim, source, min_rho, alpha)
+
+
+def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: float) -> Verdict:
     from scipy import stats
 
     x, y = np.asarray(x, float), np.asarray(y, float)
     res = stats.spearmanr(x, y)
     rho, p = float(res.statistic), float(res.pvalue)
     ev = f"Spearman rho = {rho:+.2f} ({_p(p)}) over {len(x)} points"
-    verdict = REPRODUCED if rho <= -min_rho and p < alpha else NOT_REPRODUCED if rho >= 0 else INCONCLUSIVE
+    verdict = REPRODUCED if sign * rho >= min_rho and p < alpha else NOT_REPRODUCED if sign * rho <= 0 else INCONCLUSIVE
+    return Verdict(claim, source, verdict, ev)
+
+
+def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, what: str = "ratio") -> Verdict:
+    """Claim: something holds "at most" points (pruning ratios), each decided by its own verdict.
+    Reproduced when it is reproduced at more than half of them; not reproduced when it is
+    contradicted (``not reproduced``) at half or more; inconclusive otherwise. A pending point makes
+    the whole claim pending."""
+    if any(v.verdict == PENDING for _, v in per_point):
+        return Verdict(claim, source, PENDING, "waiting for runs at " + ", ".join(f"{x:g}" for x, v in per_point
+                                                                                  if v.verdict == PENDING))
+    by = {k: [x for x, v in per_point if v.verdict == k] for k in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)}
+    n = len(per_point)
+
+    def at(xs):
+        return ", ".join(f"{x:g}" for x in xs) or "none"
+
+    details = "; ".join(f"{v.claim.rsplit('(', 1)[-1].rstrip(')')}: {v.evidence}" for _, v in per_point)
+    ev = (f"holds at {len(by[REPRODUCED])} of {n} {what}s ({at(by[REPRODUCED])}), is contradicted at "
+          f"{at(by[NOT_REPRODUCED])}, undecided at {at(by[INCONCLUSIVE])}. Per {what}: {details}")
+    verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) >= n
+               else INCONCLUSIVE)
     return Verdict(claim, source, verdict, ev)
 
 

@@ -2,6 +2,8 @@
 page compute each verdict by the same code."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import claims, paper
@@ -126,17 +128,40 @@ def stack_drift(path=None) -> tuple[object, str]:
     if df.empty:
         return None, ("Not measured yet: `benchmarks/stack_drift.py` retrains stored runs in another stack "
                     "composition and writes its figures here.")
+    df = df.drop_duplicates(["key", "epochs", "new_stack"], keep="last")  # a re-measurement replaces the older row
     df["final_gap"] = (df["new_final_acc"] - df["stored_final_acc"]).abs()
+    differing = df.get("differing_metrics", pd.Series("", index=df.index)).fillna("").astype(str)
+    df["differing"] = differing.where(~df["bitwise_equal"].astype(bool), "")
     table = df.groupby(["epochs", "stored_stack", "new_stack"]).agg(
         runs=("key", "size"), bitwise_equal=("bitwise_equal", "sum"), max_final_acc_gap=("final_gap", "max"),
         mean_final_acc_gap=("final_gap", "mean"), max_acc_gap_any_epoch=("max_abs_acc_gap", "max"),
-        max_rel_jsv_gap=("max_rel_jsv_gap", "max")).round(3)
+        max_rel_jsv_gap=("max_rel_jsv_gap", "max"),
+        not_bitwise_equal=("differing", lambda v: ", ".join(sorted({m for x in v for m in x.split() if m})) or "-"),
+    ).round(3)
     parts = [f"{int(e)} epochs: final test accuracy within {g['final_gap'].max():.2f} points "
-             f"({len(g)} run{'s' if len(g) != 1 else ''}, mean {g['final_gap'].mean():.2f}), "
+             f"({len(g)} run{'s' if len(g) != 1 else ''}, {int(g['bitwise_equal'].astype(bool).sum())} bitwise equal), "
              f"mean JSV within {g['max_rel_jsv_gap'].max():.1e} relative"
              for e, g in df.groupby("epochs")]
     return table, ("Same stack composition, same machine: bitwise equal (tested). Another composition: "
                    + "; ".join(parts) + ", measured.")
+
+
+@dataclass
+class GridPage:
+    """What a page built on a grid of runs shows: one row per run (``frame``; runs not stored yet
+    have status ``missing``), its tables (by network label) and its verdicts."""
+
+    frame: object
+    tables: dict
+    verdicts: list[claims.Verdict]
+
+    @property
+    def have(self) -> int:
+        return int((self.frame.status != "missing").sum())
+
+    @property
+    def need(self) -> int:
+        return len(self.frame)
 
 
 # -- §3.3 and §4: the four hypotheses -------------------------------------------------------------

@@ -216,8 +216,52 @@ def orthp(dataset: str, protocol: str) -> list[dict]:
         for net, ratios in ORTHP_RATIOS.items() for r in ratios for rec in ("none", "orthp", "ai")]
 
 
+# §3.4, Tables 4 and 5: the arms of the value-of-pruning sweep, as (paper epochs, schedule). The
+# four finetuning rows are Table 4's; the two decayed schedules are Table 5's (its caption's
+# "Finetuned-1" is the LR 0.01 one; the book reads the caption's labels as swapped, see the
+# chapter). Scratch: §3.4's "120 epochs, LR decayed to 1e-5", from the pretraining schedule.
+VALUE_ARMS = {
+    "Scratch": (120, "0:0.01,30:0.001,60:0.0001,90:0.00001"),
+    "20 epochs, 0.001, fixed": (20, "0:0.001"),
+    "90 epochs, 0.001, fixed": (90, "0:0.001"),
+    "90 epochs, 0.001, decay": (90, "0:0.001,45:0.0001,60:0.00001"),
+    "90 epochs, 0.01, decay": (90, "0:0.01,30:0.001,60:0.0001,75:0.00001"),
+}
+VALUE_NETS = ("mlp7-relu", "lenet5-relu")  # the CPU tier: the book's nonlinear networks
+VALUE_RATIOS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95)  # Table 5
+VALUE_SEEDS = 3  # Table 6: "randomly repeated for 3 times"
+
+
+def value_spec(net: str, dataset: str, protocol: str, ratio: float, arm: str, seed: int) -> dict:
+    """One run of the §3.4 sweep: ``net`` at ``ratio`` in ``arm`` (a key of ``VALUE_ARMS``): the
+    pruned architecture from a fresh init ("Scratch"), or the pretrained network L1-pruned and
+    finetuned with the arm's schedule."""
+    if arm not in VALUE_ARMS:
+        raise ValueError(f"unknown arm {arm!r}; choose one of {', '.join(VALUE_ARMS)}")
+    p = protomod.get(protocol)
+    epochs, schedule = VALUE_ARMS[arm]
+    start = "scratch" if arm == "Scratch" else pretrain_spec(net, dataset, protocol)
+    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start,
+                              schedule_text=p.schedule(schedule, epochs), epochs=p.epochs(epochs), seed=seed)
+
+
+def labelled_value(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] = VALUE_RATIOS,
+                   seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
+    """The §3.4 sweep for one network as (labels, spec) pairs: per ratio, every arm x seeds
+    (None: the protocol's first ``VALUE_SEEDS``). Labels: net, ratio, setting (the arm), seed."""
+    seeds = protomod.get(protocol).seeds[:VALUE_SEEDS] if seeds is None else seeds
+    return [({"net": net, "ratio": r, "setting": arm, "seed": s}, value_spec(net, dataset, protocol, r, arm, s))
+            for r in ratios for arm in VALUE_ARMS for s in seeds]
+
+
+def value(dataset: str, protocol: str) -> list[dict]:
+    """§3.4: scratch against L1-pruned finetuning on MLP-7-ReLU and LeNet-5-ReLU at six ratios,
+    five arms, 3 seeds (180 runs)."""
+    return [s for net in VALUE_NETS for _, s in labelled_value(net, dataset, protocol)]
+
+
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
-         "table3": table3, "table7": table7, "table7_ai": table7_ai}
+         "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

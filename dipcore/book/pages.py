@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import claims, evidence, grids, plotting, spec
+from . import claims, evidence, grids, plotting, spec, value
 from .chapter import Chapter, glue
 
 TABLE3_NET = "mlp7-linear"
@@ -95,6 +95,8 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
     what = "OrthP with 90 epochs against 900 epochs without; initial test accuracy with OrthP"
     if (recs := stored(everything, what)) is not None:
         verdicts += evidence.table3_extra_verdicts(evidence.runs_frame(everything, recs))
+    frame, _, command = value.runs(ch, seeds=ch.seeds[:grids.VALUE_SEEDS])  # §3.4
+    verdicts += [v for net in grids.VALUE_NETS for v in value.verdicts(frame, net, command)]
     frame, _, command = table7_runs(ch)  # §4: each claim pending until its runs are in
     for net in grids.TABLE7_NETS:
         verdicts += evidence.table7_verdicts(frame[frame.net == net], command)
@@ -102,21 +104,11 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
 
 
 @dataclass
-class Table7Page:
-    """§4: Table 7 with the approximate-isometry arm, per network."""
+class Table7Page(evidence.GridPage):
+    """§4: Table 7 with the approximate-isometry arm, per network (tables: each network's Table 7
+    block, ours beside the paper's)."""
 
-    frame: object  # one row per run of every network (missing runs included, status "missing")
-    tables: dict  # network label -> its Table 7 block, ours beside the paper's
     unpruned: object  # the unpruned networks, ours beside the paper's (evidence.pretrained_frame)
-    verdicts: list[claims.Verdict]
-
-    @property
-    def have(self) -> int:
-        return int((self.frame.status != "missing").sum())
-
-    @property
-    def need(self) -> int:
-        return len(self.frame)
 
 
 def table7_runs(ch: Chapter):
@@ -172,4 +164,4 @@ def table7(ch: Chapter) -> Table7Page:
     ch.figure(fig, "table7_runs", "**Table 7, run by run.** Final test accuracy (%) of each stored finetuning and "
               "scratch run (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey; "
               "a setting whose runs are all still being computed is marked pending.", seeds=len(ch.seeds))
-    return Table7Page(frame, tables, unpruned, verdicts)
+    return Table7Page(frame, tables, verdicts, unpruned)

@@ -1,0 +1,283 @@
+"""§3.4, the value of pruning: scratch training against L1-pruned finetuning across pruning ratios,
+Tables 4 and 5's protocol on the book's networks (``grids.value``). This module turns the sweep's
+stored runs into Table 5's layout, counts the reductions, decides the verdicts and draws the
+figures of ``chapters/value_of_pruning``; the paper's own Tables 4-6 (ImageNet, CIFAR-10) come
+from ``data/paper/numbers.csv`` and are shown as reference, never compared number for number.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nets, pruning
+from . import claims, evidence, grids, paper, plotting
+from .chapter import Chapter, glue
+
+SCRATCH, FT20, FIXED90, DECAY_LOW, DECAY_HIGH = grids.VALUE_ARMS  # the five arms, in Table 4's order
+FINETUNED = (FT20, FIXED90, DECAY_LOW, DECAY_HIGH)
+ARM_COLORS = {SCRATCH: plotting.SCRATCH_COLOR, FT20: "#E69F00", FIXED90: "#56B4E9",
+              DECAY_LOW: plotting.LR_COLORS[0.001], DECAY_HIGH: plotting.LR_COLORS[0.01]}
+SOURCE_T4, SOURCE_T5 = "§3.4, Table 4", "§3.4, Table 5"
+
+
+def reductions(net: str, ratios: tuple[float, ...] = grids.VALUE_RATIOS):
+    """Table 5's "Params reduc." and "FLOPs reduc." (%) of ``net`` L1-pruned at each ratio, counted
+    from the networks themselves (``nets.cost``), with the counts."""
+    import pandas as pd
+
+    dense = nets.cost(nets.build(net))
+    rows = []
+    for r in ratios:
+        c = nets.cost(nets.build(net, pruning.pruned_widths(net, r)))
+        rows.append({"pruning ratio": r, "params": c["params"], "FLOPs": c["flops"],
+                     "params reduc. (%)": 100 * (1 - c["params"] / dense["params"]),
+                     "FLOPs reduc. (%)": 100 * (1 - c["flops"] / dense["flops"])})
+    return pd.DataFrame(rows).set_index("pruning ratio")
+
+
+def runs(ch: Chapter, ratios: tuple[float, ...] = grids.VALUE_RATIOS, seeds: tuple[int, ...] | None = None):
+    """The sweep's runs (seeds: ``ch.seeds`` by default) as a frame (``evidence.runs_frame``; missing
+    ones have status ``missing``), computing what is missing first when ``ch.compute`` allows; with
+    the command that computes it; with the records by key."""
+    dataset, protocol = ch.dataset, ch.protocol.name
+    labelled = [pair for net in grids.VALUE_NETS
+                for pair in grids.labelled_value(net, dataset, protocol, ratios, seeds or ch.seeds)]
+    specs = [s for _, s in labelled]
+    recs = ch.ensure(specs, "value") if ch.compute != "never" else [ch.store.get(s) for s in specs]
+    return (evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r},
+            f"python -m dipcore compute value --dataset {dataset}")
+
+
+def _cell(g) -> str:
+    have = int((g.status != "missing").sum())
+    if have < len(g):  # never a partial mean
+        return f"pending ({have}/{len(g)})"
+    return evidence._fmt(g.final_acc)
+
+
+def _mean(frame, ratio, arm) -> float | None:
+    g = frame[(frame.ratio == ratio) & (frame.setting == arm)]
+    return float(g.final_acc.mean()) if len(g) and (g.status != "missing").all() else None
+
+
+def sweep_table(frame, net: str):
+    """Our sweep in Table 5's layout (with Table 4's four finetuning arms): per ratio, the
+    reductions, each arm's final test accuracy mean (std) over seeds, and the gain of LR 0.01
+    over LR 0.001 (both decayed), Table 5's parenthesis."""
+    import pandas as pd
+
+    g = frame[frame.net == net]
+    red = reductions(net, tuple(dict.fromkeys(g.ratio)))
+    rows = []
+    for ratio, cell in g.groupby("ratio", sort=False):
+        row = {"pruning ratio": ratio, "params reduc. (%)": f"{red.loc[ratio, 'params reduc. (%)']:.2f}",
+               "FLOPs reduc. (%)": f"{red.loc[ratio, 'FLOPs reduc. (%)']:.2f}"}
+        row.update({arm: _cell(cell[cell.setting == arm]) for arm in grids.VALUE_ARMS})
+        hi, lo = _mean(g, ratio, DECAY_HIGH), _mean(g, ratio, DECAY_LOW)
+        row["LR 0.01 - LR 0.001"] = "" if None in (hi, lo) else f"{hi - lo:+.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("pruning ratio")
+
+
+def paper_table5():
+    """The paper's Table 5 (ResNet-18/34, ImageNet, top-1 %), with the book's reading of its two
+    finetuned columns (``paper.py``): reference numbers on another dataset."""
+    df = paper.numbers(5)
+    acc = df[df.metric == "test_acc"].pivot_table(index=["net", "ratio"], columns="setting", values="value")
+    red = df[df.metric != "test_acc"].pivot_table(index=["net", "ratio"], columns="metric", values="value")
+    out = red.join(acc, how="outer").rename(columns={"params_reduction": "params reduc. (%)",
+                                                      "flops_reduction": "FLOPs reduc. (%)"})
+    out = out[["params reduc. (%)", "FLOPs reduc. (%)", "Unpruned", SCRATCH, DECAY_LOW, DECAY_HIGH]]
+    out[f"{DECAY_HIGH} - {DECAY_LOW}"] = out[DECAY_HIGH] - out[DECAY_LOW]
+    return out.rename(index={"resnet18": "ResNet-18", "resnet34": "ResNet-34"})
+
+
+def paper_rising() -> list[claims.Verdict]:
+    """Table 5's "the larger the pruning ratio, the more of the improvement", decided by the same
+    rule as ours (Spearman over the six ratios) on the paper's own numbers, per ResNet."""
+    t = paper_table5()
+    out = []
+    for name in ("ResNet-18", "ResNet-34"):
+        part = t.loc[name]
+        part = part[part.index > 0]
+        out.append(claims.increasing(part.index, part[DECAY_HIGH] - part[DECAY_LOW], f"{name} (the paper's own Table 5): "
+                                     "the gain of the LR 0.01 schedule over the LR 0.001 one grows with the pruning ratio",
+                                     SOURCE_T5))
+    return out
+
+
+def paper_table4():
+    """The paper's Table 4 (ResNet-34-A/B, ImageNet, top-1 %): each implementation's scratch and
+    finetuned accuracies, one column per finetuning schedule."""
+    df = paper.numbers(4)
+    out = df.pivot_table(index="row", columns="setting", values="value", sort=False)
+    return out[[c for c in ("Unpruned", SCRATCH, *FINETUNED) if c in out.columns]]
+
+
+def paper_table6():
+    """The paper's Table 6 (WRN-40-2, CIFAR-10): accuracy (%) per method and parameter budget."""
+    df = paper.numbers(6)
+    df = df[(df.metric == "test_acc") & (df.setting != "Unpruned")].copy()
+    df["budget"] = df.row.str.split(" / ").str[1]
+    return df.pivot_table(index="setting", columns="budget", values="value", sort=False)[
+        ["500K params budget", "1M params budget", "1.5M params budget"]]
+
+
+# -- verdicts ---------------------------------------------------------------------------------------
+def _per_ratio(frame, a: str, b: str, claim: str, source: str) -> list[tuple[float, claims.Verdict]]:
+    """``claims.greater`` of arm ``a`` over arm ``b`` at each ratio of ``frame``."""
+    out = []
+    for ratio in dict.fromkeys(frame.ratio):
+        g = frame[frame.ratio == ratio]
+        out.append((ratio, claims.greater(g[g.setting == a].final_acc, g[g.setting == b].final_acc,
+                                          f"{claim} (ratio {ratio:g})", source, unit=" points")))
+    return out
+
+
+def _gains(frame, a: str, b: str) -> tuple[list[float], list[float]]:
+    ratios = list(dict.fromkeys(frame.ratio))
+    return ratios, [_mean(frame, r, a) - _mean(frame, r, b) for r in ratios]
+
+
+def verdicts(frame, net: str, command: str) -> list[claims.Verdict]:
+    """The claims of §3.4 on one network, each decided once all its runs are stored:
+    (1) with Rethinking's schedule scratch beats finetuning at most ratios (Table 4, the "no value"
+    observation the paper reproduces); (2) 90 decayed epochs at LR 0.001 beat that schedule at most
+    ratios, (3) more so at larger ratios; (4) LR 0.01 gains over LR 0.001 more at larger ratios;
+    (5) the finetuned network (LR 0.01, decayed) beats scratch at most ratios."""
+    label = paper.NET_LABELS[net]
+    g = frame[frame.net == net]
+    specs = [
+        ("most", SCRATCH, FT20, f"{label}: with Rethinking's finetuning schedule (20 epochs, LR 0.001 fixed), the "
+         "pruned architecture trained from scratch beats the L1-pruned network finetuned, at most ratios", SOURCE_T4),
+        ("most", DECAY_LOW, FT20, f"{label}: finetuning 90 epochs with a decayed LR (from 0.001) beats 20 epochs "
+         "at a fixed LR 0.001, at most ratios", SOURCE_T4),
+        ("rising", DECAY_LOW, FT20, f"{label}: the advantage of the decayed 90-epoch schedule over the 20-epoch fixed "
+         "one grows with the pruning ratio", "§3.4"),
+        ("rising", DECAY_HIGH, DECAY_LOW, f"{label}: the advantage of the larger initial LR (0.01 over 0.001, both "
+         "decayed, 90 epochs) grows with the pruning ratio", SOURCE_T5),
+        ("most", DECAY_HIGH, SCRATCH, f"{label}: the L1-pruned network finetuned (90 epochs, LR 0.01 decayed) beats "
+         "the pruned architecture trained from scratch, at most ratios (pruning has value)", SOURCE_T5),
+    ]
+    out = []
+    for rule, a, b, claim, source in specs:
+        cells = g[g.setting.isin([a, b])]
+        have = int((cells.status != "missing").sum())
+        if have < len(cells) or not len(cells):
+            out.append(claims.pending(claim, source, have, len(cells), command))
+        elif rule == "most":
+            out.append(claims.at_most(_per_ratio(g, a, b, claim, source), claim, source))
+        else:
+            ratios, gains = _gains(g, a, b)
+            out.append(claims.increasing(ratios, gains, claim, source))
+    return out
+
+
+# -- figures ----------------------------------------------------------------------------------------
+def plot_accuracy(ax, frame, net: str, unpruned: float | None = None) -> None:
+    """Final test accuracy against pruning ratio, one line per arm (mean over seeds, band: range),
+    the unpruned network as a dashed line."""
+    g = evidence.stored(frame[frame.net == net])
+    for arm in grids.VALUE_ARMS:
+        a = g[g.setting == arm].groupby("ratio").final_acc.agg(["mean", "min", "max"])
+        if not len(a):
+            continue
+        ax.plot(a.index, a["mean"], "o-", color=ARM_COLORS[arm], label=arm, ms=4, lw=1.5)
+        ax.fill_between(a.index, a["min"], a["max"], color=ARM_COLORS[arm], alpha=0.2, lw=0)
+    if unpruned is not None:
+        ax.axhline(unpruned, ls="--", color="0.3", lw=1, label="unpruned")
+    ax.set_xlabel("pruning ratio")
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_title(paper.NET_LABELS[net])
+
+
+def plot_over_scratch(ax, frame, net: str) -> None:
+    """Each finetuning arm's mean accuracy minus scratch's, against pruning ratio (above 0: pruning
+    has value at that ratio)."""
+    g = frame[frame.net == net]
+    for arm in FINETUNED:
+        pts = [(r, _mean(g, r, arm) - _mean(g, r, SCRATCH)) for r in dict.fromkeys(g.ratio)
+               if _mean(g, r, arm) is not None and _mean(g, r, SCRATCH) is not None]
+        if pts:
+            ax.plot(*zip(*pts), "o-", color=ARM_COLORS[arm], label=arm, ms=4, lw=1.5)
+    ax.axhline(0, color="0.3", lw=1)
+    ax.set_xlabel("pruning ratio")
+    ax.set_ylabel("finetuned - scratch (points)")
+    ax.set_title(paper.NET_LABELS[net])
+
+
+def plot_jsv(ax, frame, records: dict, net: str, ratio: float) -> None:
+    """Mean JSV per epoch of each arm at one ratio (mean over seeds; epoch 0: right after pruning,
+    or the fresh init for scratch): how fast each schedule restores dynamical isometry."""
+    g = evidence.stored(frame[(frame.net == net) & (frame.ratio == ratio)])
+    for arm in grids.VALUE_ARMS:
+        curves = [records[k]["metrics"]["jsv_mean"] for k in g[g.setting == arm].key if k in records]
+        if curves:
+            ax.plot(np.mean(np.asarray(curves, float), 0), color=ARM_COLORS[arm], label=arm, lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean JSV")
+    ax.set_title(f"{paper.NET_LABELS[net]}, ratio {ratio:g}")
+
+
+def plot_paper_over_scratch(ax) -> None:
+    """The same difference from the paper's Table 5 (ImageNet): reference, another dataset."""
+    t = paper_table5()
+    for name, style in (("ResNet-18", "--"), ("ResNet-34", ":")):
+        part = t.loc[name].dropna(subset=[SCRATCH])
+        part = part[part.index > 0]
+        for arm in (DECAY_LOW, DECAY_HIGH):
+            ax.plot(part.index, part[arm] - part[SCRATCH], style, marker="x", color=ARM_COLORS[arm],
+                    label=f"{name}, {arm}", lw=1.2)
+    ax.axhline(0, color="0.3", lw=1)
+    ax.set_xlabel("pruning ratio")
+    ax.set_title("paper, Table 5 (ImageNet)")
+
+
+def _legend(ax, **kw) -> None:
+    """A legend where something is drawn (no runs stored yet: none)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", **kw)
+
+
+class ValuePage(evidence.GridPage):
+    """§3.4: the sweep per network (tables: Table 5's layout) beside the paper's Tables 4-6."""
+
+
+def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
+    """Reads (or, when ``ch.compute`` allows, computes) the sweep; glues ``vp_have``, ``vp_need``,
+    ``vp_seeds`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
+    import matplotlib.pyplot as plt
+
+    pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")}
+    frame, by_key, command = runs(ch, ratios or grids.VALUE_RATIOS)
+    glue("vp_have", int((frame.status != "missing").sum()))
+    glue("vp_need", len(frame))
+    glue("vp_seeds", int(frame.seed.nunique()))
+    tables = {paper.NET_LABELS[n]: sweep_table(frame, n) for n in grids.VALUE_NETS}
+    out = [v for n in grids.VALUE_NETS for v in verdicts(frame, n, command)]
+    fig, axes = plt.subplots(1, len(grids.VALUE_NETS), figsize=(13, 4.2), squeeze=False)
+    for ax, net in zip(axes[0], grids.VALUE_NETS):
+        plot_accuracy(ax, frame, net, pre[net]["final_acc"] if net in pre else None)
+    _legend(axes[0, 0], fontsize=8)
+    ch.figure(fig, "value_accuracy", "**Scratch against L1-pruned finetuning across pruning ratios (§3.4).** Final "
+              "test accuracy of each arm: mean over seeds (line) and range (band); dashed: the unpruned network.",
+              seeds=int(frame.seed.nunique()))
+    fig, axes = plt.subplots(1, len(grids.VALUE_NETS) + 1, figsize=(16, 4), squeeze=False)
+    for ax, net in zip(axes[0], grids.VALUE_NETS):
+        plot_over_scratch(ax, frame, net)
+    plot_paper_over_scratch(axes[0, -1])
+    _legend(axes[0, 0], fontsize=8)
+    _legend(axes[0, -1], fontsize=7)
+    ch.figure(fig, "value_over_scratch", "**Does pruning have value?** Mean accuracy of each finetuning arm minus "
+              "scratch training's, per pruning ratio (above 0: the pruned network's weights are worth inheriting). "
+              "Right: the same difference from the paper's Table 5, ResNet-18/34 on ImageNet (reference only, "
+              "another dataset and network).", seeds=int(frame.seed.nunique()))
+    jsv_ratio = max(frame.ratio)  # the most damaged networks: where the schedules differ most
+    fig, axes = plt.subplots(1, len(grids.VALUE_NETS), figsize=(13, 3.8), squeeze=False)
+    for ax, net in zip(axes[0], grids.VALUE_NETS):
+        plot_jsv(ax, frame, by_key, net, jsv_ratio)
+    _legend(axes[0, 0], fontsize=8)
+    ch.figure(fig, "value_jsv", f"**How fast each schedule restores dynamical isometry.** Mean JSV per epoch at "
+              f"pruning ratio {jsv_ratio:g}, mean over seeds; epoch 0 is the network right after pruning (for scratch: "
+              "the fresh initialisation of the pruned architecture).", seeds=int(frame.seed.nunique()))
+    return ValuePage(frame, tables, out)

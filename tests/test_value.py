@@ -1,0 +1,102 @@
+"""§3.4, the value of pruning (``grids.value``, ``dipcore.book.value``): the sweep's specs, its
+table, the reductions and the verdicts."""
+import numpy as np
+import pytest
+
+from dipcore import nets, pruning
+from dipcore.book import claims, evidence, grids, spec, value
+from test_evidence import _fake_records
+
+
+def test_the_sweep_is_tables_4_and_5s_protocol():
+    specs = grids.get("value", "fashion-mnist", "paper")
+    assert len(specs) == 2 * 6 * 5 * 3 == 180 and len({spec.key(s) for s in specs}) == 180
+    labelled = grids.labelled_value("lenet5-relu", "fashion-mnist", "paper")
+    by_arm = {}
+    for lab, s in labelled:
+        by_arm.setdefault(lab["setting"], set()).add((s["epochs"], s["schedule"], s["start"] == "scratch"))
+    pre = spec.key(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "paper"))
+    assert by_arm == {
+        "Scratch": {(120, "0:0.01,30:0.001,60:0.0001,90:0.00001", True)},
+        "20 epochs, 0.001, fixed": {(20, "0:0.001", False)},
+        "90 epochs, 0.001, fixed": {(90, "0:0.001", False)},
+        "90 epochs, 0.001, decay": {(90, "0:0.001,45:0.0001,60:0.00001", False)},
+        "90 epochs, 0.01, decay": {(90, "0:0.01,30:0.001,60:0.0001,75:0.00001", False)},
+    }
+    assert {s["start"] for l, s in labelled if l["setting"] != "Scratch"} == {pre}
+    assert sorted({l["seed"] for l, _ in labelled}) == [0, 1, 2]
+    assert sorted({s["ratio"] for _, s in labelled}) == [0.1, 0.3, 0.5, 0.7, 0.9, 0.95]
+    assert all(s["weight_decay"] == 1e-4 and s["momentum"] == 0.9 and s["batch_size"] == 100 for _, s in labelled)
+    smoke = grids.labelled_value("mlp7-relu", "mnist", "smoke")
+    assert {s["epochs"] for _, s in smoke} == {1, 2} and {s["dataset"] for _, s in smoke} == {"synthetic"}
+    with pytest.raises(ValueError, match="unknown arm"):
+        grids.value_spec("mlp7-relu", "mnist", "paper", 0.5, "30 epochs", 0)
+
+
+def test_reductions_are_counted_from_the_networks():
+    red = value.reductions("mlp7-relu", (0.5, 0.9))
+    # MLP-7 (1024-100x6-10) pruned at 0.9: six hidden layers of 10 units
+    dense, small = 1024 * 100 + 5 * 100 * 100 + 100 * 10 + 6 * 100 + 10, 1024 * 10 + 5 * 10 * 10 + 10 * 10 + 6 * 10 + 10
+    assert red.loc[0.9, "params"] == small and nets.cost(nets.build("mlp7-relu"))["params"] == dense
+    assert red.loc[0.9, "params reduc. (%)"] == pytest.approx(100 * (1 - small / dense))
+    assert red.loc[0.5, "FLOPs"] == nets.cost(nets.build("mlp7-relu", pruning.pruned_widths("mlp7-relu", 0.5)))["flops"]
+
+
+def test_at_most_needs_more_than_half_of_the_ratios():
+    def v(verdict):
+        return claims.Verdict("c (ratio x)", "s", verdict, "e")
+
+    R, N, I = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE
+    assert claims.at_most([(r, v(x)) for r, x in zip(range(6), [R, R, R, R, I, N])], "c", "s").verdict == R
+    assert claims.at_most([(r, v(x)) for r, x in zip(range(6), [R, R, R, I, I, N])], "c", "s").verdict == I
+    assert claims.at_most([(r, v(x)) for r, x in zip(range(6), [R, R, I, N, N, N])], "c", "s").verdict == N
+    out = claims.at_most([(0.1, v(R)), (0.5, v(claims.PENDING))], "c", "s")
+    assert out.verdict == claims.PENDING and "0.5" in out.evidence
+
+
+def test_increasing_mirrors_decreasing():
+    x, y = [1, 2, 3, 4, 5, 6], [0.1, 0.2, 0.4, 0.3, 0.9, 2.0]
+    assert claims.increasing(x, y, "c", "s").verdict == claims.REPRODUCED
+    assert claims.decreasing(x, y, "c", "s").verdict == claims.NOT_REPRODUCED
+    assert claims.increasing(x, y[::-1], "c", "s").verdict == claims.NOT_REPRODUCED
+    assert claims.increasing(x, [1, 3, 2, 1, 3, 2], "c", "s").verdict == claims.INCONCLUSIVE
+
+
+def test_verdicts_wait_for_their_runs_and_then_decide():
+    """Finetuning with the LR 0.01 schedule ends 1 point above scratch everywhere, its gain over LR
+    0.001 grows with the ratio, and scratch beats the 20-epoch schedule: each claim decided so."""
+    rng = np.random.default_rng(5)
+    level = {"Scratch": 90.0, "20 epochs, 0.001, fixed": 89.0, "90 epochs, 0.001, fixed": 89.2,
+             "90 epochs, 0.001, decay": 90.5, "90 epochs, 0.01, decay": 91.0}
+
+    def acc(lab):
+        extra = 5 * lab["ratio"] if lab["setting"] == "90 epochs, 0.01, decay" else 0.0
+        extra += 3 * lab["ratio"] if lab["setting"] == "90 epochs, 0.001, decay" else 0.0
+        return level[lab["setting"]] + extra + 0.01 * rng.standard_normal()
+
+    labelled = grids.labelled_value("mlp7-relu", "mnist", "paper")
+    recs = _fake_records(labelled, acc)
+    frame = evidence.runs_frame(labelled, recs)
+    out = value.verdicts(frame, "mlp7-relu", "cmd")
+    assert [v.verdict for v in out] == [claims.REPRODUCED] * 5
+    table = value.sweep_table(frame, "mlp7-relu")
+    assert table.loc[0.9, "LR 0.01 - LR 0.001"] == f"{0.5 + 2 * 0.9:+.2f}"
+    assert table.loc[0.9, "params reduc. (%)"] == f"{value.reductions('mlp7-relu', (0.9,)).iloc[0, 2]:.2f}"
+    # scratch at ratio 0.5 not in yet: the claims comparing with scratch and that cell wait
+    partial = [None if (l["setting"] == "Scratch" and l["ratio"] == 0.5 and l["seed"] == 0) else r
+               for (l, _), r in zip(labelled, recs)]
+    frame = evidence.runs_frame(labelled, partial)
+    out = value.verdicts(frame, "mlp7-relu", "cmd")
+    assert [v.verdict for v in out] == [claims.PENDING, claims.REPRODUCED, claims.REPRODUCED, claims.REPRODUCED,
+                                        claims.PENDING]
+    assert "35 of 36 runs" in out[0].evidence
+    assert value.sweep_table(frame, "mlp7-relu").loc[0.5, "Scratch"] == "pending (2/3)"
+
+
+def test_table5_is_read_with_its_labels_swapped():
+    """The paper's "Pruned-Finetuned-2" column is the LR 0.01 schedule in the book's reading."""
+    t = value.paper_table5()
+    assert t.loc[("ResNet-34", 0.9), "90 epochs, 0.01, decay"] == 61.28  # printed as Pruned-Finetuned-2
+    assert t.loc[("ResNet-34", 0.9), "90 epochs, 0.001, decay"] == 60.33
+    assert t.loc[("ResNet-18", 0.5), "params reduc. (%)"] == 47.03
+    assert [v.verdict for v in value.paper_rising()] == [claims.INCONCLUSIVE, claims.REPRODUCED]

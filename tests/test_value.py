@@ -60,6 +60,8 @@ def test_increasing_mirrors_decreasing():
     assert claims.decreasing(x, y, "c", "s").verdict == claims.NOT_REPRODUCED
     assert claims.increasing(x, y[::-1], "c", "s").verdict == claims.NOT_REPRODUCED
     assert claims.increasing(x, [1, 3, 2, 1, 3, 2], "c", "s").verdict == claims.INCONCLUSIVE
+    assert claims.increasing([0.5, 0.9], [1, 2], "c", "s").evidence == "2 points: too few to rank"
+    assert claims.increasing(x, [1] * 6, "c", "s").verdict == claims.INCONCLUSIVE
 
 
 def test_verdicts_wait_for_their_runs_and_then_decide():
@@ -100,3 +102,17 @@ def test_table5_is_read_with_its_labels_swapped():
     assert t.loc[("ResNet-34", 0.9), "90 epochs, 0.001, decay"] == 60.33
     assert t.loc[("ResNet-18", 0.5), "params reduc. (%)"] == 47.03
     assert [v.verdict for v in value.paper_rising()] == [claims.INCONCLUSIVE, claims.REPRODUCED]
+
+
+def test_the_residual_tier_is_the_same_sweep_on_resnet20():
+    specs = grids.get("value_resnet", "fashion-mnist", "paper")
+    assert len(specs) == 6 * 5 * 3 and {s["net"] for s in specs} == {"resnet20"}
+    cpu = {(s["ratio"], s["epochs"], s["schedule"], s["seed"], s["start"] == "scratch")
+           for s in grids.get("value", "fashion-mnist", "paper") if s["net"] == "mlp7-relu"}
+    assert {(s["ratio"], s["epochs"], s["schedule"], s["seed"], s["start"] == "scratch") for s in specs} == cpu
+    assert nets.arch("resnet20").residual and nets.arch("resnet20").prunable == 9
+    widths = pruning.pruned_widths("resnet20", 0.9)
+    assert widths == (1, 1, 1, 3, 3, 3, 6, 6, 6)  # inner widths 16, 32, 64 less ceil(0.9 n)
+    assert nets.widths_of(nets.build("resnet20", widths), "resnet20") == widths
+    with pytest.raises(ValueError, match="not for a residual network"):
+        grids.finetune_spec("resnet20", "mnist", "paper", 0.9, 90, 0.01, True, 0)

@@ -113,6 +113,9 @@ def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: f
     from scipy import stats
 
     x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:  # no ranking to test
+        return Verdict(claim, source, INCONCLUSIVE, f"{len(x)} points{' with no spread' if len(x) >= 3 else ''}: "
+                       "too few to rank")
     res = stats.spearmanr(x, y)
     rho, p = float(res.statistic), float(res.pvalue)
     ev = f"Spearman rho = {rho:+.2f} ({_p(p)}) over {len(x)} points"

@@ -230,6 +230,7 @@ VALUE_ARMS = {
 VALUE_NETS = ("mlp7-relu", "lenet5-relu")  # the CPU tier: the book's nonlinear networks
 VALUE_RATIOS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95)  # Table 5
 VALUE_SEEDS = 3  # Table 6: "randomly repeated for 3 times"
+VALUE_RESIDUAL = "resnet20"  # the GPU tier: the same sweep on a residual network with batch norm
 
 
 def value_spec(net: str, dataset: str, protocol: str, ratio: float, arm: str, seed: int) -> dict:
@@ -260,8 +261,13 @@ def value(dataset: str, protocol: str) -> list[dict]:
     return [s for net in VALUE_NETS for _, s in labelled_value(net, dataset, protocol)]
 
 
+def value_resnet(dataset: str, protocol: str) -> list[dict]:
+    """§3.4's GPU tier: the same sweep on ResNet-20 (90 runs; its pretrained network first)."""
+    return [s for _, s in labelled_value(VALUE_RESIDUAL, dataset, protocol)]
+
+
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
-         "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value}
+         "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value, "value_resnet": value_resnet}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

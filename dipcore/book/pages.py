@@ -97,6 +97,9 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
         verdicts += evidence.table3_extra_verdicts(evidence.runs_frame(everything, recs))
     frame, _, command = value.runs(ch, seeds=ch.seeds[:grids.VALUE_SEEDS])  # §3.4
     verdicts += [v for net in grids.VALUE_NETS for v in value.verdicts(frame, net, command)]
+    frame, _, command = value.runs(ch, seeds=ch.seeds[:grids.VALUE_SEEDS], nets_=(grids.VALUE_RESIDUAL,),
+                                   compute=False)  # the GPU tier: its own chapter computes it
+    verdicts += value.verdicts(frame, grids.VALUE_RESIDUAL, command)
     frame, _, command = table7_runs(ch)  # §4: each claim pending until its runs are in
     for net in grids.TABLE7_NETS:
         verdicts += evidence.table7_verdicts(frame[frame.net == net], command)

@@ -208,6 +208,9 @@ def validate(spec: dict) -> None:
     if spec["orthp"] and "recovery" in spec:
         raise ValueError("a run has one recovery: orthp=True and a recovery field together")
     _check_choice("recovery", field(spec, "recovery"), tuple(r for r in isometry.RECOVERIES if r != "orthp"))
+    if nets.arch(spec["net"]).residual and recovery(spec) != "none":
+        raise ValueError(f"{spec['net']}: recovery {recovery(spec)!r} is defined for the four plain networks "
+                         "(a layer's weight matrix), not for a residual network; use recovery 'none'")
     is_ai, has = field(spec, "recovery") == "ai", [f in spec for f in AI_FIELDS]
     if (is_ai and not all(has)) or (not is_ai and any(has)):
         raise ValueError(f"the fields {', '.join(AI_FIELDS)} belong with recovery 'ai' (and it needs both)")

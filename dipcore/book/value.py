@@ -34,17 +34,32 @@ def reductions(net: str, ratios: tuple[float, ...] = grids.VALUE_RATIOS):
     return pd.DataFrame(rows).set_index("pruning ratio")
 
 
-def runs(ch: Chapter, ratios: tuple[float, ...] = grids.VALUE_RATIOS, seeds: tuple[int, ...] | None = None):
-    """The sweep's runs (seeds: ``ch.seeds`` by default) as a frame (``evidence.runs_frame``; missing
-    ones have status ``missing``), computing what is missing first when ``ch.compute`` allows; with
-    the command that computes it; with the records by key."""
+def runs(ch: Chapter, ratios: tuple[float, ...] = grids.VALUE_RATIOS, seeds: tuple[int, ...] | None = None,
+         nets_: tuple[str, ...] = grids.VALUE_NETS, compute: bool = True):
+    """The sweep's runs on ``nets_`` (seeds: ``ch.seeds`` by default) as a frame
+    (``evidence.runs_frame``; missing ones have status ``missing``), computing what is missing
+    first when ``compute`` and ``ch.compute`` allow; with the records by key and the command that
+    computes what is missing."""
     dataset, protocol = ch.dataset, ch.protocol.name
-    labelled = [pair for net in grids.VALUE_NETS
-                for pair in grids.labelled_value(net, dataset, protocol, ratios, seeds or ch.seeds)]
+    labelled = [pair for net in nets_ for pair in grids.labelled_value(net, dataset, protocol, ratios, seeds or ch.seeds)]
     specs = [s for _, s in labelled]
-    recs = ch.ensure(specs, "value") if ch.compute != "never" else [ch.store.get(s) for s in specs]
+    grid = "value_resnet" if grids.VALUE_RESIDUAL in nets_ else "value"
+    recs = ch.ensure(specs, grid) if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
+    device = " --device cuda" if grid == "value_resnet" else ""
     return (evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r},
-            f"python -m dipcore compute value --dataset {dataset}")
+            f"python -m dipcore compute {grid} --dataset {dataset}{device}")
+
+
+def gpu_tier_computes(ch: Chapter) -> bool:
+    """Whether the chapter trains the residual tier's missing runs: when it may compute and either
+    runs on a GPU or at a protocol other than the paper's (a smoke run proves the code on a CPU)."""
+    if ch.compute == "never":
+        return False
+    if ch.protocol.name != "paper":
+        return True
+    import torch
+
+    return ch.device.startswith("cuda") or (ch.device == "auto" and torch.cuda.is_available())
 
 
 def _cell(g) -> str:
@@ -244,26 +259,40 @@ class ValuePage(evidence.GridPage):
 
 
 def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
-    """Reads (or, when ``ch.compute`` allows, computes) the sweep; glues ``vp_have``, ``vp_need``,
-    ``vp_seeds`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
+    """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
+    (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
+    ``vp_need``, ``vp_seeds``, ``vp_res_have``, ``vp_res_need`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
     import matplotlib.pyplot as plt
 
+    import pandas as pd
+
     pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")}
-    frame, by_key, command = runs(ch, ratios or grids.VALUE_RATIOS)
+    ratios = ratios or grids.VALUE_RATIOS
+    frame, by_key, command = runs(ch, ratios)
+    res_frame, res_keys, res_command = runs(ch, ratios, nets_=(grids.VALUE_RESIDUAL,), compute=gpu_tier_computes(ch))
     glue("vp_have", int((frame.status != "missing").sum()))
     glue("vp_need", len(frame))
     glue("vp_seeds", int(frame.seed.nunique()))
-    tables = {paper.NET_LABELS[n]: sweep_table(frame, n) for n in grids.VALUE_NETS}
+    glue("vp_res_have", int((res_frame.status != "missing").sum()))
+    glue("vp_res_need", len(res_frame))
+    res_pre = ch.store.get(grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol.name))
+    if res_pre is not None:
+        pre[grids.VALUE_RESIDUAL] = res_pre
+    shown = grids.VALUE_NETS + ((grids.VALUE_RESIDUAL,) if (res_frame.status != "missing").any() else ())
+    tables = {paper.NET_LABELS[n]: sweep_table(frame if n in grids.VALUE_NETS else res_frame, n)
+              for n in grids.VALUE_NETS + (grids.VALUE_RESIDUAL,)}
     out = [v for n in grids.VALUE_NETS for v in verdicts(frame, n, command)]
-    fig, axes = plt.subplots(1, len(grids.VALUE_NETS), figsize=(13, 4.2), squeeze=False)
-    for ax, net in zip(axes[0], grids.VALUE_NETS):
+    out += verdicts(res_frame, grids.VALUE_RESIDUAL, res_command)
+    frame, by_key = pd.concat([frame, res_frame], ignore_index=True), by_key | res_keys
+    fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 4.2), squeeze=False)
+    for ax, net in zip(axes[0], shown):
         plot_accuracy(ax, frame, net, pre[net]["final_acc"] if net in pre else None)
     _legend(axes[0, 0], fontsize=8)
     ch.figure(fig, "value_accuracy", "**Scratch against L1-pruned finetuning across pruning ratios (§3.4).** Final "
               "test accuracy of each arm: mean over seeds (line) and range (band); dashed: the unpruned network.",
               seeds=int(frame.seed.nunique()))
-    fig, axes = plt.subplots(1, len(grids.VALUE_NETS) + 1, figsize=(16, 4), squeeze=False)
-    for ax, net in zip(axes[0], grids.VALUE_NETS):
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(5.3 * (len(shown) + 1), 4), squeeze=False)
+    for ax, net in zip(axes[0], shown):
         plot_over_scratch(ax, frame, net)
     plot_paper_over_scratch(axes[0, -1])
     _legend(axes[0, 0], fontsize=8)
@@ -273,8 +302,8 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
               "Right: the same difference from the paper's Table 5, ResNet-18/34 on ImageNet (reference only, "
               "another dataset and network).", seeds=int(frame.seed.nunique()))
     jsv_ratio = max(frame.ratio)  # the most damaged networks: where the schedules differ most
-    fig, axes = plt.subplots(1, len(grids.VALUE_NETS), figsize=(13, 3.8), squeeze=False)
-    for ax, net in zip(axes[0], grids.VALUE_NETS):
+    fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.8), squeeze=False)
+    for ax, net in zip(axes[0], shown):
         plot_jsv(ax, frame, by_key, net, jsv_ratio)
     _legend(axes[0, 0], fontsize=8)
     ch.figure(fig, "value_jsv", f"**How fast each schedule restores dynamical isometry.** Mean JSV per epoch at "

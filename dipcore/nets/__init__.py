@@ -1,10 +1,12 @@
 """The four networks of the paper (Table 1, Table 3, Table 7), as chapters/protocol.md describes
-them: ``mlp7-linear``, ``mlp7-relu``, ``lenet5-linear``, ``lenet5-relu``. Each family is a module
-of this package (``mlp7``, ``lenet5``); this one names them and holds what the methods ask of any
-network.
+them: ``mlp7-linear``, ``mlp7-relu``, ``lenet5-linear``, ``lenet5-relu``; and §3.4's residual
+tier, ``resnet20`` (the CIFAR-style ResNet-20 with batch norm, on the book's 1-channel 32x32
+images). Each family is a module of this package (``mlp7``, ``lenet5``, ``resnet``); this one
+names them and holds what the methods ask of any network.
 
-Every network is a flat ``nn.Sequential`` so that pruning, OrthP and the stacked trainer can walk
-its layers in order. PyTorch's default initialisation is used.
+The four are flat ``nn.Sequential`` so that pruning and OrthP can walk their layers in order; a
+residual network is pruned through a dependency graph instead (``dipcore.pruning.residual``). The
+stacked trainer takes either. PyTorch's default initialisation is used.
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import lenet5, mlp7
+from . import lenet5, mlp7, resnet
 
 FAMILIES = {"mlp7": mlp7, "lenet5": lenet5}
 ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU}
-NETS = ("mlp7-linear", "mlp7-relu", "lenet5-linear", "lenet5-relu")
+NETS = ("mlp7-linear", "mlp7-relu", "lenet5-linear", "lenet5-relu")  # the paper's four
+RESIDUAL = ("resnet20",)  # §3.4's residual tier (a GPU's work at the paper protocol)
 NUM_CLASSES = 10
 INPUT_SHAPE = (1, 32, 32)
 
@@ -26,20 +29,28 @@ INPUT_SHAPE = (1, 32, 32)
 class Arch:
     """What the methods need to know of a network beyond its modules."""
 
-    family: str  # "mlp7" or "lenet5"
+    family: str  # "mlp7", "lenet5" or "resnet"
     activation: str  # "linear" or "relu"
+    depth: int = 0  # residual networks: 20, ...
+
+    @property
+    def residual(self) -> bool:
+        return self.family == "resnet"
 
     @property
     def prunable(self) -> int:
-        """How many layers (from the input side) L1 pruning touches (chapters/protocol.md):
-        MLP-7 the first 6 Linear layers, LeNet-5 the 3 conv layers; never the classifier."""
-        return FAMILIES[self.family].PRUNABLE
+        """How many layers L1 pruning touches (chapters/protocol.md): MLP-7 the first 6 Linear
+        layers, LeNet-5 the 3 conv layers (from the input side), a ResNet the first conv of each
+        of its blocks; never the classifier."""
+        return (self.depth - 2) // 2 if self.residual else FAMILIES[self.family].PRUNABLE
 
 
 def arch(name: str) -> Arch:
-    """Parse a network name such as ``"lenet5-relu"``."""
+    """Parse a network name such as ``"lenet5-relu"`` or ``"resnet20"``."""
+    if name in RESIDUAL:
+        return Arch("resnet", "relu", int(name[6:]))
     if name not in NETS:
-        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
+        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETS + RESIDUAL)}")
     family, activation = name.split("-")
     return Arch(family, activation)
 
@@ -51,6 +62,8 @@ def build(name: str, widths: tuple[int, ...] | None = None) -> nn.Sequential:
     counts for LeNet-5): this is how the pruned architecture is built for scratch training.
     """
     a = arch(name)
+    if a.residual:  # widths: each block's inner width
+        return resnet.cifar_resnet(a.depth, INPUT_SHAPE[0], NUM_CLASSES, list(widths) if widths is not None else None)
     return FAMILIES[a.family].build(ACTIVATIONS[a.activation], widths)
 
 
@@ -61,6 +74,8 @@ def weight_layers(model: nn.Module) -> list[nn.Module]:
 
 def widths_of(model: nn.Module, name: str) -> tuple[int, ...]:
     """Widths of the prunable layers (the inverse of ``build(name, widths)``)."""
+    if arch(name).residual:
+        return tuple(resnet.inner_widths(model))
     layers = weight_layers(model)[: arch(name).prunable]
     return tuple(m.out_channels if isinstance(m, nn.Conv2d) else m.out_features for m in layers)
 

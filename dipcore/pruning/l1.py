@@ -48,7 +48,12 @@ def kept_units(weight: torch.Tensor, ratio: float) -> torch.Tensor:
 def pruned_widths(name: str, ratio: float) -> tuple[int, ...]:
     """Widths of the prunable layers after pruning ``name`` at ``ratio`` (the scratch baseline
     of Tables 3 and 7 trains this architecture from a fresh init)."""
-    dense = [m.weight.shape[0] for m in weight_layers(build(name))][: arch(name).prunable]
+    if arch(name).residual:  # each block's first conv
+        from ..nets.resnet import inner_widths
+
+        dense = inner_widths(build(name))
+    else:
+        dense = [m.weight.shape[0] for m in weight_layers(build(name))][: arch(name).prunable]
     return tuple(n - n_pruned(n, ratio) for n in dense)
 
 
@@ -71,9 +76,14 @@ def prune_l1(model: nn.Sequential, name: str, ratio: float) -> tuple[nn.Sequenti
     """Prune network ``model`` (built by ``dipcore.nets.build(name)``) at ``ratio``.
 
     Returns the physically smaller network (a new module; ``model`` is untouched) and, for each
-    pruned layer (its index among the weight layers), the indices of the units it kept.
+    pruned layer (its index among the weight layers; a ResNet: among its blocks), the indices of
+    the units it kept.
     """
     check_ratio(ratio)
+    if arch(name).residual:  # coupled channels: through Torch-Pruning's dependency graph
+        from .residual import block_first_convs, prune_filters
+
+        return prune_filters(model, block_first_convs(model), ratio, torch.zeros(1, *INPUT_SHAPE))
     layers = weight_layers(model)
     n_prunable = arch(name).prunable
     kept = {i: kept_units(layers[i].weight, ratio) for i in range(n_prunable)}  # one-shot scoring

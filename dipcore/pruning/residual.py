@@ -36,7 +36,8 @@ def prune_filters(model: nn.Module, layers: list[nn.Conv2d | nn.Linear], ratio: 
         raise ValueError("every layer to prune must be a module of the model")
     kept = {i: kept_units(m.weight, ratio) for i, m in enumerate(layers)}  # one-shot: all scored first
     model = copy.deepcopy(model)
-    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
+    with torch.enable_grad():  # the graph is traced through autograd (callers may be under no_grad)
+        dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
     for i, old in enumerate(layers):
         layer = model.get_submodule(names[id(old)])
         drop = sorted(set(range(layer.weight.shape[0])) - set(kept[i].tolist()))

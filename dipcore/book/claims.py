@@ -43,10 +43,10 @@ class Verdict:
         return f"**{mark} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
 
 
-def pending(claim: str, source: str, have: int, need: int, command: str) -> Verdict:
-    """A claim whose runs are not all in the store yet: said so, with the command that computes them."""
-    return Verdict(claim, source, PENDING, f"{have} of {need} runs in the store; the rest are being computed "
-                   f"({command})")
+def pending(claim: str, source: str, have: int, need: int, command: str, state: str = "are being computed") -> Verdict:
+    """A claim whose runs are not all in the store yet: said so (the rest ``state``), with the
+    command that computes them."""
+    return Verdict(claim, source, PENDING, f"{have} of {need} runs in the store; the rest {state} ({command})")
 
 
 def _p(p: float) -> str:

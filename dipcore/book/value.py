@@ -178,7 +178,8 @@ def verdicts(frame, net: str, command: str) -> list[claims.Verdict]:
         cells = g[g.setting.isin([a, b])]
         have = int((cells.status != "missing").sum())
         if have < len(cells) or not len(cells):
-            out.append(claims.pending(claim, source, have, len(cells), command))
+            state = "await a GPU" if nets.arch(net).residual else "are being computed"
+            out.append(claims.pending(claim, source, have, len(cells), command, state))
         elif rule == "most":
             out.append(claims.at_most(_per_ratio(g, a, b, claim, source), claim, source))
         else:
@@ -249,9 +250,16 @@ def plot_paper_over_scratch(ax) -> None:
 
 
 def _legend(ax, **kw) -> None:
-    """A legend where something is drawn (no runs stored yet: none)."""
+    """A legend where something is drawn; a panel with no run stored yet says so instead."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower left", **kw)
+
+
+def _mark_pending(axes) -> None:
+    """Write "pending" on each panel with no run drawn (reference lines aside)."""
+    for ax in axes:
+        if not [ln for ln in ax.lines if ln.get_label() != "unpruned" and not ln.get_label().startswith("_")]:
+            ax.text(0.5, 0.5, "pending: no run stored yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
 class ValuePage(evidence.GridPage):
@@ -287,6 +295,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 4.2), squeeze=False)
     for ax, net in zip(axes[0], shown):
         plot_accuracy(ax, frame, net, pre[net]["final_acc"] if net in pre else None)
+    _mark_pending(axes[0])
     _legend(axes[0, 0], fontsize=8)
     ch.figure(fig, "value_accuracy", "**Scratch against L1-pruned finetuning across pruning ratios (§3.4).** Final "
               "test accuracy of each arm: mean over seeds (line) and range (band); dashed: the unpruned network.",
@@ -294,6 +303,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(5.3 * (len(shown) + 1), 4), squeeze=False)
     for ax, net in zip(axes[0], shown):
         plot_over_scratch(ax, frame, net)
+    _mark_pending(axes[0, :-1])
     plot_paper_over_scratch(axes[0, -1])
     _legend(axes[0, 0], fontsize=8)
     _legend(axes[0, -1], fontsize=7)
@@ -305,6 +315,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.8), squeeze=False)
     for ax, net in zip(axes[0], shown):
         plot_jsv(ax, frame, by_key, net, jsv_ratio)
+    _mark_pending(axes[0])
     _legend(axes[0, 0], fontsize=8)
     ch.figure(fig, "value_jsv", f"**How fast each schedule restores dynamical isometry.** Mean JSV per epoch at "
               f"pruning ratio {jsv_ratio:g}, mean over seeds; epoch 0 is the network right after pruning (for scratch: "

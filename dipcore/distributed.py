@@ -104,27 +104,31 @@ def train(model: nn.Module, train_set, test_set, *, epochs: int, schedule: str, 
     return model, history
 
 
-def build(net: str, ratio: float, scratch: bool, pretrained: bool, in_channels: int, seed: int) -> nn.Module:
-    """The starting network: ``net`` (pretrained if asked), L1-pruned at ``ratio``; or, with
-    ``scratch``, the pruned architecture from a fresh init under ``seed``."""
+def build(net: str, ratio: float, scratch: bool, pretrained: bool, in_channels: int, seed: int,
+          start: str | None = None) -> nn.Module:
+    """The starting network: ``net`` (pretrained if asked, or the state_dict file ``start``),
+    L1-pruned at ``ratio``; or, with ``scratch``, the pruned architecture from a fresh init under
+    ``seed``."""
     from .nets import resnet
     from .pruning import residual
 
     torch.manual_seed(seed)
     if net in nets.NETS:
-        if scratch:
-            return nets.build(net, pruning.pruned_widths(net, ratio) if ratio else None)
-        return pruning.prune_l1(nets.build(net), net, ratio)[0] if ratio else nets.build(net)
-    if net not in RESNETS:
+        model, example = nets.build(net), None
+    elif net not in RESNETS:
         raise ValueError(f"unknown network {net!r}; choose one of {', '.join([*RESNETS, *nets.NETS])}")
-    if RESNETS[net] == "imagenet":
-        model, example = resnet.imagenet_resnet(net, pretrained and not scratch), torch.zeros(1, 3, 224, 224)
+    elif RESNETS[net] == "imagenet":
+        model, example = resnet.imagenet_resnet(net, pretrained and not scratch and not start), torch.zeros(1, 3, 224, 224)
     else:
         if pretrained:
             raise ValueError(f"{net} has no published weights: pretrain it first (--ratio 0) and pass --start")
         model, example = resnet.cifar_resnet(int(net[6:]), in_channels), torch.zeros(1, in_channels, 32, 32)
+    if start:
+        model.load_state_dict(torch.load(start, map_location="cpu"))
     if not ratio:
         return model
+    if net in nets.NETS:
+        return nets.build(net, pruning.pruned_widths(net, ratio)) if scratch else pruning.prune_l1(model, net, ratio)[0]
     small = residual.prune_resnet(model, ratio, example)
     if not scratch:
         return small
@@ -178,14 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     train_set, test_set = datasets(args.data, args.data_root, args.download, args.n_train, args.n_test)
     rank, world, device = init()
     try:
-        in_channels = train_set[0][0].shape[0]
-        if args.start:
-            model = build(args.net, 0.0, False, False, in_channels, args.seed)
-            model.load_state_dict(torch.load(args.start, map_location="cpu"))
-            if args.ratio:
-                model = _prune_loaded(model, args.net, args.ratio, in_channels)
-        else:
-            model = build(args.net, args.ratio, args.scratch, args.pretrained, in_channels, args.seed)
+        model = build(args.net, args.ratio, args.scratch, args.pretrained, train_set[0][0].shape[0], args.seed,
+                      args.start)
         model, history = train(model, train_set, test_set, epochs=args.epochs, schedule=args.schedule,
                                batch_size=args.batch_size, device=device, momentum=args.momentum,
                                weight_decay=args.weight_decay, seed=args.seed, workers=args.workers)
@@ -201,15 +199,6 @@ def main(argv: list[str] | None = None) -> None:
                                                           "test_acc": history}, indent=1))
     finally:
         dist.destroy_process_group()
-
-
-def _prune_loaded(model: nn.Module, net: str, ratio: float, in_channels: int) -> nn.Module:
-    from .pruning import residual
-
-    if net in nets.NETS:
-        return pruning.prune_l1(model, net, ratio)[0]
-    size = 224 if RESNETS[net] == "imagenet" else 32
-    return residual.prune_resnet(model, ratio, torch.zeros(1, in_channels, size, size))
 
 
 if __name__ == "__main__":

@@ -213,19 +213,28 @@ def _bn_net(seed):
                                torch.nn.ReLU(), torch.nn.Linear(16, 10))
 
 
+def _assert_stacked_equals_reference(models, scheds, seeds, epochs, d, rel, jsv_rel, rtol, atol):
+    """Train ``models`` stacked, then each the conventional way: losses, accuracies, mean JSVs and
+    every weight and running statistic agree; returns the stacked results."""
+    res = train.train_stacked(models, scheds, seeds, epochs, d, jsv_examples=50, progress=False, keep_weights=True)
+    for r in range(len(models)):
+        log, state = _reference(models[r], scheds[r], seeds[r], epochs, d)
+        m = res[r].metrics
+        assert m["train_loss"][1:] == pytest.approx(log["train_loss"][1:], rel=rel)
+        assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)
+        assert m["jsv_mean"] == pytest.approx(log["jsv_mean"], rel=jsv_rel)
+        assert set(res[r].state_dict) == set(state)  # running statistics included
+        for k, v in state.items():
+            assert torch.allclose(res[r].state_dict[k].to(v.dtype), v, rtol=rtol, atol=atol), k
+    return res
+
+
 def test_batch_norm_stacked_runs_equal_runs_trained_one_by_one(synthetic):
     models = [_bn_net(s) for s in range(2)]
     scheds = [schedule.parse("0:0.05,1:0.01"), schedule.parse("0:0.02")]
-    res = train.train_stacked(models, scheds, [3, 4], 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
+    res = _assert_stacked_equals_reference(models, scheds, [3, 4], 2, synthetic, rel=1e-4, jsv_rel=1e-3,
+                                           rtol=1e-3, atol=1e-5)
     for r in range(2):
-        log, state = _reference(models[r], scheds[r], [3, 4][r], 2, synthetic)
-        m = res[r].metrics
-        assert m["train_loss"][1:] == pytest.approx(log["train_loss"][1:], rel=1e-4)
-        assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)
-        assert m["jsv_mean"] == pytest.approx(log["jsv_mean"], rel=1e-3)
-        assert set(res[r].state_dict) == set(state)  # running statistics included
-        for k, v in state.items():
-            assert torch.allclose(res[r].state_dict[k].to(v.dtype), v, rtol=1e-3, atol=1e-5), k
         steps = 2 * -(-len(synthetic.x_train) // 100)  # 2 epochs of ceil(N / 100) batches
         assert res[r].state_dict["1.num_batches_tracked"].item() == steps  # evaluation updated nothing
     assert not torch.equal(res[0].state_dict["1.running_mean"], models[0].state_dict()["1.running_mean"])
@@ -244,13 +253,4 @@ def test_resnet20_stacked_runs_equal_runs_trained_one_by_one(synthetic):
     models = [pruning.prune_l1(nets.seeded_build("resnet20", s), "resnet20", 0.5)[0] for s in range(2)]
     assert nets.widths_of(models[0], "resnet20") == pruning.pruned_widths("resnet20", 0.5)
     scheds = [schedule.parse("0:0.05"), schedule.parse("0:0.02")]
-    res = train.train_stacked(models, scheds, [3, 4], 1, one_batch, jsv_examples=50, progress=False, keep_weights=True)
-    for r in range(2):
-        log, state = _reference(models[r], scheds[r], [3, 4][r], 1, one_batch)
-        m = res[r].metrics
-        assert m["train_loss"][1:] == pytest.approx(log["train_loss"][1:], rel=1e-5)
-        assert m["test_acc"] == pytest.approx(log["test_acc"], abs=0.5)
-        assert m["jsv_mean"] == pytest.approx(log["jsv_mean"], rel=1e-4)
-        assert set(res[r].state_dict) == set(state)  # running statistics included
-        for k, v in state.items():
-            assert torch.allclose(res[r].state_dict[k].to(v.dtype), v, rtol=1e-4, atol=5e-5), k
+    _assert_stacked_equals_reference(models, scheds, [3, 4], 1, one_batch, rel=1e-5, jsv_rel=1e-4, rtol=1e-4, atol=5e-5)

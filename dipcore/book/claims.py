@@ -137,7 +137,7 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
     def at(xs):
         return ", ".join(f"{x:g}" for x in xs) or "none"
 
-    details = "; ".join(f"{v.claim.rsplit('(', 1)[-1].rstrip(')')}: {v.evidence}" for _, v in per_point)
+    details = "; ".join(f"{what} {x:g}: {v.evidence}" for x, v in per_point)
     ev = (f"holds at {len(by[REPRODUCED])} of {n} {what}s ({at(by[REPRODUCED])}), is contradicted at "
           f"{at(by[NOT_REPRODUCED])}, undecided at {at(by[INCONCLUSIVE])}. Per {what}: {details}")
     verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) >= n

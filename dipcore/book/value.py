@@ -210,9 +210,10 @@ def plot_over_scratch(ax, frame, net: str) -> None:
     """Each finetuning arm's mean accuracy minus scratch's, against pruning ratio (above 0: pruning
     has value at that ratio)."""
     g = frame[frame.net == net]
+    scratch = {r: _mean(g, r, SCRATCH) for r in dict.fromkeys(g.ratio)}
     for arm in FINETUNED:
-        pts = [(r, _mean(g, r, arm) - _mean(g, r, SCRATCH)) for r in dict.fromkeys(g.ratio)
-               if _mean(g, r, arm) is not None and _mean(g, r, SCRATCH) is not None]
+        means = {r: _mean(g, r, arm) for r in scratch}
+        pts = [(r, means[r] - scratch[r]) for r in scratch if means[r] is not None and scratch[r] is not None]
         if pts:
             ax.plot(*zip(*pts), "o-", color=ARM_COLORS[arm], label=arm, ms=4, lw=1.5)
     ax.axhline(0, color="0.3", lw=1)

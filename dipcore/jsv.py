@@ -101,3 +101,37 @@ def stats(sv: torch.Tensor) -> dict[str, float]:
 def mean_jsv(model: nn.Module, x: torch.Tensor) -> float:
     """Eq. 1 over the examples ``x``."""
     return stats(singular_values(model, x))["mean"]
+
+
+def layer_blocks(model: nn.Sequential) -> list[nn.Sequential]:
+    """A plain network cut into its layers: each Conv/Linear layer with the elementwise modules
+    after it (its activation, a pool), up to the next one; what comes before the first weight
+    layer (a ``Flatten``) goes with it."""
+    if not isinstance(model, nn.Sequential):
+        raise ValueError("layerwise JSVs are defined for a plain nn.Sequential network (no skip connections)")
+    blocks: list[list[nn.Module]] = [[]]
+    for m in model:
+        if isinstance(m, (nn.Linear, nn.Conv2d)) and any(isinstance(b, (nn.Linear, nn.Conv2d)) for b in blocks[-1]):
+            blocks.append([])
+        blocks[-1].append(m)
+    return [nn.Sequential(*b) for b in blocks]
+
+
+@torch.no_grad()
+def layerwise_singular_values(model: nn.Sequential, x: torch.Tensor, chunk: int = 250) -> list[torch.Tensor]:
+    """Lee et al.'s *layerwise* JSVs: for each layer l, the singular values of its own Jacobian
+    ``J_l = d x_l / d x_(l-1)`` (``D_l W_l`` for ``x_l = phi(W_l x_(l-1) + b_l)``, D_l the diagonal of
+    ``phi'``) at each example's input to that layer: one ``[N, min(out, in)]`` tensor per layer (an
+    affine network: ``[1, k]``, the singular values of each weight matrix). Layerwise dynamical
+    isometry is every one of them near 1."""
+    blocks = layer_blocks(model)
+    if is_linear_map(model):
+        return [torch.linalg.svdvals(weight_layers(b)[0].weight.detach().flatten(1)).unsqueeze(0) for b in blocks]
+    out, h = [], x
+    for block in blocks:
+        with torch.enable_grad():
+            sv = torch.cat([torch.linalg.svdvals(jacobians(block, h[i:i + chunk], chunk))
+                            for i in range(0, len(h), chunk)])
+        out.append(sv)
+        h = block(h)
+    return out

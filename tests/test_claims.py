@@ -49,3 +49,21 @@ def test_pending_is_a_verdict_of_its_own():
     assert v.evidence == ("12 of 20 runs in the store; the rest are being computed "
                           "(python -m dipcore compute table3)")
     assert v._repr_markdown_().startswith("**⏳ pending** — H1 on MLP-7 (§3.3).")
+
+
+def test_within_asks_for_an_interval_inside_the_margin():
+    rng = np.random.default_rng(0)
+    close = rng.normal(80, 0.2, 20), rng.normal(80.1, 0.2, 20)
+    assert claims.within(*close, 1.0, "c", "s").verdict == claims.REPRODUCED
+    far = rng.normal(80, 0.2, 20), rng.normal(83, 0.2, 20)
+    assert claims.within(*far, 1.0, "c", "s").verdict == claims.NOT_REPRODUCED
+    # equal means but too noisy to exclude a 1-point difference: no significant difference, yet no match
+    noisy = np.array([70.0, 90.0, 75.0]), np.array([88.0, 72.0, 80.0])
+    assert claims.within(*noisy, 1.0, "c", "s").verdict == claims.INCONCLUSIVE
+    assert claims.greater(*noisy, "c", "s").verdict == claims.INCONCLUSIVE
+    # the interval: Welch's, at 90 %
+    v = claims.within(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0]), 5.0, "c", "s")
+    from scipy import stats
+    half = stats.t.ppf(0.95, 2) * np.sqrt(1 / 3)
+    assert f"[{1 - half:+.3g}, {1 + half:+.3g}]" in v.evidence and v.verdict == claims.REPRODUCED
+    assert claims.within([1.0], [1.0, 2.0], 1.0, "c", "s").verdict == claims.INCONCLUSIVE

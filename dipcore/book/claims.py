@@ -15,6 +15,10 @@ being computed), with the evidence in words. The rules:
   correlation.
 * ``at_most(per_point)``: "holds at most ratios": reproduced where more than half of the
   per-ratio verdicts are, not reproduced where half or more contradict it.
+* ``within(a, b, margin)``: "a matches b within ``margin``": an equivalence test (two one-sided
+  Welch tests, TOST): reproduced when the 90 % interval of the difference of means lies inside
+  (-margin, margin), not reproduced when it lies wholly outside, inconclusive otherwise. "No
+  significant difference" is not evidence of a match; this rule asks for the interval.
 """
 from __future__ import annotations
 
@@ -94,6 +98,31 @@ def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, l
     ev = (f"gain {g1:+.3g}{unit} in the first setting, {g2:+.3g}{unit} in the second; "
           f"{level:.0%} bootstrap interval of the drop [{lo:+.3g}, {hi:+.3g}]{unit}")
     verdict = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
+    return Verdict(claim, source, verdict, ev)
+
+
+def within(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:
+    """Claim: the values ``a`` match ``b``, their means no more than ``margin`` apart (TOST at
+    (1 - level) / 2 on each side, with Welch's standard error and degrees of freedom)."""
+    from scipy import stats
+
+    a, b = _clean(a), _clean(b)
+    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
+                       f"({len(a)} vs {len(b)}) to test")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0:
+        lo = hi = diff
+    else:
+        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+        half = float(stats.t.ppf((1 + level) / 2, df)) * se
+        lo, hi = diff - half, diff + half
+    ev = (f"difference of means {diff:+.3g}{unit}, {level:.0%} interval [{lo:+.3g}, {hi:+.3g}]{unit} "
+          f"({len(a)} vs {len(b)} runs; margin ±{margin:g}{unit})")
+    verdict = (REPRODUCED if -margin < lo and hi < margin else
+               NOT_REPRODUCED if lo >= margin or hi <= -margin else INCONCLUSIVE)
     return Verdict(claim, source, verdict, ev)
 
 

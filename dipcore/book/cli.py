@@ -3,6 +3,7 @@ server) can compute what the chapters need.
 
     python -m dipcore status table3 --dataset fashion-mnist
     python -m dipcore compute table3 --dataset fashion-mnist --device cuda
+    python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 
 import torch
 
-from . import executor, grids, spec as specmod
+from . import executor, export, grids, spec as specmod
 from .chapter import check_device
 from .store import DEFAULT_ROOT, RunStore
 
@@ -21,7 +22,7 @@ from .store import DEFAULT_ROOT, RunStore
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dipcore", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=("status", "compute", "list"))
+    ap.add_argument("action", choices=("status", "compute", "list", "export"))
     ap.add_argument("grid", choices=sorted(grids.GRIDS))
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--protocol", default="paper")
@@ -37,8 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--net", default=None, help="only the grid's runs of this network (and what they start from)")
     ap.add_argument("--epochs", type=int, default=None, help="only the training runs of this many epochs")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--format", default="csv", choices=export.FORMATS, help="export: csv (default) or parquet")
+    ap.add_argument("--per-epoch", action="store_true", help="export: one row per run and epoch")
+    ap.add_argument("--out", default=None, help="export: the file to write (CSV: standard output by default)")
     a = ap.parse_args(argv)
     try:
+        if a.action == "export":
+            df = export.frame(a.grid, a.dataset, a.protocol, a.store, per_epoch=a.per_epoch)
+            export.write(df, a.format, a.out)
+            print(f"exported {df.key.nunique() if len(df) else 0} stored run(s) of grid {a.grid} ({len(df)} rows"
+                  f"{', one per epoch' if a.per_epoch else ''}); {df.attrs['missing']} not stored yet, left out",
+                  file=sys.stderr)
+            return 0
         shard = None
         if a.shard:
             i, _, n = a.shard.partition("/")

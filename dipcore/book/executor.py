@@ -282,7 +282,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
         for s in [s for s in ready if s["kind"] == "jsv"]:
             data = _data(datasets, s, data_root, download, dev)
             t0 = time.time()
-            body = recipe.measure(s, recipe.initial_model(s, store.weights).to(dev), data)
+            body = recipe.measure(s, recipe.initial_model(s, store.weights, data).to(dev), data)
             store.write(s, body, environment(dev) | {"wall_s": round(time.time() - t0, 2)})
             pending.pop(specmod.key(s))
         chunks = stacks([s for s in ready if s["kind"] == "train"], grid, max_stack)
@@ -339,13 +339,15 @@ def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device:
     side = checkpoint_path(chunk).with_suffix(".json")
     side.parent.mkdir(parents=True, exist_ok=True)
     side.write_text(json.dumps({"keys": [specmod.key(s) for s in chunk]}))
+    models, masks = zip(*(recipe.start(s, store.weights, data) for s in chunk))
     results = train.train_stacked(
-        [recipe.initial_model(s, store.weights) for s in chunk], [parse(s["schedule"]) for s in chunk],
+        list(models), [parse(s["schedule"]) for s in chunk],
         [s["seed"] for s in chunk], s0["epochs"], data, jsv_examples=s0["jsv_examples"],
         sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=device,
         progress=progress, desc=f"{len(chunk)} x {s0['net']} r={s0['ratio']:g} {s0['epochs']}ep",
         keep_weights=any(s["keep_weights"] for s in chunk),
-        checkpoint=checkpoint_path(chunk), checkpoint_every_s=checkpoint_every_s())
+        checkpoint=checkpoint_path(chunk), checkpoint_every_s=checkpoint_every_s(),
+        masks=[m or {} for m in masks] if any(m is not None for m in masks) else None)
     meta = environment(device) | {
         "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

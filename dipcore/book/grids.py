@@ -266,8 +266,97 @@ def value_resnet(dataset: str, protocol: str) -> list[dict]:
     return [s for _, s in labelled_value(VALUE_RESIDUAL, dataset, protocol)]
 
 
+# Lee et al. (ICLR 2020), chapters/pruning_at_init: connection sensitivity at initialization on the
+# MLP-7s (their mlp-7-linear and mlp-7-tanh, and ReLU for the link with §4), trained with their
+# defaults: batch 100, plain SGD (no momentum) at a constant LR, their L2 term 2.5e-4 * sum w^2
+# (weight decay 5e-4), 10 000 iterations: 17 epochs of the 60 000 training images (10 200). Their
+# LR 0.1 for MLP-7-Tanh and -ReLU; for MLP-7-Linear 0.02, the largest of 0.1, 0.05, 0.02 at which
+# the dense network trains (orthogonal, LeCun and Glorot inits): at 0.1 it diverges in its first
+# epoch on the book's data, which the grid keeps as evidence (the dense runs at LEE_LR).
+PAI_NETS = ("mlp7-linear", "mlp7-tanh", "mlp7-relu")
+PAI_INITS = ("lecun", "glorot", "he", "orthogonal")  # variance scalings against layerwise isometry
+PAI_SPARSITIES = (0.5, 0.9, 0.95, 0.98, 0.99)
+PAI_SEEDS = 3
+PAI_EPOCHS, LEE_LR = 17, 0.1
+PAI_LR = {"mlp7-linear": 0.02, "mlp7-tanh": LEE_LR, "mlp7-relu": LEE_LR}
+PAI_SGD = {"batch_size": 100, "momentum": 0.0, "weight_decay": 5e-4}
+PAI_JSV_EXAMPLES = 200  # input-output JSVs logged per epoch on 200 training examples (the measurements too)
+
+
+def _pai_common(dataset: str, p: protomod.Protocol) -> dict:
+    return _common(dataset, p) | {"jsv_examples": min(p.jsv_examples, PAI_JSV_EXAMPLES)}
+
+
+def pai_spec(net: str, dataset: str, protocol: str, init: str, sparsity: float, seed: int,
+             criterion: str = "snip", recovery: str = "none", lr: float | None = None) -> dict:
+    """One run of the pruning-at-initialization grid: ``net`` initialised by ``init`` with
+    ``seed``, ``sparsity`` of its weights pruned by ``criterion`` (``snip``: connection sensitivity
+    of the labels' loss; ``snip-ae``: of the autoencoder loss; sparsity 0: dense), recovered by
+    ``recovery`` (``ai``: approximate isometry on the masked weights), trained with Lee et al.'s
+    defaults at a constant ``lr`` (None: the network's ``PAI_LR``)."""
+    p = protomod.get(protocol)
+    masked = {"criterion": criterion} if sparsity > 0 else {}
+    return specmod.train_spec(net, **_pai_common(dataset, p), **PAI_SGD, init=init, ratio=sparsity, seed=seed,
+                              recovery=recovery, ai=p.ai() if recovery == "ai" else None,
+                              schedule_text=p.schedule(f"0:{lr or PAI_LR[net]}", PAI_EPOCHS), epochs=p.epochs(PAI_EPOCHS),
+                              **masked)
+
+
+def pai_arms(net: str) -> list[dict]:
+    """The arms of the pruning-at-initialization grid for one network, as labels: every init
+    dense and SNIP-pruned at every sparsity; with the orthogonal init also SNIP + AI and the
+    label-free SNIP (``snip-ae``); all at the network's LR (``lr``), and where that is not Lee et
+    al.'s, the dense networks at theirs too."""
+    lrs = dict.fromkeys((PAI_LR[net], LEE_LR))
+    arms = [{"init": i, "sparsity": 0.0, "criterion": "dense", "recovery": "none", "lr": lr}
+            for lr in lrs for i in PAI_INITS]
+    arms += [{"init": i, "sparsity": s, "criterion": "snip", "recovery": "none", "lr": PAI_LR[net]}
+             for i in PAI_INITS for s in PAI_SPARSITIES]
+    arms += [{"init": "orthogonal", "sparsity": s, "criterion": c, "recovery": r, "lr": PAI_LR[net]}
+             for c, r in (("snip", "ai"), ("snip-ae", "none")) for s in PAI_SPARSITIES]
+    return [{"net": net, **a} for a in arms]
+
+
+def labelled_pai(net: str, dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
+    """The pruning-at-initialization grid for one network as (labels, spec) pairs: every arm of
+    ``pai_arms`` x seeds (None: the protocol's first ``PAI_SEEDS``)."""
+    seeds = protomod.get(protocol).seeds[:PAI_SEEDS] if seeds is None else seeds
+    return [(a | {"seed": s}, pai_spec(net, dataset, protocol, a["init"], a["sparsity"], s,
+                                        "snip" if a["criterion"] == "dense" else a["criterion"], a["recovery"], a["lr"]))
+            for a in pai_arms(net) for s in seeds]
+
+
+def pai(dataset: str, protocol: str) -> list[dict]:
+    """Lee et al.'s pruning at initialization on three MLP-7s (318 runs of 17 epochs)."""
+    return [s for net in PAI_NETS for _, s in labelled_pai(net, dataset, protocol)]
+
+
+def pai_jsv_spec(net: str, dataset: str, protocol: str, init: str, sparsity: float, criterion: str = "snip",
+                 recovery: str = "none", seed: int = 0) -> dict:
+    """Input-output and layerwise JSVs of ``net`` at ``init``, pruned at initialization and
+    recovered as ``pai_spec`` does, before training."""
+    p = protomod.get(protocol)
+    masked = {"criterion": criterion} if sparsity > 0 else {}
+    return specmod.jsv_spec(net, **_pai_common(dataset, p), init=init, ratio=sparsity, seed=seed, recovery=recovery,
+                            ai=p.ai() if recovery == "ai" else None, **masked)
+
+
+def labelled_pai_jsv(net: str, dataset: str, protocol: str) -> list[tuple[dict, dict]]:
+    """The measurements of the pruning-at-initialization chapter for one network: every arm of
+    ``pai_arms`` at the network's LR (a measurement does not train), its first seed."""
+    return [(a, pai_jsv_spec(net, dataset, protocol, a["init"], a["sparsity"],
+                             "snip" if a["criterion"] == "dense" else a["criterion"], a["recovery"]))
+            for a in pai_arms(net) if a["lr"] == PAI_LR[net]]
+
+
+def pai_jsv(dataset: str, protocol: str) -> list[dict]:
+    """JSVs (input-output and layerwise) before training of every arm of ``pai``, seed 0 (102)."""
+    return [s for net in PAI_NETS for _, s in labelled_pai_jsv(net, dataset, protocol)]
+
+
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
-         "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value, "value_resnet": value_resnet}
+         "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value, "value_resnet": value_resnet,
+         "pai": pai, "pai_jsv": pai_jsv}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

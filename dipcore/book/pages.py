@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import claims, evidence, grids, plotting, spec, value
+from . import claims, evidence, grids, pai, plotting, spec, value
 from .chapter import Chapter, glue
 
 TABLE3_NET = "mlp7-linear"
@@ -103,6 +103,9 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
     frame, _, command = table7_runs(ch)  # §4: each claim pending until its runs are in
     for net in grids.TABLE7_NETS:
         verdicts += evidence.table7_verdicts(frame[frame.net == net], command)
+    frame, _, command = pai.runs(ch, seeds=ch.seeds[:grids.PAI_SEEDS])  # Lee et al.: pruning at initialization
+    meas = pai.measurements(ch)
+    verdicts += [v for net in grids.PAI_NETS for v in pai.verdicts(frame, meas, net, command)]
     return verdicts
 
 

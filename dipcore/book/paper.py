@@ -13,7 +13,8 @@ from pathlib import Path
 NUMBERS = Path(__file__).resolve().parents[2] / "data" / "paper" / "numbers.csv"
 DATASETS = {1: "MNIST", 3: "MNIST", 4: "ImageNet", 5: "ImageNet", 6: "CIFAR-10", 7: "MNIST"}
 NET_LABELS = {"mlp7-linear": "MLP-7-Linear", "mlp7-relu": "MLP-7-ReLU",
-              "lenet5-linear": "LeNet-5-Linear", "lenet5-relu": "LeNet-5-ReLU", "resnet20": "ResNet-20"}
+              "lenet5-linear": "LeNet-5-Linear", "lenet5-relu": "LeNet-5-ReLU", "resnet20": "ResNet-20",
+              "mlp7-tanh": "MLP-7-Tanh"}
 
 
 def numbers(table: int | None = None):

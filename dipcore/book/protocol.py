@@ -43,7 +43,7 @@ class Protocol:
 PROTOCOLS = {
     "paper": Protocol("paper", seeds=(0, 1, 2, 3, 4), jsv_examples=1000),
     "smoke": Protocol("smoke", seeds=(0,), jsv_examples=100, dataset="synthetic", n_train=2000,
-                      n_test=500, epochs_map={20: 1, 90: 2, 120: 2, 900: 3}, ai_iterations=100),
+                      n_test=500, epochs_map={17: 1, 20: 1, 90: 2, 120: 2, 900: 3}, ai_iterations=100),
 }
 
 

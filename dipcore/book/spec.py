@@ -29,9 +29,9 @@ SEED_LIMIT = 2 ** 63  # torch.Generator.manual_seed and torch.manual_seed accept
 KEY = re.compile(r"[0-9a-f]{16}")
 
 # fields that stored specs do not have: present only when not at their default
-OPTIONAL = {"recovery": "none", "criterion": "l1", "scope": "layer", "trainer": "stacked"}
+OPTIONAL = {"recovery": "none", "criterion": "l1", "scope": "layer", "trainer": "stacked", "init": "default"}
 AI_FIELDS = ("ai_lr", "ai_iterations")  # the settings of approximate isometry: present exactly when it is the recovery
-SCOPES = ("layer",)  # L1 scores units within each layer; a global scope comes with masks
+SCOPES = {"l1": "layer", "snip": "global", "snip-ae": "global"}  # L1 ranks units within each layer, SNIP all weights at once
 TRAINERS = ("stacked",)
 COMMON = ("kind", "version", "net", "dataset", "n_train", "n_test", "ratio", "start", "orthp", "seed",
           "jsv_examples")
@@ -39,7 +39,7 @@ FIELDS = {
     "train": COMMON + ("schedule", "epochs", "batch_size", "momentum", "weight_decay", "keep_weights"),
     "jsv": COMMON + ("init", "keep_values"),
 }
-INITS = ("default", "orthogonal", "pretrained")
+INITS = ("default", *isometry.INITS, "pretrained")  # default: PyTorch's; then orthogonal and Lee et al.'s variance scalings
 
 
 class Spec(dict):
@@ -66,8 +66,10 @@ def _start(start) -> tuple[str, tuple]:
     return start, ()
 
 
-def _optional(spec: dict, recovery: str, criterion: str, scope: str, trainer: str, ai: dict | None) -> None:
-    """Add the fields that stored specs lack, only where they differ from the default."""
+def _optional(spec: dict, recovery: str, criterion: str, scope: str | None, trainer: str, ai: dict | None,
+              init: str = "default") -> None:
+    """Add the fields that stored specs lack, only where they differ from the default (a criterion's
+    scope, when not given, is the one it has)."""
     _check_choice("recovery", recovery, isometry.RECOVERIES)
     if recovery == "orthp":  # one spelling per run: OrthP is the stored ``orthp: true``
         spec["orthp"] = True
@@ -78,8 +80,12 @@ def _optional(spec: dict, recovery: str, criterion: str, scope: str, trainer: st
         spec["ai_lr"], spec["ai_iterations"] = ai["lr"], ai["iterations"]
     elif ai:
         raise ValueError(f"approximate isometry settings given, but the recovery is {recovery!r}")
-    for field, value in (("recovery", recovery if recovery != "orthp" else "none"), ("criterion", criterion),
-                         ("scope", scope), ("trainer", trainer)):
+    scope = SCOPES.get(criterion, "layer") if scope is None else scope
+    pairs = [("recovery", recovery if recovery != "orthp" else "none"), ("criterion", criterion),
+             ("scope", scope), ("trainer", trainer)]
+    if spec["kind"] == "train":  # a measurement always names its init
+        pairs.append(("init", init))
+    for field, value in pairs:
         if value != OPTIONAL[field]:
             spec[field] = value
 
@@ -88,11 +94,13 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
                ratio: float = 0.0, start="scratch", recovery: str = "none", orthp: bool | None = None,
                jsv_examples: int = 1000, n_train: int | None = None, n_test: int | None = None,
                batch_size: int = 100, momentum: float = 0.9, weight_decay: float = 1e-4,
-               keep_weights: bool = False, criterion: str = "l1", scope: str = "layer",
-               trainer: str = "stacked", ai: dict | None = None) -> Spec:
+               keep_weights: bool = False, criterion: str = "l1", scope: str | None = None,
+               trainer: str = "stacked", ai: dict | None = None, init: str = "default") -> Spec:
     """A training run: ``net`` pruned at ``ratio`` (0: dense) starting from ``start``
-    (``"scratch"``: PyTorch default init with ``seed``; else a stored run, given by its spec or
-    its key, whose weights are pruned by ``criterion``, then recovered by ``recovery``), trained
+    (``"scratch"``: a fresh ``init`` with ``seed``, PyTorch's by default; else a stored run, given
+    by its spec or its key), pruned by ``criterion`` (``l1``: ``ratio`` of the units of each layer;
+    ``snip``/``snip-ae``: the fraction ``ratio`` of all weights, masked, from a scratch start),
+    then recovered by ``recovery``, trained
     with SGD for ``epochs`` epochs with LR schedule ``schedule_text``, data order seeded by
     ``seed``. ``orthp=True`` is the same as ``recovery="orthp"``; ``recovery="ai"`` takes its
     settings from ``ai`` (``{"lr": ..., "iterations": ...}``; Lee et al.'s by default).
@@ -111,7 +119,7 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
         "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay,
         "keep_weights": keep_weights,
     })
-    _optional(spec, recovery, criterion, scope, trainer, ai)
+    _optional(spec, recovery, criterion, scope, trainer, ai, init)
     spec.requires = requires
     validate(spec)
     return spec
@@ -120,9 +128,10 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
 def jsv_spec(net: str, dataset: str, *, init: str, seed: int = 0, ratio: float = 0.0,
              start="scratch", recovery: str = "none", orthp: bool | None = None, jsv_examples: int = 1000,
              n_train: int | None = None, n_test: int | None = None, keep_values: bool = False,
-             criterion: str = "l1", scope: str = "layer", ai: dict | None = None) -> Spec:
-    """A measurement, no training: the JSVs (Eq. 1) and test accuracy of ``net`` initialised by
-    ``init`` (``"default"`` or ``"orthogonal"`` with ``seed``; ``"pretrained"`` from the stored
+             criterion: str = "l1", scope: str | None = None, ai: dict | None = None) -> Spec:
+    """A measurement, no training: the JSVs (Eq. 1), layerwise JSVs and test accuracy of ``net``
+    initialised by ``init`` (``"default"``, ``"orthogonal"``, ``"lecun"``, ``"glorot"`` or ``"he"``
+    with ``seed``; ``"pretrained"`` from the stored
     run ``start``, given by its spec or key), pruned at ``ratio``, then recovered (Table 1,
     Figure 1, §3.2). ``keep_values`` stores every singular value (for histograms)."""
     start, requires = _start(start)
@@ -188,7 +197,7 @@ def validate(spec: dict) -> None:
         raise ValueError(f"a {kind} spec {'lacks ' + ', '.join(missing) if missing else ''}"
                          f"{'; ' if missing and unknown else ''}{'has unknown fields ' + ', '.join(unknown) if unknown else ''}")
     for f, default in OPTIONAL.items():
-        if f in spec and spec[f] == default:
+        if f in spec and f not in FIELDS[kind] and spec[f] == default:
             raise ValueError(f"field {f!r} at its default {default!r} must be left out (it would change the run's key)")
     if spec["version"] != SPEC_VERSION:
         raise ValueError(f"spec version {spec['version']!r} is not this code's ({SPEC_VERSION}): its numbers "
@@ -218,10 +227,30 @@ def validate(spec: dict) -> None:
         from ..isometry.ai import check_settings
 
         check_settings(spec["ai_lr"], spec["ai_iterations"])
-    _check_choice("pruning criterion", field(spec, "criterion"), pruning.CRITERIA)
-    _check_choice("pruning scope", field(spec, "scope"), SCOPES)
+    criterion = field(spec, "criterion")
+    _check_choice("pruning criterion", criterion, pruning.CRITERIA)
+    if field(spec, "scope") != SCOPES[criterion]:
+        raise ValueError(f"criterion {criterion!r} ranks its weights with scope {SCOPES[criterion]!r}, "
+                         f"not {field(spec, 'scope')!r}")
+    if criterion in pruning.MASKED:
+        if spec["start"] != "scratch":
+            raise ValueError(f"criterion {criterion!r} prunes at initialization: it needs start 'scratch', "
+                             "not a stored run")
+        if spec["ratio"] == 0:
+            raise ValueError(f"criterion {criterion!r} at sparsity 0 prunes nothing: leave the criterion out "
+                             "for a dense run")
+        if recovery(spec) == "orthp":
+            raise ValueError("OrthP replaces whole weight matrices and would undo the masks of "
+                             f"{criterion!r}; use recovery 'ai' (it keeps masked weights at zero)")
+    init = field(spec, "init")
+    _check_choice("init", init, INITS)
+    if kind == "train" and init != "default" and spec["start"] != "scratch":
+        raise ValueError(f"init {init!r} is for a scratch start; a run from a stored network starts "
+                         "from its weights")
+    if kind == "train" and init == "pretrained":
+        raise ValueError("a training run from a stored network names it in start; init 'pretrained' "
+                         "is for measurements")
     if kind == "jsv":
-        _check_choice("init", spec["init"], INITS)
         if (spec["init"] == "pretrained") == (spec["start"] == "scratch"):
             raise ValueError("a pretrained init needs the key of a stored run as start (and only it)")
         _check_bool("keep_values", spec["keep_values"])
@@ -237,8 +266,10 @@ def validate(spec: dict) -> None:
 
 def stack_group(spec: dict) -> tuple:
     """Runs with equal groups can be trained stacked: one architecture, one data set, one
-    length, one trainer (their seeds, schedules, starting weights and recovery may differ)."""
-    widths = pruning.pruned_widths(spec["net"], spec["ratio"])
+    length, one trainer (their seeds, schedules, starting weights, masks and recovery may
+    differ). Masked runs keep the dense architecture."""
+    masked = field(spec, "criterion") in pruning.MASKED
+    widths = pruning.pruned_widths(spec["net"], 0.0 if masked else spec["ratio"])
     return (spec["net"], widths, spec["dataset"], spec["n_train"], spec["n_test"], spec["epochs"],
             spec["jsv_examples"], spec["batch_size"], spec["momentum"], spec["weight_decay"])
 
@@ -247,9 +278,14 @@ def describe(spec: dict) -> str:
     """One line for progress bars and error messages."""
     start = "scratch" if spec["start"] == "scratch" else f"from {spec['start'][:8]}"
     rec = {"none": "", "orthp": " +OrthP", "ai": " +AI"}[recovery(spec)]
+    crit = field(spec, "criterion")
+    if crit in pruning.MASKED:
+        rec = f" {crit} (sparsity)" + rec
     if spec["kind"] == "jsv":
         init = spec["init"] if spec["start"] == "scratch" else f"pretrained {spec['start'][:8]}"
         return (f"JSVs of {spec['net']} ({init}) r={spec['ratio']:g}{rec} "
                 f"on {spec['jsv_examples']} {spec['dataset']} examples")
+    if field(spec, "init") != "default":
+        start = f"scratch ({field(spec, 'init')} init)"
     return (f"{spec['net']} r={spec['ratio']:g} {start}{rec} "
             f"{spec['epochs']}ep [{spec['schedule']}] seed {spec['seed']} on {spec['dataset']}")

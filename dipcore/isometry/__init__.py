@@ -4,12 +4,13 @@ initialisation that gives exact isometry to a linear network.
 * ``orthp``: OrthP (Eq. 2, §3.2), the paper's recovery method.
 * ``ai``: approximate isometry (Lee et al., ICLR 2020), data-free gradient descent towards
   orthogonal layers: the second recovery method of §4.
-* ``init``: orthogonal initialisation (Table 1).
+* ``init``: orthogonal initialisation (Table 1) and the variance-scaling inits Lee et al. compare
+  it with (``initialize``).
 """
 from .ai import approximate_isometry, isometry_error
-from .init import orthogonal_init
+from .init import INITS, initialize, orthogonal_init
 from .orthp import orthogonalize, orthp
 
 RECOVERIES = ("none", "orthp", "ai")  # the names a run's spec may give (its recovery)
 
-__all__ = ["RECOVERIES", "approximate_isometry", "isometry_error", "orthogonal_init", "orthogonalize", "orthp"]
+__all__ = ["INITS", "RECOVERIES", "approximate_isometry", "initialize", "isometry_error", "orthogonal_init", "orthogonalize", "orthp"]

@@ -1,7 +1,7 @@
 """The four networks of the paper (Table 1, Table 3, Table 7), as chapters/protocol.md describes
 them: ``mlp7-linear``, ``mlp7-relu``, ``lenet5-linear``, ``lenet5-relu``; and §3.4's residual
 tier, ``resnet20`` (the CIFAR-style ResNet-20 with batch norm, on the book's 1-channel 32x32
-images). Each family is a module of this package (``mlp7``, ``lenet5``, ``resnet``); this one
+images); and ``mlp7-tanh``, Lee et al.'s MLP-7 with tanh, for pruning at initialization. Each family is a module of this package (``mlp7``, ``lenet5``, ``resnet``); this one
 names them and holds what the methods ask of any network.
 
 The four are flat ``nn.Sequential`` so that pruning and OrthP can walk their layers in order; a
@@ -18,8 +18,9 @@ from torch import nn
 from . import lenet5, mlp7, resnet
 
 FAMILIES = {"mlp7": mlp7, "lenet5": lenet5}
-ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU}
+ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
 NETS = ("mlp7-linear", "mlp7-relu", "lenet5-linear", "lenet5-relu")  # the paper's four
+LEE = ("mlp7-tanh",)  # Lee et al.'s MLP-7 with tanh (pruning at initialization), beside the paper's MLP-7s
 RESIDUAL = ("resnet20",)  # §3.4's residual tier (a GPU's work at the paper protocol)
 NUM_CLASSES = 10
 INPUT_SHAPE = (1, 32, 32)
@@ -30,7 +31,7 @@ class Arch:
     """What the methods need to know of a network beyond its modules."""
 
     family: str  # "mlp7", "lenet5" or "resnet"
-    activation: str  # "linear" or "relu"
+    activation: str  # "linear", "relu" or "tanh"
     depth: int = 0  # residual networks: 20, ...
 
     @property
@@ -49,8 +50,8 @@ def arch(name: str) -> Arch:
     """Parse a network name such as ``"lenet5-relu"`` or ``"resnet20"``."""
     if name in RESIDUAL:
         return Arch("resnet", "relu", int(name[6:]))
-    if name not in NETS:
-        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETS + RESIDUAL)}")
+    if name not in NETS + LEE:
+        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETS + LEE + RESIDUAL)}")
     family, activation = name.split("-")
     return Arch(family, activation)
 
@@ -88,8 +89,12 @@ def is_linear_map(model: nn.Module) -> bool:
 
 
 def gain(name: str) -> float:
-    """The orthogonal gain of the network's activation (1 for linear, sqrt(2) for ReLU)."""
-    return nn.init.calculate_gain(arch(name).activation)
+    """The orthogonal gain of the network's activation: 1 for linear, sqrt(2) for ReLU, and 1 for
+    tanh (tanh'(0) = 1, so with zero biases a gain-1 orthogonal tanh layer is isometric near the
+    origin: Lee et al.'s orthogonal init; PyTorch's ``calculate_gain`` says 5/3, Saxe's gain for
+    keeping the forward variance, which puts tanh units in saturation)."""
+    activation = arch(name).activation
+    return 1.0 if activation == "tanh" else nn.init.calculate_gain(activation)
 
 
 def num_params(model: nn.Module) -> int:

@@ -1,0 +1,350 @@
+"""Pruning at initialization (Lee et al., ICLR 2020; ``chapters/pruning_at_init``): connection
+sensitivity (SNIP) on three MLP-7s under four initialisations, with approximate isometry (AI)
+after pruning and with a label-free criterion (``grids.pai`` and its measurements
+``grids.pai_jsv``). This module turns their stored runs into the chapter's tables, figures and
+verdicts; the other half of the story (pruning *after* training) is the paper's, in §3.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import claims, evidence, grids, paper
+from .chapter import Chapter, glue
+
+SOURCE = "Lee et al. (ICLR 2020)"
+VS_INITS = ("lecun", "glorot", "he")  # variance scaling
+HIGH = tuple(s for s in grids.PAI_SPARSITIES if s >= 0.9)  # where the inits part ways
+AE_MARGIN = 1.0  # points of test accuracy within which label-free pruning "matches" supervised
+CHANCE = 10.0  # the test accuracy a diverged run counts at (10 classes)
+# the arms as (init, criterion, recovery), with their row labels and line styles
+ARMS = {
+    ("lecun", "snip", "none"): ("LeCun (VS)", "#E69F00", "-"),
+    ("glorot", "snip", "none"): ("Glorot (VS)", "#56B4E9", "-"),
+    ("he", "snip", "none"): ("He (VS)", "#CC79A7", "-"),
+    ("orthogonal", "snip", "none"): ("orthogonal", "#009E73", "-"),
+    ("orthogonal", "snip", "ai"): ("orthogonal + AI", "#000000", "--"),
+    ("orthogonal", "snip-ae", "none"): ("orthogonal, label-free", "#D55E00", ":"),
+}
+ORTH, ORTH_AI, ORTH_AE = ("orthogonal", "snip", "none"), ("orthogonal", "snip", "ai"), ("orthogonal", "snip-ae", "none")
+
+
+def _arm_rows(frame, arm: tuple[str, str, str], net: str | None = None, dense: bool = True):
+    """The rows of one arm (with its init's dense runs at sparsity 0 when ``dense``)."""
+    init, criterion, recovery = arm
+    f = frame if net is None else frame[frame.net == net]
+    f = f[f.lr == f.net.map(grids.PAI_LR)]  # the network's LR (Lee et al.'s LR, where it differs, is a check apart)
+    mine = (f.init == init) & (f.criterion == criterion) & (f.recovery == recovery)
+    if dense:
+        mine |= (f.init == init) & (f.criterion == "dense")
+    return f[mine]
+
+
+def runs(ch: Chapter, compute: bool = True, seeds: tuple[int, ...] | None = None):
+    """The grid's runs as a frame (``evidence.runs_frame`` with the labels of ``grids.pai_arms``
+    and ``loss_1``, the mean training loss of the first epoch: trainability), computing what is
+    missing first when ``compute`` and ``ch.compute`` allow; with the records by key and the
+    command that computes what is missing. A run that diverged counts at chance accuracy
+    (``CHANCE``) and has no first-epoch loss. ``seeds`` None: the chapter's."""
+    labelled = [pair for net in grids.PAI_NETS for pair in
+                grids.labelled_pai(net, ch.dataset, ch.protocol.name, seeds or ch.seeds)]
+    specs = [s for _, s in labelled]
+    recs = ch.ensure(specs, "pai") if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
+    frame = evidence.runs_frame(labelled, recs)
+    by_key = {r["key"]: r for r in recs if r}
+    losses = [by_key[k]["metrics"]["train_loss"] if k in by_key else [] for k in frame.key]
+    frame["loss_1"] = [float(x[1]) if len(x) > 1 else float("nan") for x in losses]
+    frame["diverged"] = frame.status == "diverged"
+    frame.loc[frame.diverged, ["final_acc", "best_acc"]] = CHANCE
+    return frame, by_key, f"python -m dipcore compute pai --dataset {ch.dataset}"
+
+
+def measurements(ch: Chapter, compute: bool = True):
+    """The JSVs before training of every arm (seed 0): one row per arm with the input-output mean
+    JSV (``io_jsv``), each layer's mean JSV (``layers``) and their mean over layers (``layer_jsv``),
+    and the test accuracy at initialization; arms not measured yet have status ``missing``."""
+    import pandas as pd
+
+    labelled = [pair for net in grids.PAI_NETS for pair in grids.labelled_pai_jsv(net, ch.dataset, ch.protocol.name)]
+    specs = [s for _, s in labelled]
+    recs = ch.ensure(specs, "pai_jsv") if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
+    rows = []
+    for (labels, _), rec in zip(labelled, recs):
+        if rec is None:
+            rows.append({**labels, "status": "missing"})
+            continue
+        layers = [st["mean"] for st in rec["layerwise"]]
+        rows.append({**labels, "status": rec["status"], "io_jsv": rec["jsv"]["mean"], "layers": layers,
+                     "layer_jsv": float(np.mean(layers)), "acc_init": rec["test_acc"]})
+    return pd.DataFrame(rows).reindex(columns=[*labelled[0][0], "status", "io_jsv", "layers", "layer_jsv", "acc_init"])
+
+
+def lee_lr_check(frame):
+    """The dense networks trained at Lee et al.'s LR where the book uses another (MLP-7-Linear):
+    per network, how many of them diverged, of how many stored."""
+    f = frame[(frame.criterion == "dense") & (frame.lr == grids.LEE_LR) & (frame.net.map(grids.PAI_LR) != grids.LEE_LR)]
+    f = evidence.stored(f)
+    return {net: (int(g.diverged.sum()), len(g)) for net, g in f.groupby("net", sort=False)}
+
+
+# -- tables -----------------------------------------------------------------------------------------
+def _cell(g, column: str = "final_acc") -> str:
+    have = int((g.status != "missing").sum())
+    if not len(g):
+        return ""
+    if have < len(g):  # never a partial mean
+        return f"pending ({have}/{len(g)})"
+    diverged = int(g.diverged.sum())
+    return evidence._fmt(g[column].astype(float)) + (f", {diverged} diverged" if diverged else "")
+
+
+def accuracy_table(frame, net: str, column: str = "final_acc"):
+    """Lee et al.'s Table 1 layout for one network: per arm (rows) and sparsity (columns; 0 is the
+    dense network at that init), the test accuracy (%) at the end of training (``column``
+    ``best_acc``: the best epoch, as Lee et al. report), mean (std) over seeds, a diverged run
+    counted at chance and named."""
+    import pandas as pd
+
+    rows = {}
+    for arm, (label, _, _) in ARMS.items():
+        g = _arm_rows(frame, arm, net, dense=arm[2] == "none" and arm[1] == "snip")
+        rows[label] = {("dense" if s == 0 else f"{100 * s:g} %"): _cell(g[g.sparsity == s], column)
+                       for s in (0.0, *grids.PAI_SPARSITIES) if (g.sparsity == s).any()}
+    return pd.DataFrame(rows).T.fillna("")
+
+
+def jsv_table(meas, net: str, column: str = "layer_jsv"):
+    """Mean JSV before training (``layer_jsv``: the mean over layers of each layer's own mean JSV,
+    Lee et al.'s layerwise dynamical isometry; ``io_jsv``: the input-output one, Eq. 1), per arm and
+    sparsity, the first seed."""
+    import pandas as pd
+
+    rows = {}
+    for arm, (label, _, _) in ARMS.items():
+        g = _arm_rows(meas, arm, net, dense=arm[2] == "none" and arm[1] == "snip")
+        rows[label] = {("dense" if s == 0 else f"{100 * s:g} %"):
+                       ("pending" if (c := g[g.sparsity == s]).status.eq("missing").any() else f"{c[column].iloc[0]:.3g}")
+                       for s in (0.0, *grids.PAI_SPARSITIES) if (g.sparsity == s).any()}
+    return pd.DataFrame(rows).T.fillna("")
+
+
+# -- verdicts ---------------------------------------------------------------------------------------
+def _complete(g) -> bool:
+    return len(g) > 0 and bool((g.status != "missing").all())
+
+
+def _at(g, s):
+    return g[g.sparsity == s]
+
+
+def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
+    """The claims of Lee et al. on one network, each decided once all its runs are in the store:
+    (1) with the orthogonal init SNIP-pruned networks train better at high sparsity than with
+    the best variance-scaling init; (2) pruning moves the layerwise JSVs away from 1, the more the
+    higher the sparsity; (3) AI brings the JSVs back towards 1, (4) lowers the first epoch's loss,
+    (5) raises the final accuracy, (6) the more the higher the sparsity; (7) label-free connection
+    sensitivity prunes as well as supervised (within ``AE_MARGIN`` points)."""
+    label = paper.NET_LABELS[net]
+    f = frame[frame.net == net]
+    orth, ai, ae = (_arm_rows(f, a, dense=False) for a in (ORTH, ORTH_AI, ORTH_AE))
+    vs = f[f.init.isin(VS_INITS) & (f.criterion == "snip")]
+    m = _arm_rows(meas[meas.net == net], ORTH)
+    sp = grids.PAI_SPARSITIES
+
+    def dist(x):  # distance of a mean JSV from 1, on a log scale (0.1 and 10 are equally far)
+        return np.abs(np.log(np.asarray(x, float)))
+
+    def best_vs(s):
+        g = _at(vs, s)
+        return g[g.init == g.groupby("init").final_acc.mean().idxmax()]
+
+    out = []
+    specs = [
+        (f"{label}: with the orthogonal init, SNIP-pruned networks reach a higher test accuracy than with the best "
+         "variance-scaling init (LeCun, Glorot or He), at most sparsities from 90 %", [orth, vs],
+         lambda c: claims.at_most([(s, claims.greater(_at(orth, s).final_acc, best_vs(s).final_acc, c, SOURCE, unit=" points"))
+                                   for s in HIGH], c, SOURCE, "sparsity")),
+        (f"{label}: pruning moves the layerwise JSVs of the orthogonally initialised network away from 1, the more "
+         "the higher the sparsity", [m],
+         lambda c: claims.increasing(m.sparsity, dist(m.layer_jsv), c, SOURCE)),
+        (f"{label}: approximate isometry brings the input-output mean JSV of the pruned network closer to 1, at most "
+         "sparsities", [orth, ai],
+         lambda c: claims.at_most([(s, claims.greater(dist(_at(orth, s).jsv_0), dist(_at(ai, s).jsv_0), c, SOURCE))
+                                   for s in sp], c, SOURCE, "sparsity")),
+        (f"{label}: approximate isometry makes the pruned network more trainable (a lower training loss in the first "
+         "epoch), at most sparsities", [orth, ai],
+         lambda c: claims.at_most([(s, claims.greater(_at(orth, s).loss_1, _at(ai, s).loss_1, c, SOURCE))
+                                   for s in sp], c, SOURCE, "sparsity")),
+        (f"{label}: approximate isometry raises the final test accuracy of the pruned network, at most sparsities",
+         [orth, ai],
+         lambda c: claims.at_most([(s, claims.greater(_at(ai, s).final_acc, _at(orth, s).final_acc, c, SOURCE,
+                                                      unit=" points")) for s in sp], c, SOURCE, "sparsity")),
+        (f"{label}: the accuracy gained by approximate isometry grows with the sparsity", [orth, ai],
+         lambda c: claims.increasing(sp, [_at(ai, s).final_acc.mean() - _at(orth, s).final_acc.mean() for s in sp],
+                                     c, SOURCE)),
+        (f"{label}: connection sensitivity from a label-free (autoencoder) loss prunes as well as from the labels: "
+         f"final accuracies within {AE_MARGIN:g} point, at most sparsities", [orth, ae],
+         lambda c: claims.at_most([(s, claims.within(_at(ae, s).final_acc, _at(orth, s).final_acc, AE_MARGIN, c, SOURCE,
+                                                     unit=" points")) for s in sp], c, SOURCE, "sparsity")),
+    ]
+    for claim, needs, decide in specs:
+        if all(_complete(g) for g in needs):
+            out.append(decide(claim))
+        else:
+            have = sum(int((g.status != "missing").sum()) for g in needs)
+            out.append(claims.pending(claim, SOURCE, have, sum(len(g) for g in needs), command))
+    return out
+
+
+# -- figures ----------------------------------------------------------------------------------------
+def _xpos(sparsity) -> np.ndarray:
+    """Sparsities on the axis the chapter uses: the kept fraction on a log scale, dense at 1."""
+    return 1 - np.asarray(sparsity, float)
+
+
+def _axis(ax, ylabel: str) -> None:
+    ax.set_xscale("log")
+    if not ax.xaxis_inverted():  # axes sharing x are inverted once
+        ax.invert_xaxis()
+    ticks = [1.0, *(1 - s for s in grids.PAI_SPARSITIES)]
+    ax.set_xticks(ticks, ["dense" if t == 1 else f"{100 * (1 - t):g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel(ylabel)
+
+
+def plot_against_sparsity(ax, frame, net: str, column: str, arms=tuple(ARMS), log: bool = False) -> None:
+    """``column`` of each arm against sparsity (mean over its stored rows; band: range)."""
+    for arm in arms:
+        label, color, style = ARMS[arm]
+        g = evidence.stored(_arm_rows(frame, arm, net, dense=True))
+        if not len(g):
+            continue
+        a = g.groupby("sparsity")[column].agg(["mean", "min", "max"])
+        ax.plot(_xpos(a.index), a["mean"], style, marker="o", color=color, label=label, ms=3.5, lw=1.4)
+        if len(g) > len(a):
+            ax.fill_between(_xpos(a.index), a["min"], a["max"], color=color, alpha=0.15, lw=0)
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(paper.NET_LABELS[net])
+
+
+def plot_layers(ax, meas, net: str) -> None:
+    """Each layer's own mean JSV before training, orthogonal init, one line per sparsity: solid
+    after SNIP, dashed after SNIP and AI."""
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["viridis"]
+    for arm, style in ((ORTH, "-"), (ORTH_AI, "--")):
+        g = evidence.stored(_arm_rows(meas, arm, net, dense=arm == ORTH))
+        for _, row in g.iterrows():
+            shade = cmap(0.9 * (list((0.0, *grids.PAI_SPARSITIES)).index(row.sparsity)) / len(grids.PAI_SPARSITIES))
+            ax.plot(range(1, len(row.layers) + 1), row.layers, style, marker=".", color=shade, lw=1.2,
+                    label=(("dense" if row.sparsity == 0 else f"{100 * row.sparsity:g} %") if arm == ORTH else None))
+    ax.axhline(1, color="0.5", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("layer's mean JSV")
+    ax.set_title(paper.NET_LABELS[net])
+
+
+def plot_loss(ax, frame, records: dict, net: str, sparsity: float) -> None:
+    """Training loss per epoch at one sparsity, per arm (mean over seeds)."""
+    for arm in ARMS:
+        label, color, style = ARMS[arm]
+        g = evidence.stored(_at(_arm_rows(frame, arm, net, dense=False), sparsity))
+        curves = [records[k]["metrics"]["train_loss"][1:] for k in g.key if k in records]
+        if curves:
+            ax.plot(range(1, len(curves[0]) + 1), np.mean(np.asarray(curves, float), 0), style, color=color,
+                    label=label, lw=1.4)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.set_title(f"{paper.NET_LABELS[net]}, sparsity {100 * sparsity:g} %")
+
+
+def _pending_marks(axes) -> None:
+    for ax in axes:
+        if not [ln for ln in ax.lines if not ln.get_label().startswith("_")] and not ax.collections:
+            ax.text(0.5, 0.5, "pending: no run stored yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+@dataclass
+class PaiPage(evidence.GridPage):
+    """Pruning at initialization: per network the accuracy table (``tables``), the verdicts, and
+    the measurements before training (``meas``, with a JSV table per network)."""
+
+    meas: object = None
+    jsv_tables: dict = field(default_factory=dict)
+    best_tables: dict = field(default_factory=dict)
+
+
+def page(ch: Chapter) -> PaiPage:
+    """Reads (or, when ``ch.compute`` allows, computes) the grid and its measurements; glues
+    ``pai_have``, ``pai_need``, ``pai_seeds``, ``pai_meas_have``, ``pai_meas_need``,
+    ``lee_lr_diverged`` and ``lee_lr_dense`` (MLP-7-Linear's dense runs at Lee et al.'s LR) and
+    the figures ``pai_accuracy``, ``pai_jsv``, ``pai_layers`` and ``pai_loss``."""
+    import matplotlib.pyplot as plt
+
+    frame, by_key, command = runs(ch)
+    meas = measurements(ch)
+    seeds = int(frame.seed.nunique())
+    glue("pai_have", int((frame.status != "missing").sum()))
+    glue("pai_need", len(frame))
+    glue("pai_seeds", seeds)
+    glue("pai_meas_have", int((meas.status != "missing").sum()))
+    glue("pai_meas_need", len(meas))
+    diverged, dense = lee_lr_check(frame).get("mlp7-linear", (0, 0))
+    glue("lee_lr_diverged", diverged)
+    glue("lee_lr_dense", dense)
+    nets_ = grids.PAI_NETS
+    tables = {paper.NET_LABELS[n]: accuracy_table(frame, n) for n in nets_}
+    jsv_tables = {paper.NET_LABELS[n]: jsv_table(meas, n) for n in nets_}
+    best_tables = {paper.NET_LABELS[n]: accuracy_table(frame, n, "best_acc") for n in nets_}
+    out = [v for n in nets_ for v in verdicts(frame, meas, n, command)]
+
+    fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 4), squeeze=False)
+    for ax, net in zip(axes[0], nets_):
+        plot_against_sparsity(ax, frame, net, "final_acc")
+        _axis(ax, "final test accuracy (%)")
+    _pending_marks(axes[0])
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(loc="lower left", fontsize=8)
+    ch.figure(fig, "pai_accuracy", "**Pruning at initialization: final test accuracy against sparsity**, per "
+              "initialisation, SNIP-pruned (solid), then approximate isometry (dashed), or pruned by the label-free "
+              "criterion (dotted); mean over seeds (markers) and range (band); the leftmost point is the dense network "
+              "at that init.", seeds=seeds)
+    fig, axes = plt.subplots(2, len(nets_), figsize=(5.4 * len(nets_), 7.2), squeeze=False, sharex=True)
+    for j, net in enumerate(nets_):
+        plot_against_sparsity(axes[0, j], meas, net, "layer_jsv")
+        plot_against_sparsity(axes[1, j], frame, net, "jsv_0", log=True)
+        _axis(axes[0, j], "layerwise mean JSV")
+        _axis(axes[1, j], "input-output mean JSV")
+        for ax in axes[:, j]:
+            ax.axhline(1, color="0.5", lw=0.8)
+        axes[1, j].set_title("")
+    _pending_marks(axes.flat)
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(loc="lower left", fontsize=8)
+    ch.figure(fig, "pai_jsv", "**What pruning does to signal propagation, before any training.** Top: the mean over "
+              "layers of each layer's own mean JSV (layerwise dynamical isometry: 1), the first seed. Bottom: the "
+              "input-output mean JSV (Eq. 1) right after pruning (and AI), mean over seeds.", seeds=seeds)
+    fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 3.8), squeeze=False)
+    for ax, net in zip(axes[0], nets_):
+        plot_layers(ax, meas, net)
+    _pending_marks(axes[0])
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(loc="lower left", fontsize=7, ncol=2, title="sparsity", title_fontsize=7)
+    ch.figure(fig, "pai_layers", "**Layer by layer, orthogonal init:** each layer's own mean JSV after SNIP (solid) "
+              "and after SNIP and approximate isometry (dashed), per sparsity (colour), the first seed.", seeds=1)
+    shown = max(grids.PAI_SPARSITIES[:-1]) if len(grids.PAI_SPARSITIES) > 1 else grids.PAI_SPARSITIES[0]
+    fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 3.8), squeeze=False)
+    for ax, net in zip(axes[0], nets_):
+        plot_loss(ax, frame, by_key, net, shown)
+    _pending_marks(axes[0])
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(loc="upper right", fontsize=7)
+    ch.figure(fig, "pai_loss", f"**Trainability at sparsity {100 * shown:g} %:** training loss per epoch of each arm, "
+              "mean over seeds.", seeds=seeds)
+    return PaiPage(frame, tables, out, meas, jsv_tables, best_tables)

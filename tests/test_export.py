@@ -1,0 +1,55 @@
+"""The run store as tidy data: ``python -m dipcore export`` and ``export.frame``."""
+import io
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from dipcore.book import executor, export, grids, spec
+from dipcore.book.store import RunStore
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    st = RunStore(tmp_path_factory.mktemp("runs"))
+    specs = grids.get("orthp", "mnist", "smoke")[:2] + grids.get("table3", "mnist", "smoke")[:3]
+    executor.ensure(st, specs, "missing", device="cpu", progress=False)
+    return st
+
+
+def test_one_row_per_stored_run_that_gives_back_its_spec(store):
+    df = export.frame("table3", "mnist", "smoke", store)
+    stored = store.status(grids.get("table3", "mnist", "smoke"))[0]
+    assert sorted(df.key) == sorted(spec.key(s) for s in stored) and len(df) == 3
+    assert df.attrs["missing"] == len(grids.get("table3", "mnist", "smoke")) - 3
+    for row in df.to_dict("records"):
+        assert spec.key(export.spec_of(row)) == row["key"]  # every field of the spec is a column, nothing lost
+        rec = store.get(export.spec_of(row))
+        assert row["final_acc"] == rec["final_acc"] and row["jsv_mean_start"] == rec["metrics"]["jsv_mean"][0]
+    assert {"criterion", "recovery", "init", "device", "wall_s"} <= set(df.columns)
+
+
+def test_per_epoch_rows_and_measurements(store):
+    df = export.frame("table3", "mnist", "smoke", store, per_epoch=True)
+    recs = [store.get(s) for s in store.status(grids.get("table3", "mnist", "smoke"))[0]]
+    assert len(df) == sum(len(r["metrics"]["test_acc"]) for r in recs)
+    first = df[df.epoch == 0]
+    assert first.train_loss.isna().all() and len(first) == 3
+    meas = export.frame("orthp", "mnist", "smoke", store)
+    assert len(meas) == 2 and meas.kind.eq("jsv").all() and meas.jsv_mean.notna().all()
+    for row in meas.to_dict("records"):
+        assert spec.key(export.spec_of(row)) == row["key"]
+
+
+def test_the_command_writes_csv_to_stdout_and_refuses_what_it_cannot_write(store, tmp_path):
+    cmd = [sys.executable, "-m", "dipcore", "export", "table3", "--dataset", "mnist", "--protocol", "smoke",
+           "--store", str(store.root)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert len(pd.read_csv(io.StringIO(out.stdout))) == 3 and "3 stored run(s)" in out.stderr
+    subprocess.run(cmd + ["--per-epoch", "--out", str(tmp_path / "e.csv")], check=True, capture_output=True)
+    assert "epoch" in pd.read_csv(tmp_path / "e.csv").columns
+    bad = subprocess.run(cmd + ["--format", "parquet"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "give a file with --out" in bad.stderr
+    with pytest.raises(ValueError, match="unknown format"):
+        export.write(pd.DataFrame(), "xlsx")

@@ -1,0 +1,205 @@
+"""Pruning at initialization (Lee et al.): connection sensitivity, global masks, the inits it is
+compared under, layerwise JSVs, and the specs and recipe of chapters/pruning_at_init."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from dipcore import isometry, jsv, nets, pruning
+from dipcore.book import grids, recipe, spec
+from dipcore.pruning import snip
+
+
+def _gate_sensitivity(model, x, y):
+    """The definition: |dL/dc| of a gate c = 1 on every weight, L the mean cross-entropy."""
+    names = snip.weight_names(model)
+    params = dict(model.named_parameters())
+    gates = {n: torch.ones_like(params[n], requires_grad=True) for n in names}
+    gated = {k: (v * gates[k] if k in gates else v) for k, v in params.items()}
+    loss = F.cross_entropy(functional_call(model, gated, (x,)), y)
+    return {n: g.abs() for n, g in zip(names, torch.autograd.grad(loss, [gates[n] for n in names]))}
+
+
+@pytest.mark.parametrize("name", ["mlp7-tanh", "lenet5-relu"])
+def test_connection_sensitivity_is_the_gradient_of_the_loss_by_a_gate_on_each_weight(name, synthetic):
+    model = nets.build(name)
+    x, y = synthetic.x_train[:230], synthetic.y_train[:230]
+    ours = snip.connection_sensitivity(model, x, y, chunk=100)  # three chunks: summed as one loss
+    ref = _gate_sensitivity(model, x, y)
+    assert list(ours) == list(ref) == snip.weight_names(model)
+    for n in ref:
+        torch.testing.assert_close(ours[n], ref[n], rtol=1e-4, atol=1e-9)
+
+
+def test_global_masks_keep_the_top_scores_across_all_layers():
+    g = torch.Generator().manual_seed(0)
+    scores = {"a": torch.rand(30, 40, generator=g) * 10, "b": torch.rand(5, 30, generator=g)}  # a's scores are larger
+    masks = snip.global_masks(scores, 0.9)
+    n = 30 * 40 + 5 * 30
+    assert sum(int(m.sum()) for m in masks.values()) == round(n * 0.1)
+    threshold = torch.cat([s.flatten() for s in scores.values()]).sort(descending=True).values[round(n * 0.1) - 1]
+    for k in scores:
+        assert torch.equal(masks[k].bool(), scores[k] >= threshold)
+    assert masks["b"].sum() < 0.1 * masks["b"].numel()  # global, not per layer: b keeps fewer than 10 %
+    assert snip.sparsity_of(masks) == pytest.approx(1 - round(n * 0.1) / n)
+
+
+def test_prune_snip_masks_the_copy_and_leaves_the_model_and_biases_alone(synthetic):
+    model = nets.build("mlp7-relu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pruned, masks = pruning.prune_snip(model, synthetic.x_train, synthetic.y_train, 0.95)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    for k, v in pruned.state_dict().items():
+        if k in masks:
+            assert torch.equal(v, before[k] * masks[k])
+        else:  # biases are neither scored nor masked
+            assert k.endswith("bias") and torch.equal(v, before[k])
+    assert snip.sparsity_of(masks) == pytest.approx(0.95, abs=1e-5)
+
+
+def test_the_autoencoder_loss_needs_no_labels_and_ranks_differently(synthetic):
+    model = nets.build("mlp7-tanh")
+    dec = snip.decoder(1024, 10, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(dec.T @ dec, torch.eye(10), atol=1e-5, rtol=0)
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    ae = snip.connection_sensitivity(model, synthetic.x_train, None, "autoencoder", generator=g())
+    # the definition: d/dc of the mean squared reconstruction error through the fixed decoder
+    names = snip.weight_names(model)
+    params = dict(model.named_parameters())
+    gates = {n: torch.ones_like(params[n], requires_grad=True) for n in names}
+    out = functional_call(model, {k: v * gates[k] if k in gates else v for k, v in params.items()}, (synthetic.x_train,))
+    d = snip.decoder(1024, 10, g())
+    loss = ((out @ d.T - synthetic.x_train.flatten(1)) ** 2).mean()
+    for n, ref in zip(names, torch.autograd.grad(loss, [gates[n] for n in names])):
+        torch.testing.assert_close(ae[n], ref.abs(), rtol=1e-4, atol=1e-10)
+    sup = snip.global_masks(snip.connection_sensitivity(model, synthetic.x_train, synthetic.y_train), 0.9)
+    uns = snip.global_masks(ae, 0.9)
+    assert any(not torch.equal(sup[n], uns[n]) for n in names)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda m, d: snip.global_masks({"w": torch.rand(3, 3)}, 1.0), "sparsity must be a number in [0, 1)"),
+    (lambda m, d: snip.global_masks({"w": torch.rand(3, 3)}, -0.1), "sparsity must be a number in [0, 1)"),
+    (lambda m, d: snip.connection_sensitivity(m, d.x_train, d.y_train, "hinge"), "unknown loss 'hinge'"),
+    (lambda m, d: snip.connection_sensitivity(m, d.x_train, None), "needs one label per example"),
+    (lambda m, d: snip.apply_masks(m, {"1.weight": torch.ones(3, 3)}), "has shape (3, 3), the weight (100, 1024)"),
+    (lambda m, d: snip.apply_masks(m, {"conv.weight": torch.ones(3)}), "names 'conv.weight'"),
+    (lambda m, d: isometry.initialize(m, "xavier"), "unknown init 'xavier'"),
+])
+def test_bad_input_is_a_clear_error(call, message, synthetic):
+    with pytest.raises(ValueError) as e:
+        call(nets.build("mlp7-linear"), synthetic)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("init,variance", [("lecun", lambda i, o: 1 / i), ("glorot", lambda i, o: 2 / (i + o)),
+                                           ("he", lambda i, o: 2 / i)])
+def test_variance_scaling_inits_have_their_variance_and_zero_biases(init, variance):
+    model = isometry.initialize(nets.build("mlp7-tanh"), init, generator=torch.Generator().manual_seed(0))
+    for m in nets.weight_layers(model)[:2]:
+        o, i = m.weight.shape
+        assert m.weight.var().item() == pytest.approx(variance(i, o), rel=0.03)
+        assert m.weight.mean().abs().item() < 0.01 * math.sqrt(variance(i, o))
+        assert not m.bias.any()
+
+
+def test_orthogonal_through_initialize_is_table1s_orthogonal_init():
+    a = isometry.initialize(nets.build("mlp7-relu"), "orthogonal", math.sqrt(2), torch.Generator().manual_seed(4))
+    b = isometry.orthogonal_init(nets.build("mlp7-relu"), math.sqrt(2), torch.Generator().manual_seed(4))
+    assert all(torch.equal(a.state_dict()[k], v) for k, v in b.state_dict().items())
+
+
+def test_tanh_network_and_its_gain():
+    assert nets.gain("mlp7-tanh") == 1.0 and nets.gain("mlp7-relu") == pytest.approx(math.sqrt(2))
+    model = nets.build("mlp7-tanh")
+    assert sum(isinstance(m, torch.nn.Tanh) for m in model) == 6 and len(nets.weight_layers(model)) == 7
+
+
+def test_layerwise_jsvs_are_the_singular_values_of_each_layers_own_jacobian(synthetic):
+    model = isometry.initialize(nets.build("mlp7-tanh"), "glorot", generator=torch.Generator().manual_seed(1))
+    x = synthetic.x_train[:20]
+    sv = jsv.layerwise_singular_values(model, x, chunk=8)
+    assert [tuple(s.shape) for s in sv] == [(20, 100)] * 6 + [(20, 10)]
+    h = x.flatten(1)
+    for l, m in enumerate(nets.weight_layers(model)):
+        pre = h @ m.weight.T + m.bias
+        if l < 6:  # D_l W_l, D_l = tanh'(pre-activation)
+            ref = torch.linalg.svdvals((1 - torch.tanh(pre) ** 2)[:, :, None] * m.weight)
+            h = torch.tanh(pre)
+        else:
+            ref = torch.linalg.svdvals(m.weight).expand(20, -1)
+        torch.testing.assert_close(sv[l], ref, rtol=1e-4, atol=1e-6)
+    linear = jsv.layerwise_singular_values(isometry.initialize(nets.build("mlp7-linear"), "orthogonal"), x)
+    assert all(s.shape[0] == 1 and torch.allclose(s, torch.ones_like(s), atol=1e-5) for s in linear)
+
+
+def test_pruning_at_init_specs_and_their_errors():
+    kw = dict(schedule_text="0:0.1", epochs=2, seed=0)
+    s = spec.train_spec("mlp7-tanh", "mnist", ratio=0.9, criterion="snip", init="he", **kw)
+    assert (s["criterion"], s["scope"], s["init"]) == ("snip", "global", "he")
+    assert spec.stack_group(s)[1] == nets.widths_of(nets.build("mlp7-tanh"), "mlp7-tanh")  # dense shapes
+    assert "init" not in spec.train_spec("mlp7-tanh", "mnist", **kw)
+    for bad, message in [
+        (dict(criterion="snip", ratio=0.0), "prunes nothing"),
+        (dict(criterion="snip", ratio=0.9, orthp=True), "would undo the masks"),
+        (dict(criterion="snip", ratio=0.9, start="0123456789abcdef"), "needs start 'scratch'"),
+        (dict(criterion="snip", ratio=0.9, scope="layer"), "scope 'global', not 'layer'"),
+        (dict(init="orthogonal", start="0123456789abcdef"), "is for a scratch start"),
+        (dict(init="pretrained"), "init 'pretrained'"),
+        (dict(init="xavier"), "unknown init 'xavier'"),
+        (dict(ratio=1.0, criterion="snip"), "pruning ratio must be a number in [0, 1)"),
+    ]:
+        with pytest.raises(ValueError) as e:
+            spec.train_spec("mlp7-tanh", "mnist", **(kw | bad))
+        assert message in str(e.value), (bad, str(e.value))
+
+
+def test_the_recipe_prunes_at_init_and_ai_keeps_the_masks(synthetic):
+    kw = dict(ratio=0.9, criterion="snip", init="orthogonal", schedule_text="0:0.1", epochs=1, seed=2, n_train=250,
+              n_test=120)
+    s = spec.train_spec("mlp7-tanh", "synthetic", recovery="ai", ai={"iterations": 50}, **kw)
+    model, masks = recipe.start(s, None, synthetic)
+    plain, plain_masks = recipe.start(spec.train_spec("mlp7-tanh", "synthetic", **kw), None, synthetic)
+    assert all(torch.equal(masks[k], plain_masks[k]) for k in masks)  # AI comes after pruning: the same masks
+    params = dict(model.named_parameters())
+    assert all(not params[k][m == 0].any() for k, m in masks.items())
+    moved = [k for k in masks if not torch.equal(params[k], dict(plain.named_parameters())[k])]
+    assert moved  # AI changed the kept weights
+    with pytest.raises(ValueError, match="needs the training data"):
+        recipe.start(s, None, None)
+
+
+def test_the_grid_has_its_arms_once_each():
+    runs = grids.labelled_pai("mlp7-relu", "mnist", "paper")
+    assert len(runs) == len({spec.key(s) for _, s in runs}) == 3 * (4 + 4 * 5 + 2 * 5)
+    assert {l["criterion"] for l, _ in runs} == {"dense", "snip", "snip-ae"}
+    dense = [s for l, s in runs if l["criterion"] == "dense"]
+    assert all(s["ratio"] == 0 and "criterion" not in s for s in dense)
+    s = next(s for l, s in runs if l["recovery"] == "ai")
+    assert (s["momentum"], s["weight_decay"], s["schedule"], s["epochs"], s["ai_iterations"]) == \
+        (0.0, 5e-4, "0:0.1", 17, 10_000)
+    assert len(grids.get("pai_jsv", "mnist", "smoke")) == 3 * 34
+
+
+def test_a_masked_run_through_the_executor_ends_with_its_pruned_weights_exactly_zero(tmp_path):
+    from dipcore.book import executor
+    from dipcore.book.store import RunStore
+
+    store = RunStore(tmp_path / "runs")
+    kw = dict(ratio=0.95, criterion="snip", init="orthogonal", schedule_text="0:0.05", epochs=2, n_train=300,
+              n_test=100, jsv_examples=20, momentum=0.9, keep_weights=True)
+    specs = [spec.train_spec("mlp7-tanh", "synthetic", seed=s, **kw) for s in (0, 1)]
+    specs.append(spec.train_spec("mlp7-tanh", "synthetic", seed=0, recovery="ai", ai={"iterations": 20}, **kw))
+    recs = executor.ensure(store, specs, "missing", device="cpu", progress=False)
+    from dipcore import data
+
+    d = data.load("synthetic", n_train=300, n_test=100)
+    for s, rec in zip(specs, recs):
+        _, masks = recipe.start(s, None, d)  # the masks are a function of the spec: recomputed equal
+        final = store.weights(rec["key"])
+        for name, m in masks.items():
+            assert not final[name][m == 0].any()  # pruned: exactly zero after two epochs with momentum
+            assert final[name][m == 1].ne(0).all()  # kept: trained
+        assert rec["metrics"]["jsv_mean"][0] > 0

@@ -67,3 +67,42 @@ def test_within_asks_for_an_interval_inside_the_margin():
     half = stats.t.ppf(0.95, 2) * np.sqrt(1 / 3)
     assert f"[{1 - half:+.3g}, {1 + half:+.3g}]" in v.evidence and v.verdict == claims.REPRODUCED
     assert claims.within([1.0], [1.0, 2.0], 1.0, "c", "s").verdict == claims.INCONCLUSIVE
+
+
+def _nets(effects, sd, n=5, seed=0, base=80.0):
+    rng = np.random.default_rng(seed)
+    return ([rng.normal(base + e, sd, n) for e in effects], [rng.normal(base, sd, n) for _ in effects])
+
+
+def test_across_networks_finds_an_effect_the_one_network_test_misses():
+    # the book's network (index 0) happens to show almost no effect; the others show +1 point
+    a, b = _nets([0.02, 1.0, 0.9, 1.1, 1.0], sd=0.4)
+    assert claims.greater(a[0], b[0], "c", "s").verdict == claims.INCONCLUSIVE
+    v = claims.greater_across(a, b, "c", "s", unit=" points")
+    assert v.verdict == claims.REPRODUCED
+    assert "with 4 pretrained networks of 5" in v.evidence or "with 3 pretrained networks of 5" in v.evidence
+
+
+def test_across_networks_refuses_what_one_network_shows_by_chance():
+    # network 0 shows a clear effect; across networks the effect averages out
+    a, b = _nets([1.5, -1.2, 0.3, -1.0, 0.4], sd=0.1)
+    assert claims.greater(a[0], b[0], "c", "s").verdict == claims.REPRODUCED
+    v = claims.greater_across(a, b, "c", "s")
+    assert v.verdict == claims.INCONCLUSIVE and "contradicted with 2" in v.evidence
+    # and one that holds with every network
+    a, b = _nets([1.0, 1.1, 0.9, 1.0, 1.2], sd=0.1)
+    assert "with every pretrained network" in claims.greater_across(a, b, "c", "s").evidence
+
+
+def test_smaller_gain_across_networks_and_its_interval_is_over_networks():
+    rng = np.random.default_rng(1)
+    gains1, gains2 = [2.0, 2.5, 1.5, 2.2], [0.5, 0.4, 0.8, 0.3]
+    a1 = [rng.normal(80 + g, 0.2, 5) for g in gains1]
+    a2 = [rng.normal(80 + g, 0.2, 5) for g in gains2]
+    b1 = [rng.normal(80, 0.2, 5) for _ in gains1]
+    b2 = [rng.normal(80, 0.2, 5) for _ in gains2]
+    v = claims.smaller_gain_across(a1, b1, a2, b2, "c", "s")
+    assert v.verdict == claims.REPRODUCED and "with every pretrained network" in v.evidence
+    point = np.mean([(x.mean() - y.mean()) - (z.mean() - w.mean()) for x, y, z, w in zip(a1, b1, a2, b2)])
+    assert f"{point:+.3g}" in v.evidence
+    assert claims.greater_across([a1[0]], [b1[0]], "c", "s").verdict == claims.INCONCLUSIVE  # one network: no test

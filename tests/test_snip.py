@@ -181,6 +181,10 @@ def test_the_grid_has_its_arms_once_each():
     assert (s["momentum"], s["weight_decay"], s["schedule"], s["epochs"], s["ai_iterations"]) == \
         (0.0, 5e-4, "0:0.1", 17, 10_000)
     assert len(grids.get("pai_jsv", "mnist", "smoke")) == 3 * 34
+    linear = grids.labelled_pai("mlp7-linear", "mnist", "paper")  # and its dense networks at Lee et al.'s LR
+    assert len(linear) == len(runs) + 4 * 3
+    assert {s["schedule"] for l, s in linear if l["lr"] == grids.LEE_LR} == {"0:0.1"}
+    assert {s["schedule"] for l, s in linear if l["lr"] != grids.LEE_LR} == {"0:0.02"}
 
 
 def test_a_masked_run_through_the_executor_ends_with_its_pruned_weights_exactly_zero(tmp_path):

@@ -153,3 +153,15 @@ def test_the_ai_arm_and_measurements():
     labelled = grids.labelled_ai("lenet5-relu", "mnist", "paper", (0.9,))
     assert {l["setting"] for l, _ in labelled} == {"AI, 90 epochs", "AI, 900 epochs"}
     assert {spec.recovery(s) for s in grids.get("orthp", "mnist", "paper")} == {"none", "orthp", "ai"}
+
+
+def test_the_robustness_grid_shares_table3s_runs_for_the_first_pretrained_network():
+    table3 = {spec.key(s) for s in grids.get("table3", "mnist", "paper")}
+    runs = grids.labelled_robustness("mlp7-linear", "mnist", "paper")
+    assert len(runs) == 5 * 2 * 2 * 2 * 5  # pretrained networks x ratios x (90 epochs, OrthP or not) x LRs x seeds
+    mine = {spec.key(s) for l, s in runs if l["pretrained"] == 0}
+    assert mine <= table3 and len(mine) == 40
+    starts = {l["pretrained"]: s["start"] for l, s in runs}
+    assert len(set(starts.values())) == 5
+    assert starts[0] == spec.key(grids.pretrain_spec("mlp7-linear", "mnist", "paper"))
+    assert spec.key(grids.pretrain_spec("mlp7-linear", "mnist", "paper", 3)) == starts[3]

@@ -15,6 +15,12 @@ being computed), with the evidence in words. The rules:
   correlation.
 * ``at_most(per_point)``: "holds at most ratios": reproduced where more than half of the
   per-ratio verdicts are, not reproduced where half or more contradict it.
+* ``greater_across`` / ``smaller_gain_across``: the same two claims with two levels of variance,
+  pretrained networks and finetuning seeds nested in them (beyond the paper): a hierarchical
+  bootstrap (networks drawn with replacement, then each arm's seeds within each) gives the interval
+  of the effect averaged over networks; reproduced when it lies above 0, not reproduced when below,
+  inconclusive otherwise; the evidence also says with how many networks the one-network test
+  reproduces the claim.
 * ``within(a, b, margin)``: "a matches b within ``margin``": an equivalence test (two one-sided
   Welch tests, TOST): reproduced when the 90 % interval of the difference of means lies inside
   (-margin, margin), not reproduced when it lies wholly outside, inconclusive otherwise. "No
@@ -101,6 +107,52 @@ def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, l
     return Verdict(claim, source, verdict, ev)
 
 
+def _nested(groups: list[list[np.ndarray]], effect, n_boot: int, level: float, seed: int):
+    """Hierarchical bootstrap over networks (``groups[i]``: network i's arms, each a sample of
+    seeds): the effect per network (``effect`` of the arms' means), averaged over networks; its
+    point estimate and ``level`` interval."""
+    rng = np.random.default_rng(seed)
+    per_net = np.stack([effect(*[rng.choice(arm, size=(n_boot, len(arm))).mean(1) for arm in arms]) for arms in groups])
+    pick = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    replicates = per_net[pick, np.arange(n_boot)[:, None]].mean(1)
+    point = float(np.mean([effect(*[arm.mean() for arm in arms]) for arms in groups]))
+    lo, hi = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2])
+    return point, float(lo), float(hi)
+
+
+def _across(groups, effect, one_net, claim, source, n_boot, level, seed, unit, what) -> Verdict:
+    groups = [[_clean(arm) for arm in arms] for arms in groups]
+    if len(groups) < 2 or any(len(arm) < 2 for arms in groups for arm in arms):
+        return Verdict(claim, source, INCONCLUSIVE, f"{len(groups)} {what}(s), some with fewer than 2 runs per arm: "
+                       "too few to test across them")
+    singles = [one_net(*arms).verdict for arms in groups]
+    point, lo, hi = _nested(groups, effect, n_boot, level, seed)
+    k = singles.count(REPRODUCED)
+    ev = (f"effect averaged over {len(groups)} {what}s {point:+.3g}{unit}, {level:.0%} hierarchical bootstrap "
+          f"interval [{lo:+.3g}, {hi:+.3g}]{unit}; the one-{what} test reproduces it with "
+          f"{'every' if k == len(groups) else k} {what}{'' if k == 1 else 's'}"
+          f"{'' if k == len(groups) else f' of {len(groups)}'} (contradicted with {singles.count(NOT_REPRODUCED)})")
+    verdict = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
+    return Verdict(claim, source, verdict, ev)
+
+
+def greater_across(a_by_net, b_by_net, claim: str, source: str, n_boot: int = 10000, level: float = 0.95,
+                   seed: int = 0, unit: str = "", what: str = "pretrained network") -> Verdict:
+    """Claim: ``a`` is larger than ``b``, with one sample of each per network (``a_by_net[i]``,
+    ``b_by_net[i]``: the finetuning seeds of network i)."""
+    return _across([[a, b] for a, b in zip(a_by_net, b_by_net)], lambda a, b: a - b,
+                   lambda a, b: greater(a, b, claim, source), claim, source, n_boot, level, seed, unit, what)
+
+
+def smaller_gain_across(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, level: float = 0.95,
+                        seed: int = 0, unit: str = "", what: str = "pretrained network") -> Verdict:
+    """Claim: the gain (a - b) is smaller in setting 2 than in setting 1, each argument a list of
+    samples by network."""
+    return _across([list(x) for x in zip(a1, b1, a2, b2)], lambda a1, b1, a2, b2: (a1 - b1) - (a2 - b2),
+                   lambda *x: smaller_gain(*x, claim, source, n_boot=2000, level=level, seed=seed),
+                   claim, source, n_boot, level, seed, unit, what)
+
+
 def within(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:
     """Claim: the values ``a`` match ``b``, their means no more than ``margin`` apart (TOST at
     (1 - level) / 2 on each side, with Welch's standard error and degrees of freedom)."""
@@ -167,7 +219,8 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
         return ", ".join(f"{x:g}" for x in xs) or "none"
 
     details = "; ".join(f"{what} {x:g}: {v.evidence}" for x, v in per_point)
-    ev = (f"holds at {len(by[REPRODUCED])} of {n} {what}s ({at(by[REPRODUCED])}), is contradicted at "
+    whats = what[:-1] + "ies" if what.endswith("y") else what + "s"
+    ev = (f"holds at {len(by[REPRODUCED])} of {n} {whats} ({at(by[REPRODUCED])}), is contradicted at "
           f"{at(by[NOT_REPRODUCED])}, undecided at {at(by[INCONCLUSIVE])}. Per {what}: {details}")
     verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) >= n
                else INCONCLUSIVE)

@@ -69,20 +69,21 @@ def _common(dataset: str, proto: protomod.Protocol) -> dict:
             "jsv_examples": proto.jsv_examples}
 
 
-def pretrain_spec(net: str, dataset: str, protocol: str) -> dict:
-    """The one pretrained (unpruned) network per network and dataset: 90 epochs, seed 0."""
+def pretrain_spec(net: str, dataset: str, protocol: str, seed: int = 0) -> dict:
+    """The pretrained (unpruned) network: 90 epochs; seed 0 is the one every chapter of the paper
+    starts from, other seeds are the other pretrained networks of the robustness chapter."""
     p = protomod.get(protocol)
     return specmod.train_spec(net, **_common(dataset, p), schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
-                              epochs=p.epochs(90), seed=0, keep_weights=True)
+                              epochs=p.epochs(90), seed=seed, keep_weights=True)
 
 
 def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: int, lr: float,
-                  orthp: bool, seed: int, recovery: str | None = None) -> dict:
-    """Finetuning of the pretrained ``net`` L1-pruned at ``ratio`` (Table 2's settings), recovered
-    by OrthP when ``orthp`` or by ``recovery`` (``"ai"``: approximate isometry, Lee et al.'s
-    settings) when given."""
+                  orthp: bool, seed: int, recovery: str | None = None, pretrained: int = 0) -> dict:
+    """Finetuning of the pretrained ``net`` (the one of seed ``pretrained``) L1-pruned at
+    ``ratio`` (Table 2's settings), recovered by OrthP when ``orthp`` or by ``recovery``
+    (``"ai"``: approximate isometry, Lee et al.'s settings) when given."""
     p = protomod.get(protocol)
-    start = pretrain_spec(net, dataset, protocol)
+    start = pretrain_spec(net, dataset, protocol, pretrained)
     recovery = recovery or ("orthp" if orthp else "none")
     return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start, recovery=recovery,
                               ai=p.ai() if recovery == "ai" else None,
@@ -354,9 +355,33 @@ def pai_jsv(dataset: str, protocol: str) -> list[dict]:
     return [s for net in PAI_NETS for _, s in labelled_pai_jsv(net, dataset, protocol)]
 
 
+# Beyond the paper (chapters/robustness): Table 3's 90-epoch settings from five pretrained networks
+# (seeds 0-4; seed 0 is the one of Table 3), each with Table 3's five finetuning seeds.
+ROBUSTNESS_PRETRAINED = (0, 1, 2, 3, 4)
+
+
+def labelled_robustness(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] = TABLE3_RATIOS,
+                        pretrained: tuple[int, ...] = ROBUSTNESS_PRETRAINED,
+                        seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
+    """The 90-epoch hypotheses (1 and 3) of Table 3 from each pretrained network, labelled like
+    ``labelled_hypotheses`` plus ``pretrained`` (the pretraining seed). Scratch runs do not
+    depend on a pretrained network: they are Table 3's."""
+    seeds = protomod.get(protocol).seeds if seeds is None else seeds
+    return [({"net": net, "pretrained": pre, "ratio": ratio, "setting": h.setting, "hypothesis": h.number, "lr": lr,
+              "seed": s}, finetune_spec(net, dataset, protocol, ratio, h.epochs, lr, h.orthp, s, pretrained=pre))
+            for pre in pretrained for ratio in ratios for h in HYPOTHESES.values() if h.epochs == 90
+            for lr in (0.01, 0.001) for s in seeds]
+
+
+def robustness(dataset: str, protocol: str) -> list[dict]:
+    """Table 3's 90-epoch settings on MLP-7-Linear from five pretrained networks (200 runs, 40 of
+    them Table 3's; four more pretrained networks first)."""
+    return [s for _, s in labelled_robustness("mlp7-linear", dataset, protocol)]
+
+
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
          "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value, "value_resnet": value_resnet,
-         "pai": pai, "pai_jsv": pai_jsv}
+         "pai": pai, "pai_jsv": pai_jsv, "robustness": robustness}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import claims, evidence, grids, pai, plotting, spec, value
+from . import claims, evidence, grids, pai, plotting, robustness, spec, value
 from .chapter import Chapter, glue
 
 TABLE3_NET = "mlp7-linear"
@@ -106,6 +106,8 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
     frame, _, command = pai.runs(ch, seeds=ch.seeds[:grids.PAI_SEEDS])  # Lee et al.: pruning at initialization
     meas = pai.measurements(ch)
     verdicts += [v for net in grids.PAI_NETS for v in pai.verdicts(frame, meas, net, command)]
+    frame, _, command = robustness.runs(ch, compute=False)  # beyond the paper: its own chapter computes it
+    verdicts += robustness.verdicts(frame, command)
     return verdicts
 
 

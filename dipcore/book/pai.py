@@ -205,8 +205,7 @@ def _xpos(sparsity) -> np.ndarray:
 
 def _axis(ax, ylabel: str) -> None:
     ax.set_xscale("log")
-    if not ax.xaxis_inverted():  # axes sharing x are inverted once
-        ax.invert_xaxis()
+    ax.set_xlim(1.3, 0.75 * (1 - max(grids.PAI_SPARSITIES)))  # dense on the left, the sparsest on the right
     ticks = [1.0, *(1 - s for s in grids.PAI_SPARSITIES)]
     ax.set_xticks(ticks, ["dense" if t == 1 else f"{100 * (1 - t):g}" for t in ticks])
     ax.minorticks_off()
@@ -250,11 +249,11 @@ def plot_layers(ax, meas, net: str) -> None:
 
 
 def plot_loss(ax, frame, records: dict, net: str, sparsity: float) -> None:
-    """Training loss per epoch at one sparsity, per arm (mean over seeds)."""
+    """Training loss per epoch at one sparsity, per arm (mean over the seeds that did not diverge)."""
     for arm in ARMS:
         label, color, style = ARMS[arm]
         g = evidence.stored(_at(_arm_rows(frame, arm, net, dense=False), sparsity))
-        curves = [records[k]["metrics"]["train_loss"][1:] for k in g.key if k in records]
+        curves = [records[k]["metrics"]["train_loss"][1:] for k in g[~g.diverged].key if k in records]
         if curves:
             ax.plot(range(1, len(curves[0]) + 1), np.mean(np.asarray(curves, float), 0), style, color=color,
                     label=label, lw=1.4)

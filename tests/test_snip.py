@@ -207,3 +207,13 @@ def test_a_masked_run_through_the_executor_ends_with_its_pruned_weights_exactly_
             assert not final[name][m == 0].any()  # pruned: exactly zero after two epochs with momentum
             assert final[name][m == 1].ne(0).all()  # kept: trained
         assert rec["metrics"]["jsv_mean"][0] > 0
+
+
+def test_two_criteria_at_chance_do_not_count_as_matching():
+    import pandas as pd
+
+    from dipcore.book import claims, pai
+
+    chance = pd.Series([10.0, 10.0, 10.0])
+    assert pai._matches(chance, chance, "c").verdict == claims.INCONCLUSIVE
+    assert pai._matches(pd.Series([80.0, 80.1, 79.9]), pd.Series([80.05, 80.0, 79.95]), "c").verdict == claims.REPRODUCED

@@ -4,6 +4,7 @@ server) can compute what the chapters need.
     python -m dipcore status table3 --dataset fashion-mnist
     python -m dipcore compute table3 --dataset fashion-mnist --device cuda
     python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
+    python -m dipcore edition --protocol smoke --out /tmp/smoke-book  # the whole book at other parameters
 """
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from .store import DEFAULT_ROOT, RunStore
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["edition"]:  # the whole book at other parameters (dipcore.book.edition)
+        from . import edition
+
+        return edition.main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m dipcore", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=("status", "compute", "list", "export"))

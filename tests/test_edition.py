@@ -1,0 +1,56 @@
+"""The whole book at other parameters (``python -m dipcore edition``): what is checked before
+anything runs, and how each page is stamped. The smoke edition itself is built by test_book."""
+import nbformat
+import pytest
+
+from dipcore.book import edition
+from dipcore.book.chapter import published
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
+    ({"protocol": "quick"}, "unknown protocol 'quick'"),
+    ({"compute": "sometimes"}, "compute must be one of"),
+    ({"device": "gpu"}, "device must be"),
+    ({"out": str(edition.ROOT / "chapters")}, "would overwrite the book's own sources"),
+    ({"out": str(edition.ROOT)}, "would overwrite the book's own sources"),
+    ({"out": "/proc/no/such/place"}, "edition folder"),
+])
+def test_bad_parameters_are_refused_before_anything_runs(kw, message, tmp_path):
+    args = {"dataset": "mnist", "protocol": "smoke", "device": "cpu", "compute": "missing", "store": None,
+            "out": str(tmp_path / "ed")} | kw
+    with pytest.raises(ValueError) as e:
+        edition.check(**args)
+    assert message in str(e.value)
+
+
+def test_good_parameters_are_the_chapters_parameters(tmp_path):
+    p = edition.check("mnist", "smoke", "auto", "missing", str(tmp_path / "runs"), tmp_path / "ed")
+    import torch
+
+    assert p == {"dataset": "mnist", "protocol": "smoke", "device": "cuda" if torch.cuda.is_available() else "cpu",
+                 "compute": "missing", "store": str((tmp_path / "runs").resolve())}
+
+
+def test_each_chapter_gets_only_the_parameters_it_declares():
+    params = {"dataset": "mnist", "protocol": "smoke", "device": "cpu", "compute": "missing", "store": "/s"}
+    for page in published(edition.ROOT):
+        path = edition.ROOT / f"{page}.ipynb"
+        if path.exists():
+            mine = edition.chapter_parameters(path, params)
+            assert "store" in mine and set(mine) <= set(params)
+    assert set(edition.chapter_parameters(edition.ROOT / "chapters/table7.ipynb", params)) == set(params)
+
+
+def test_every_page_is_stamped_under_its_title():
+    text = edition.banner({"dataset": "mnist", "protocol": "smoke", "device": "cuda", "compute": "missing",
+                           "store": None}, "2026-01-01 00:00 UTC")
+    assert "`mnist`" in text and "`smoke`" in text and "`cuda`" in text and "2026-01-01" in text
+    nb = nbformat.read(edition.ROOT / "chapters/table3.ipynb", 4)
+    title = nb.cells[0].source.splitlines()[0]
+    stamped = edition._with_banner_ipynb(nb, text)
+    assert stamped.cells[0].source.startswith(title + "\n\n" + text)
+    untitled = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    assert edition._with_banner_ipynb(untitled, text).cells[0].source == text
+    md = edition._with_banner_md("# Intro\n\nSome text.\n", text)
+    assert md.startswith("# Intro\n\n" + text) and md.endswith("Some text.\n")

@@ -152,8 +152,8 @@ def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
     m = _arm_rows(meas[meas.net == net], ORTH)
     sp = grids.PAI_SPARSITIES
 
-    def dist(x):  # distance of a mean JSV from 1, on a log scale (0.1 and 10 are equally far)
-        return np.abs(np.log(np.asarray(x, float)))
+    def dist(x):  # distance of a mean JSV from 1, on a log scale (0.1 and 10 are equally far); a dead network
+        return np.abs(np.log(np.clip(np.asarray(x, float), 1e-300, None)))  # (JSV 0) is far, not left out
 
     def best_vs(s):
         g = _at(vs, s)

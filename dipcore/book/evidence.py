@@ -197,6 +197,22 @@ def _fmt(x) -> str:
     return f"{x.mean():.2f} ({x.std(ddof=0):.2f})" if len(x) else "–"
 
 
+def complete(g) -> bool:
+    """Whether the rows ``g`` are there and all stored (a verdict or a mean waits for all of them)."""
+    return len(g) > 0 and bool((g.status != "missing").all())
+
+
+def cell(g, column: str = "final_acc") -> str:
+    """A table cell of the rows ``g``: mean (std) of ``column``, or "pending (have/need)" while any
+    is missing (never a partial mean); runs marked ``diverged`` (counted at their ``column`` value)
+    are named."""
+    have = int((g.status != "missing").sum())
+    if have < len(g):
+        return f"pending ({have}/{len(g)})"
+    diverged = int(g.diverged.sum()) if "diverged" in g else 0
+    return _fmt(g[column].astype(float)) + (f", {diverged} diverged" if diverged else "")
+
+
 def _paper(table: int, **where) -> tuple[float, float | None] | None:
     """A reported number and its std, None for a row of ours the paper does not have (AI)."""
     try:

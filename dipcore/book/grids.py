@@ -292,9 +292,9 @@ def pai_spec(net: str, dataset: str, protocol: str, init: str, sparsity: float, 
              criterion: str = "snip", recovery: str = "none", lr: float | None = None) -> dict:
     """One run of the pruning-at-initialization grid: ``net`` initialised by ``init`` with
     ``seed``, ``sparsity`` of its weights pruned by ``criterion`` (``snip``: connection sensitivity
-    of the labels' loss; ``snip-ae``: of the autoencoder loss; sparsity 0: dense), recovered by
-    ``recovery`` (``ai``: approximate isometry on the masked weights), trained with Lee et al.'s
-    defaults at a constant ``lr`` (None: the network's ``PAI_LR``)."""
+    of the labels' loss; ``snip-ae``: of the autoencoder loss; at sparsity 0 the network is dense
+    and the criterion, e.g. ``"dense"``, unused), recovered by ``recovery`` (``ai``: approximate
+    isometry on the masked weights), trained with Lee et al.'s defaults at a constant ``lr`` (None: the network's ``PAI_LR``)."""
     p = protomod.get(protocol)
     masked = {"criterion": criterion} if sparsity > 0 else {}
     return specmod.train_spec(net, **_pai_common(dataset, p), **PAI_SGD, init=init, ratio=sparsity, seed=seed,
@@ -322,8 +322,8 @@ def labelled_pai(net: str, dataset: str, protocol: str, seeds: tuple[int, ...] |
     """The pruning-at-initialization grid for one network as (labels, spec) pairs: every arm of
     ``pai_arms`` x seeds (None: the protocol's first ``PAI_SEEDS``)."""
     seeds = protomod.get(protocol).seeds[:PAI_SEEDS] if seeds is None else seeds
-    return [(a | {"seed": s}, pai_spec(net, dataset, protocol, a["init"], a["sparsity"], s,
-                                        "snip" if a["criterion"] == "dense" else a["criterion"], a["recovery"], a["lr"]))
+    return [(a | {"seed": s}, pai_spec(net, dataset, protocol, a["init"], a["sparsity"], s, a["criterion"],
+                                        a["recovery"], a["lr"]))
             for a in pai_arms(net) for s in seeds]
 
 
@@ -345,8 +345,7 @@ def pai_jsv_spec(net: str, dataset: str, protocol: str, init: str, sparsity: flo
 def labelled_pai_jsv(net: str, dataset: str, protocol: str) -> list[tuple[dict, dict]]:
     """The measurements of the pruning-at-initialization chapter for one network: every arm of
     ``pai_arms`` at the network's LR (a measurement does not train), its first seed."""
-    return [(a, pai_jsv_spec(net, dataset, protocol, a["init"], a["sparsity"],
-                             "snip" if a["criterion"] == "dense" else a["criterion"], a["recovery"]))
+    return [(a, pai_jsv_spec(net, dataset, protocol, a["init"], a["sparsity"], a["criterion"], a["recovery"]))
             for a in pai_arms(net) if a["lr"] == PAI_LR[net]]
 
 

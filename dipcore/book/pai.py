@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import claims, evidence, grids, paper
+from . import claims, evidence, grids, paper, plotting
 from .chapter import Chapter, glue
 
 SOURCE = "Lee et al. (ICLR 2020)"
@@ -89,16 +89,6 @@ def lee_lr_check(frame):
 
 
 # -- tables -----------------------------------------------------------------------------------------
-def _cell(g, column: str = "final_acc") -> str:
-    have = int((g.status != "missing").sum())
-    if not len(g):
-        return ""
-    if have < len(g):  # never a partial mean
-        return f"pending ({have}/{len(g)})"
-    diverged = int(g.diverged.sum())
-    return evidence._fmt(g[column].astype(float)) + (f", {diverged} diverged" if diverged else "")
-
-
 def accuracy_table(frame, net: str, column: str = "final_acc"):
     """Lee et al.'s Table 1 layout for one network: per arm (rows) and sparsity (columns; 0 is the
     dense network at that init), the test accuracy (%) at the end of training (``column``
@@ -109,7 +99,7 @@ def accuracy_table(frame, net: str, column: str = "final_acc"):
     rows = {}
     for arm, (label, _, _) in ARMS.items():
         g = _arm_rows(frame, arm, net, dense=arm[2] == "none" and arm[1] == "snip")
-        rows[label] = {("dense" if s == 0 else f"{100 * s:g} %"): _cell(g[g.sparsity == s], column)
+        rows[label] = {("dense" if s == 0 else f"{100 * s:g} %"): evidence.cell(g[g.sparsity == s], column)
                        for s in (0.0, *grids.PAI_SPARSITIES) if (g.sparsity == s).any()}
     return pd.DataFrame(rows).T.fillna("")
 
@@ -130,10 +120,6 @@ def jsv_table(meas, net: str, column: str = "layer_jsv"):
 
 
 # -- verdicts ---------------------------------------------------------------------------------------
-def _complete(g) -> bool:
-    return len(g) > 0 and bool((g.status != "missing").all())
-
-
 def _at(g, s):
     return g[g.sparsity == s]
 
@@ -189,7 +175,7 @@ def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
                                   c, SOURCE, "sparsity")),
     ]
     for claim, needs, decide in specs:
-        if all(_complete(g) for g in needs):
+        if all(evidence.complete(g) for g in needs):
             out.append(decide(claim))
         else:
             have = sum(int((g.status != "missing").sum()) for g in needs)
@@ -272,12 +258,6 @@ def plot_loss(ax, frame, records: dict, net: str, sparsity: float) -> None:
     ax.set_title(f"{paper.NET_LABELS[net]}, sparsity {100 * sparsity:g} %")
 
 
-def _pending_marks(axes) -> None:
-    for ax in axes:
-        if not [ln for ln in ax.lines if not ln.get_label().startswith("_")] and not ax.collections:
-            ax.text(0.5, 0.5, "pending: no run stored yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
-
-
 @dataclass
 class PaiPage(evidence.GridPage):
     """Pruning at initialization: per network the accuracy table (``tables``), the verdicts, and
@@ -318,7 +298,7 @@ def page(ch: Chapter) -> PaiPage:
     for ax, net in zip(axes[0], nets_):
         plot_against_sparsity(ax, frame, net, "final_acc")
         _axis(ax, "final test accuracy (%)")
-    _pending_marks(axes[0])
+    plotting.mark_pending(axes[0])
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(loc="lower left", fontsize=8)
     ch.figure(fig, "pai_accuracy", "**Pruning at initialization: final test accuracy against sparsity**, per "
@@ -334,7 +314,7 @@ def page(ch: Chapter) -> PaiPage:
         for ax in axes[:, j]:
             ax.axhline(1, color="0.5", lw=0.8)
         axes[1, j].set_title("")
-    _pending_marks(axes.flat)
+    plotting.mark_pending(axes.flat)
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(loc="lower left", fontsize=8)
     ch.figure(fig, "pai_jsv", "**What pruning does to signal propagation, before any training.** Top: the mean over "
@@ -343,7 +323,7 @@ def page(ch: Chapter) -> PaiPage:
     fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 3.8), squeeze=False)
     for ax, net in zip(axes[0], nets_):
         plot_layers(ax, meas, net)
-    _pending_marks(axes[0])
+    plotting.mark_pending(axes[0])
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(loc="lower left", fontsize=7, ncol=2, title="sparsity", title_fontsize=7)
     ch.figure(fig, "pai_layers", "**Layer by layer, orthogonal init:** each layer's own mean JSV after SNIP (solid) "
@@ -352,7 +332,7 @@ def page(ch: Chapter) -> PaiPage:
     fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 3.8), squeeze=False)
     for ax, net in zip(axes[0], nets_):
         plot_loss(ax, frame, by_key, net, shown)
-    _pending_marks(axes[0])
+    plotting.mark_pending(axes[0])
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(loc="upper right", fontsize=7)
     ch.figure(fig, "pai_loss", f"**Trainability at sparsity {100 * shown:g} %:** training loss per epoch of each arm, "

@@ -8,6 +8,16 @@ AI_COLOR = "0.1"  # approximate isometry: near-black outlines, apart from every 
 PAPER_STYLE = {"marker": "x", "color": "0.35"}
 
 
+def mark_pending(axes, reference: tuple[str, ...] = ()) -> None:
+    """Write "pending" on each panel where no run is drawn: no line or error bar with a legend
+    label (unlabelled reference lines, and those labelled ``reference``, aside)."""
+    for ax in axes:
+        drawn = [a for a in [*ax.lines, *ax.containers] if not a.get_label().startswith("_")
+                 and a.get_label() not in reference]
+        if not drawn:
+            ax.text(0.5, 0.5, "pending: no run stored yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
 def use_style() -> None:
     import matplotlib as mpl
 

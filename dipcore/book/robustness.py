@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import claims, evidence, grids, paper
+from . import claims, evidence, grids, paper, plotting
 from .chapter import Chapter, glue
 
 NET = "mlp7-linear"
@@ -37,10 +37,6 @@ def _acc(frame, pretrained: int, ratio: float, setting: str, lr: float) -> list[
     return g.final_acc.tolist()
 
 
-def _complete(g) -> bool:
-    return len(g) > 0 and bool((g.status != "missing").all())
-
-
 def networks_table(frame, pre: dict):
     """One row per pretrained network: its unpruned test accuracy and the mean JSV right after
     L1 pruning at each ratio (the same for every finetuning seed)."""
@@ -56,19 +52,16 @@ def networks_table(frame, pre: dict):
     return pd.DataFrame(rows).set_index("pretraining seed")
 
 
-def gain(frame, pretrained: int, ratio: float, setting: str) -> float | None:
-    """Table 3's "Acc. gain" (mean at LR 0.01 minus at LR 0.001) with one pretrained network."""
+def gain(frame, pretrained: int, ratio: float, setting: str) -> tuple[float, float] | None:
+    """Table 3's "Acc. gain" (mean at LR 0.01 minus at LR 0.001) with one pretrained network, and
+    its standard error from the finetuning seeds alone (NaN with fewer than 2 seeds each); None
+    while runs are missing."""
     g = frame[(frame.pretrained == pretrained) & (frame.ratio == ratio) & (frame.setting == setting)]
-    if not _complete(g):
+    if not evidence.complete(g):
         return None
-    return float(np.mean(_acc(frame, pretrained, ratio, setting, 0.01)) - np.mean(_acc(frame, pretrained, ratio, setting, 0.001)))
-
-
-def _se(a: list[float], b: list[float]) -> float:
-    """The standard error of a difference of two means of seeds (NaN with fewer than 2 each)."""
-    if min(len(a), len(b)) < 2:
-        return float("nan")
-    return float(np.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)))
+    a, b = (g[g.lr == lr].final_acc.to_numpy(float) for lr in (0.01, 0.001))
+    se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))) if min(len(a), len(b)) > 1 else float("nan")
+    return float(a.mean() - b.mean()), se
 
 
 def gains_table(frame):
@@ -83,10 +76,9 @@ def gains_table(frame):
         for setting in SETTINGS:
             gains = {p: gain(frame, p, ratio, setting) for p in pres}
             row = {"ratio": ratio, "setting": setting}
-            row.update({f"network {p}": ("pending" if g is None else f"{g:+.2f}") for p, g in gains.items()})
-            done = [g for g in gains.values() if g is not None]
-            ses = [_se(_acc(frame, p, ratio, setting, 0.01), _acc(frame, p, ratio, setting, 0.001))
-                   for p in pres if gains[p] is not None]
+            row.update({f"network {p}": ("pending" if g is None else f"{g[0]:+.2f}") for p, g in gains.items()})
+            done = [g[0] for g in gains.values() if g is not None]
+            ses = [g[1] for g in gains.values() if g is not None]
             full = len(done) == len(pres)
             row["mean over networks"] = f"{np.mean(done):+.2f}" if full else "pending"
             row["sd across networks"] = f"{np.std(done, ddof=1):.2f}" if full and len(done) > 1 else "pending"
@@ -110,17 +102,9 @@ def verdicts(frame, command: str) -> list[claims.Verdict]:
         for claim, settings, is_h1 in ((h1, SETTINGS[:1], True), (h3, SETTINGS, False)):
             one, across = claim + " (with the book's pretrained network)", claim + " (across pretrained networks)"
             cells = g[g.setting.isin(settings)]
-            if not _complete(cells):
-                have = int((cells.status != "missing").sum())
-                mine = cells[cells.pretrained == 0]
-                if _complete(mine):
-                    out.append(_decide(frame, ratio, [0], one, is_h1))
-                else:
-                    out.append(claims.pending(one, SOURCE, int((mine.status != "missing").sum()), len(mine), command))
-                out.append(claims.pending(across, SOURCE, have, len(cells), command))
-                continue
-            out.append(_decide(frame, ratio, [0], one, is_h1))
-            out.append(_decide(frame, ratio, pres, across, is_h1))
+            for verdict, nets_, rows in ((one, [0], cells[cells.pretrained == 0]), (across, pres, cells)):
+                out.append(_decide(frame, ratio, nets_, verdict, is_h1) if evidence.complete(rows) else
+                           claims.pending(verdict, SOURCE, int((rows.status != "missing").sum()), len(rows), command))
     for h in (2, 4):
         out.append(claims.Verdict(f"{label}: Hypothesis {h} across pretrained networks", SOURCE, claims.PENDING,
                                   f"needs 900-epoch finetuning from each of the {len(pres)} pretrained networks, "
@@ -149,10 +133,9 @@ def plot_spread(ax, frame, ratio: float) -> None:
     pres = sorted(frame.pretrained.unique())
     for j, setting in enumerate(SETTINGS):
         for k, p in enumerate(pres):
-            gv = gain(frame, p, ratio, setting)
-            if gv is None:
+            if (g := gain(frame, p, ratio, setting)) is None:
                 continue
-            se = _se(_acc(frame, p, ratio, setting, 0.01), _acc(frame, p, ratio, setting, 0.001))
+            gv, se = g
             x = j + (k - (len(pres) - 1) / 2) * 0.1
             ax.errorbar(x, gv, yerr=None if np.isnan(se) else se, fmt="o", color="C3" if p == 0 else "0.35", ms=5, capsize=2,
                         label=("the book's network (seed 0)" if p == 0 else "another pretrained network") if j == 0 and k < 2 else None)
@@ -186,9 +169,7 @@ def page(ch: Chapter) -> RobustnessPage:
         plot_spread(ax, frame, ratio)
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(loc="best", fontsize=8)
-    else:
-        for ax in axes[0]:
-            ax.text(0.5, 0.5, "pending: no run stored yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    plotting.mark_pending(axes[0])
     ch.figure(fig, "robustness_spread", "**How much the pretrained network matters.** The gain of LR 0.01 over LR 0.001 "
               "after 90 epochs of finetuning pruned MLP-7-Linear, with each pretrained network (dot) and its "
               "uncertainty from the finetuning seeds alone (bar: ± one standard error).", seeds=int(frame.seed.nunique()))

@@ -62,13 +62,6 @@ def gpu_tier_computes(ch: Chapter) -> bool:
     return ch.device.startswith("cuda") or (ch.device == "auto" and torch.cuda.is_available())
 
 
-def _cell(g) -> str:
-    have = int((g.status != "missing").sum())
-    if have < len(g):  # never a partial mean
-        return f"pending ({have}/{len(g)})"
-    return evidence._fmt(g.final_acc)
-
-
 def _mean(frame, ratio, arm) -> float | None:
     g = frame[(frame.ratio == ratio) & (frame.setting == arm)]
     return float(g.final_acc.mean()) if len(g) and (g.status != "missing").all() else None
@@ -86,7 +79,7 @@ def sweep_table(frame, net: str):
     for ratio, cell in g.groupby("ratio", sort=False):
         row = {"pruning ratio": ratio, "params reduc. (%)": f"{red.loc[ratio, 'params reduc. (%)']:.2f}",
                "FLOPs reduc. (%)": f"{red.loc[ratio, 'FLOPs reduc. (%)']:.2f}"}
-        row.update({arm: _cell(cell[cell.setting == arm]) for arm in grids.VALUE_ARMS})
+        row.update({arm: evidence.cell(cell[cell.setting == arm]) for arm in grids.VALUE_ARMS})
         hi, lo = _mean(g, ratio, DECAY_HIGH), _mean(g, ratio, DECAY_LOW)
         row["LR 0.01 - LR 0.001"] = "" if None in (hi, lo) else f"{hi - lo:+.2f}"
         rows.append(row)
@@ -257,10 +250,7 @@ def _legend(ax, **kw) -> None:
 
 
 def _mark_pending(axes) -> None:
-    """Write "pending" on each panel with no run drawn (reference lines aside)."""
-    for ax in axes:
-        if not [ln for ln in ax.lines if ln.get_label() != "unpruned" and not ln.get_label().startswith("_")]:
-            ax.text(0.5, 0.5, "pending: no run stored yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    plotting.mark_pending(axes, reference=("unpruned",))
 
 
 class ValuePage(evidence.GridPage):

@@ -1,5 +1,6 @@
-"""The book: every chapter runs end to end at the smoke protocol (papermill), the book builds
-with warnings as errors, and a real browser loads every page of the built site.
+"""The book: the whole book built as an edition at the smoke protocol from an empty store (every
+chapter run end to end by papermill), the published book and that edition both built with
+warnings as errors, and a real browser loading every page of each.
 
 nbval (run by scripts/test.sh on chapters/) separately checks that the committed chapters'
 text outputs are what re-execution from the run store gives.
@@ -25,27 +26,44 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
-def smoke_store(tmp_path_factory):
-    return tmp_path_factory.mktemp("smoke-runs")
+def smoke_edition(tmp_path_factory):
+    """The whole book as an edition at the smoke protocol from an empty store (issue 15):
+    ``python -m dipcore edition --protocol smoke --device cpu --store <empty> --out <folder>``."""
+    pytest.importorskip("papermill")
+    from dipcore.book import edition
+
+    out = tmp_path_factory.mktemp("smoke-edition")
+    params = edition.check("fashion-mnist", "smoke", "cpu", "missing", str(out / "runs"), out / "edition")
+    edition.build(params, out / "edition", progress=False)
+    return out / "edition"
 
 
-@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
-    papermill = pytest.importorskip("papermill")
-    params = {"protocol": "smoke", "compute": "missing", "store": str(smoke_store), "device": "cpu",
-              "figures": str(tmp_path / "figures")}
-    if notebook.stem == "value_of_pruning":  # two of its six ratios: the same code paths, a quarter of the runs
-        params["ratios"] = [0.5, 0.95]
-    out = tmp_path / notebook.name
-    papermill.execute_notebook(str(notebook), str(out), parameters=params, kernel_name="python3",
-                               cwd=str(notebook.parent), progress_bar=False)
+NOTEBOOKS = [p for p in published(ROOT) if (ROOT / f"{p}.ipynb").exists()]
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS, ids=lambda p: Path(p).name)
+def test_every_chapter_runs_at_smoke_protocol_in_the_edition(page, smoke_edition):
+    """Each published chapter, executed by the edition (papermill: a cell that raises stops the
+    build), drew its figures, saved each one as a PNG file and its runs as CSV, and carries the
+    edition's parameters under its title."""
     import nbformat
 
-    nb = nbformat.read(out, 4)
+    name = Path(page).name
+    nb = nbformat.read(smoke_edition / "source" / f"{page}.ipynb", 4)
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     shown = sum(any(k.endswith("image/png") for k in o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
-    assert len(list((tmp_path / "figures").glob("*.png"))) == shown  # every figure also saved as a file
-    assert shown >= (0 if notebook.stem in TEXT_ONLY else 1)  # a chapter with figures drew them
+    figures = smoke_edition / "figures" / name
+    assert len(list(figures.glob("*.png"))) == shown  # every figure also saved as a file
+    assert shown >= (0 if name in TEXT_ONLY else 1)  # a chapter with figures drew them
+    assert "protocol `smoke`" in nb.cells[0].source and nb.cells[0].source.startswith("# ")
+    if any("download_runs" in c.source for c in nb.cells):  # the page's runs, as the CSV it links
+        import pandas as pd
+
+        (csv,) = figures.glob("*_runs_synthetic_smoke.csv")
+        runs = pd.read_csv(csv)
+        assert len(runs) > 0 and runs.key.is_unique and (runs.status != "missing").all()
+        assert {"key", "kind", "device", "wall_s"} <= set(runs.columns)
+        assert {"final_acc", "jsv_mean_end"} <= set(runs.columns) or {"test_acc", "jsv_mean"} <= set(runs.columns)
 
 
 @pytest.mark.parametrize("bad,message", [
@@ -59,6 +77,7 @@ def test_chapter_runs_at_smoke_protocol(notebook, smoke_store, tmp_path):
     ({"seeds": "[0, 1]"}, "papermill's -p passes text: give the list with -y"),
     ({"figures": "/proc/no/such/place"}, "figures folder"),
     ({"compte": "missing"}, "papermill parameter 'compte' is not a parameter of this chapter (did you mean 'compute'?)"),
+    ({"net": "lenet5-relu"}, "papermill parameter 'net' is not a parameter of this chapter"),  # the robustness chapter's
     ({"store": ""}, "store must be a folder (a non-empty path) or None"),
     ({"store": "/dev/null"}, "run store '/dev/null' is a file, not a folder"),
 ])
@@ -74,7 +93,7 @@ def test_bad_parameters_fail_before_any_compute(bad, message, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
+def book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     jb = shutil.which("jupyter-book") or str(Path(sys.executable).with_name("jupyter-book"))
     proc = subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
@@ -83,13 +102,23 @@ def site(tmp_path_factory):
     return out / "_build" / "html"
 
 
-def test_book_builds_with_warnings_as_errors(site):
+@pytest.fixture(scope="session", params=["book", "smoke edition"])
+def site(request):
+    """The published book, and the smoke edition: each is checked in the browser."""
+    return request.getfixturevalue("book") if request.param == "book" else request.getfixturevalue("smoke_edition") / "_build" / "html"
+
+
+def test_book_builds_with_warnings_as_errors(site, request):
     pages = {p.relative_to(site).as_posix() for p in site.rglob("*.html")}
     listed = published(ROOT)
     assert listed[0] == "chapters/intro"
+    edition = "edition" in request.node.callspec.id
     for page in listed:
         assert (ROOT / f"{page}.ipynb").exists() or (ROOT / f"{page}.md").exists(), page
         assert f"{page}.html" in pages
+        html = (site / f"{page}.html").read_text()
+        stamp = re.search(r"Edition</strong> built .{0,800}?protocol\s*<code[^>]*><span[^>]*>smoke<", html, re.S)
+        assert bool(stamp) == edition, page  # every page of an edition names its parameters, no page of the book
 
 
 @pytest.fixture(scope="session")

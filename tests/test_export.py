@@ -53,3 +53,30 @@ def test_the_command_writes_csv_to_stdout_and_refuses_what_it_cannot_write(store
     assert bad.returncode == 2 and "give a file with --out" in bad.stderr
     with pytest.raises(ValueError, match="unknown format"):
         export.write(pd.DataFrame(), "xlsx")
+
+
+def test_a_page_links_the_csv_of_every_run_it_read(store, tmp_path, monkeypatch):
+    """``Chapter.download_runs``: the link embeds, as CSV, exactly the stored runs the page read
+    (``records`` and ``ensure``; a missing run is not a row), the rows ``export`` writes."""
+    import base64
+    import re
+
+    import IPython.display
+
+    from dipcore.book import chapter
+
+    ch = chapter.setup("table3", dataset="mnist", protocol="smoke", store=str(store.root), figures=str(tmp_path))
+    specs = grids.get("table3", "mnist", "smoke")[:5]  # 3 stored, 2 not
+    recs = ch.records(specs, "table3", compute=False)
+    assert sum(r is None for r in recs) == 2
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    assert ch.download_runs("table3") is None
+    df = export.frame_of(ch.shown.values())
+    (obj,) = shown
+    href = re.search(r'href="data:text/csv;base64,([^"]+)"', obj["text/html"]).group(1)
+    linked = pd.read_csv(io.StringIO(base64.b64decode(href).decode()))
+    assert sorted(linked.key) == sorted(r["key"] for r in recs if r) == sorted(df.key)
+    assert linked.final_acc.tolist() == pytest.approx(df.final_acc.tolist())
+    assert "3 stored runs" in obj["text/plain"] and 'download="table3_runs_synthetic_smoke.csv"' in obj["text/html"]
+    assert pd.read_csv(tmp_path / "table3_runs_synthetic_smoke.csv").key.tolist() == linked.key.tolist()

@@ -89,6 +89,12 @@ def test_a_misspelt_papermill_parameter_is_named(monkeypatch):
     with pytest.raises(ValueError, match=r"'compte' is not a parameter of this chapter \(did you mean 'compute'\?\)"):
         chapter.check_injected(ns)
     chapter.check_injected({"In": ["# Parameters\nseeds = [0]\nratios = [0.5]\n"]})  # known names pass
+    # a parameter of another chapter is not one of this chapter's (its parameters cell runs just before)
+    ns = {"In": ["", "# Parameters: papermill can set any of these\ncompute = 'never'\nseeds = None\n",
+                 "# Parameters\nnet = \"lenet5-relu\"\n"]}
+    assert chapter.declared_parameters(ns) == ("compute", "seeds")
+    with pytest.raises(ValueError, match=r"'net' is not a parameter of this chapter; its parameters are compute, seeds"):
+        chapter.check_injected(ns)
 
 
 def test_smoke_runs_never_land_in_the_committed_store(monkeypatch, tmp_path):

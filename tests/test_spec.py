@@ -165,3 +165,29 @@ def test_the_robustness_grid_shares_table3s_runs_for_the_first_pretrained_networ
     assert len(set(starts.values())) == 5
     assert starts[0] == spec.key(grids.pretrain_spec("mlp7-linear", "mnist", "paper"))
     assert spec.key(grids.pretrain_spec("mlp7-linear", "mnist", "paper", 3)) == starts[3]
+
+
+def test_the_robustness_grids_beyond_table3s_ninety_epochs():
+    """900 epochs (a GPU's work) and the Table 7 networks share the runs of the pretrained network
+    of seed 0 with Table 3 and Table 7; an unknown network is refused."""
+    table3 = {spec.key(s) for s in grids.get("table3", "mnist", "paper")}
+    long = grids.labelled_robustness("mlp7-linear", "mnist", "paper", epochs=(900,))
+    assert {l["setting"] for l, _ in long} == {"900 epochs", "OrthP, 900 epochs"} and len(long) == 200
+    assert {spec.key(s) for l, s in long if l["pretrained"] == 0} <= table3
+    assert {spec.key(s) for s in grids.get("robustness_900", "mnist", "paper")} == {spec.key(s) for _, s in long}
+    t7 = {spec.key(s) for s in grids.get("table7", "mnist", "paper")}
+    for net in grids.TABLE7_NETS:
+        runs = grids.labelled_robustness(net, "mnist", "paper", epochs=(90, 900))
+        assert {l["ratio"] for l, _ in runs} == {0.9} and len(runs) == 5 * 4 * 2 * 5
+        mine = {spec.key(s) for l, s in runs if l["pretrained"] == 0}
+        assert mine <= t7 and len(mine) == 40
+    assert len(grids.get("robustness_table7", "mnist", "paper")) == 3 * (4 + 200)
+    with pytest.raises(ValueError, match="the robustness grid has no network 'resnet20'"):
+        grids.labelled_robustness("resnet20", "mnist", "paper")
+
+
+def test_the_smoke_protocol_sweeps_two_of_section_3_4s_ratios():
+    assert grids.value_ratios("paper") == grids.VALUE_RATIOS == (0.1, 0.3, 0.5, 0.7, 0.9, 0.95)
+    assert grids.value_ratios("smoke") == (0.5, 0.95)
+    assert {l["ratio"] for l, _ in grids.labelled_value("mlp7-relu", "mnist", "smoke")} == {0.5, 0.95}
+    assert {l["ratio"] for l, _ in grids.labelled_value("mlp7-relu", "mnist", "smoke", (0.3,))} == {0.3}

@@ -10,7 +10,7 @@ import ast
 import difflib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,7 +21,7 @@ from .spec import SEED_LIMIT
 from .store import DEFAULT_ROOT, RunStore, check_writable_folder
 
 # Every parameter a chapter's ``parameters`` cell may hold (papermill -p/-y sets them).
-PARAMETERS = ("dataset", "protocol", "device", "compute", "store", "seeds", "figures", "ratios")
+PARAMETERS = ("dataset", "protocol", "device", "compute", "store", "seeds", "figures", "ratios", "net")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Chapter:
     name: str  # for the command hint: the grid(s) the chapter needs
     seeds: tuple[int, ...]  # of the finetuning / initialisation runs
     figures: Path | None = None  # where figures are also saved as PNG files
+    shown: dict = field(default_factory=dict)  # every stored record the page has read, by key
 
     @property
     def data_name(self) -> str:
@@ -48,7 +49,40 @@ class Chapter:
         """The records of ``specs``, computed if ``compute`` allows (see ``RunStore.ensure``)."""
         hint = (f"python -m dipcore compute {grid or self.name} --dataset {self.dataset} "
                 f"--protocol {self.protocol.name}")
-        return executor.ensure(self.store, specs, self.compute, device=self.device, command_hint=hint)
+        recs = executor.ensure(self.store, specs, self.compute, device=self.device, command_hint=hint)
+        self.shown.update((r["key"], r) for r in recs if r)
+        return recs
+
+    def records(self, specs: list[dict], grid: str, compute: bool = True) -> list[dict | None]:
+        """The records of ``specs``, None where a run is not stored yet (a page that shows what is
+        done and says what is pending), computed first when ``compute`` and ``self.compute`` allow."""
+        if compute and self.compute != "never":
+            return self.ensure(specs, grid)
+        recs = [self.store.get(s) for s in specs]
+        self.shown.update((r["key"], r) for r in recs if r)
+        return recs
+
+    def download_runs(self, page: str):
+        """A link that downloads, as CSV, every run the page ``page`` has read (one row per run, the
+        columns of ``python -m dipcore export``; issue 15), embedded in the page so that it works
+        offline and in every edition; also saved as ``<figures>/<page>_runs_<dataset>_<protocol>.csv`` when
+        the chapter has a figures folder. (The frame itself: ``export.frame_of(ch.shown.values())``.)"""
+        import base64
+        import html
+
+        from IPython.display import display
+
+        from .export import frame_of
+
+        df = frame_of(self.shown.values())
+        text = df.to_csv(index=False)
+        name = f"{page}_runs_{self.data_name}_{self.protocol.name}.csv"
+        if self.figures is not None:
+            (self.figures / name).write_text(text)
+        href = "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
+        what = f"{len(df)} stored run{'s' if len(df) != 1 else ''} ({self.label}, protocol {self.protocol.name}), {len(text) // 1024 + 1} kB"
+        display({"text/html": f'<p><a download="{html.escape(name)}" href="{href}">&#x2B07; {html.escape(name)}</a>: {what}</p>',
+                 "text/plain": f"{name}: {what}"}, raw=True)
 
     def save(self, fig, name: str) -> None:
         """Save ``fig`` as ``<figures>/<name>.png`` when the chapter was given a figures folder."""
@@ -70,6 +104,17 @@ class Chapter:
         """A caption that names the dataset, protocol and number of seeds."""
         s = f" {seeds} seed{'s' if seeds != 1 else ''}." if seeds is not None else ""
         return f"{text} Dataset: {self.label}. Protocol: {self.protocol.name}.{s}"
+
+
+def gpu_tier_computes(ch: Chapter) -> bool:
+    """Whether a chapter trains the missing runs of its GPU tier (§3.4's residual network, the
+    robustness grid's 900-epoch settings): when it may compute and either runs on a GPU or at a
+    protocol other than the paper's (a smoke run proves the code on a CPU)."""
+    if ch.compute == "never":
+        return False
+    if ch.protocol.name != "paper":
+        return True
+    return ch.device.startswith("cuda") or (ch.device == "auto" and torch.cuda.is_available())
 
 
 def check_device(device: str) -> str:
@@ -125,24 +170,36 @@ def default_store(protocol: str) -> Path:
     return Path(os.environ.get("DIPBOOK_SCRATCH_STORE", Path.home() / ".cache" / "dipbook" / f"runs-{protocol}"))
 
 
+def _assigned(src: str) -> list[str]:
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return []
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+
+
 def injected_parameters(namespace: dict) -> list[str]:
     """The names papermill set in a running notebook: the assignments of its injected cell, which
     papermill opens with the line ``# Parameters``, found in IPython's input history ``In``."""
-    names = []
-    for src in namespace.get("In") or []:
-        if isinstance(src, str) and src.startswith("# Parameters\n"):
-            try:
-                tree = ast.parse(src)
-            except SyntaxError:
-                continue
-            names += [t.id for node in tree.body if isinstance(node, ast.Assign)
-                      for t in node.targets if isinstance(t, ast.Name)]
-    return names
+    return [n for src in namespace.get("In") or [] if isinstance(src, str) and src.startswith("# Parameters\n")
+            for n in _assigned(src)]
 
 
-def check_injected(namespace: dict, known=PARAMETERS) -> None:
-    """A misspelt papermill parameter (``-p compte missing``) would leave the chapter at its
-    default silently: refuse it, naming the parameters there are."""
+def declared_parameters(namespace: dict) -> tuple[str, ...]:
+    """The parameters this notebook declares: the names its ``parameters`` cell assigns (the cell
+    papermill runs just before the one it injects), or every chapter's ``PARAMETERS`` when that
+    cell cannot be told."""
+    history = [src for src in namespace.get("In") or [] if isinstance(src, str)]
+    for i, src in enumerate(history):
+        if src.startswith("# Parameters\n") and i > 0 and (names := _assigned(history[i - 1])):
+            return tuple(n for n in names if n in PARAMETERS)
+    return PARAMETERS
+
+
+def check_injected(namespace: dict, known=None) -> None:
+    """A misspelt papermill parameter (``-p compte missing``), or one this chapter does not have,
+    would leave the chapter at its default silently: refuse it, naming the parameters it has."""
+    known = declared_parameters(namespace) if known is None else known
     for name in injected_parameters(namespace):
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)

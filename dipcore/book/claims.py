@@ -38,6 +38,9 @@ PENDING = "pending"  # not decided yet: the runs it needs are still being comput
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PENDING)
 
 
+MARKS = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖", PENDING: "⏳"}  # as pages show a verdict
+
+
 @dataclass(frozen=True)
 class Verdict:
     claim: str
@@ -49,8 +52,7 @@ class Verdict:
         return {"claim": self.claim, "paper": self.source, "verdict": self.verdict, "evidence": self.evidence}
 
     def _repr_markdown_(self) -> str:
-        mark = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖", PENDING: "⏳"}[self.verdict]
-        return f"**{mark} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
+        return f"**{MARKS[self.verdict]} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
 
 
 def pending(claim: str, source: str, have: int, need: int, command: str, state: str = "are being computed") -> Verdict:

@@ -7,8 +7,9 @@ Jupyter Book 1 has no parameterised books (its issue #424), so this does what pr
 one do by hand: it copies the book's sources into ``<out>/source``, executes every published
 notebook there with papermill at the given parameters (in the table of contents' order, each
 chapter computing what it is missing and the later ones finding it stored; one progress bar for
-the whole book), writes near each page's title the parameters it was built with, and builds the
-site from the executed notebooks with execution off into ``<out>/_build/html``. The committed
+the whole book; each page's figures also saved as PNG files, and the CSV of its runs, in
+``<out>/figures/<page>``), writes near each page's title the parameters it was built with, and
+builds the site from the executed notebooks with execution off into ``<out>/_build/html``. The committed
 chapters and the default site are not touched. Every parameter is checked before anything runs.
 """
 from __future__ import annotations
@@ -117,8 +118,10 @@ def build(params: dict, out: str | Path, progress: bool = True, execute: bool = 
         path = src / f"{page}.ipynb"
         bar.set_postfix_str(Path(page).name)
         if execute:
-            papermill.execute_notebook(str(path), str(path), parameters=chapter_parameters(path, params),
-                                       kernel_name="python3", cwd=str(path.parent), progress_bar=False)
+            figures = out / "figures" / Path(page).name  # the page's figures as PNG files, its runs as CSV
+            figures.mkdir(parents=True, exist_ok=True)
+            papermill.execute_notebook(str(path), str(path), parameters=chapter_parameters(path, params | {
+                "figures": str(figures)}), kernel_name="python3", cwd=str(path.parent), progress_bar=False)
         nbformat.write(_with_banner_ipynb(nbformat.read(path, 4), text), path)
     for page in pages:
         if (src / f"{page}.md").exists():

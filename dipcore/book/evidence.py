@@ -268,40 +268,59 @@ def lr_gain(frame, ratio: float, setting: str, column: str = "final_acc") -> flo
     return float(np.mean(_acc(frame, ratio, setting, 0.01, column)) - np.mean(_acc(frame, ratio, setting, 0.001, column)))
 
 
-def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, command: str | None):
+def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, command: str | None,
+             state: str = "are being computed"):
     """A pending verdict when some runs of ``settings`` at ``ratio`` are not stored yet, else None."""
     g = frame[(frame.ratio == ratio) & frame.setting.isin(settings)]
     have = int((g.status != "missing").sum())
     if have == len(g) and len(g):
         return None
-    return claims.pending(claim, source, have, len(g), command or "python -m dipcore compute ...")
+    return claims.pending(claim, source, have, len(g), command or "python -m dipcore compute ...", state)
 
 
-def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: str | None = None) -> list[claims.Verdict]:
+def hypothesis_claim(net_label: str, ratio: float, h: int) -> str:
+    """The claim of hypothesis ``h`` at one pruning ratio, in the words every page uses."""
+    from .grids import HYPOTHESES
+
+    hyp = HYPOTHESES[h]
+    pre = f"{net_label}, ratio {ratio}: "
+    if hyp.base is None:
+        return pre + f"after {hyp.epochs} epochs of finetuning, LR 0.01 beats LR 0.001"
+    return pre + f"the gain of LR 0.01 over 0.001 is smaller {hyp.change}"
+
+
+def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: str | None = None,
+                        across: bool = False, state: str = "are being computed") -> list[claims.Verdict]:
     """The verdict of hypothesis ``h`` (``grids.HYPOTHESES``) at each pruning ratio (rules in
     ``dipcore.book.claims``): H1, LR 0.01 beats 0.001 in its setting; H2-H4, the gain of LR 0.01
     over 0.001 is smaller in its setting than in its base hypothesis's. Pending while runs are
-    missing (``command`` computes them)."""
+    missing (the rest ``state``; ``command`` computes them). ``across``: the frame holds runs from several pretrained
+    networks (its ``pretrained`` column), and the claim is decided across them, finetuning seeds
+    nested in each (``claims.greater_across`` / ``claims.smaller_gain_across``; the claim text
+    ends "(across pretrained networks)")."""
     from .grids import HYPOTHESES
 
     hyp = HYPOTHESES[h]
     out = []
     net = paper.NET_LABELS[frame.net.iloc[0]]
+    nets_ = sorted(frame.pretrained.unique()) if across else None
+    greater, smaller_gain = (claims.greater_across, claims.smaller_gain_across) if across else (claims.greater,
+                                                                                                   claims.smaller_gain)
     for ratio in sorted(frame.ratio.unique()):
-        acc = lambda setting, lr, ratio=ratio: _acc(frame, ratio, setting, lr)  # noqa: E731
-        pre = f"{net}, ratio {ratio}: "
-        if hyp.base is None:
-            claim = pre + f"after {hyp.epochs} epochs of finetuning, LR 0.01 beats LR 0.001"
-        else:
-            claim = pre + f"the gain of LR 0.01 over 0.001 is smaller {hyp.change}"
-        if (v := _pending(frame, ratio, hyp.settings, claim, source, command)) is not None:
+        def acc(setting, lr, ratio=ratio):
+            if not across:
+                return _acc(frame, ratio, setting, lr)
+            return [_acc(frame[frame.pretrained == p], ratio, setting, lr) for p in nets_]
+
+        claim = hypothesis_claim(net, ratio, h) + (" (across pretrained networks)" if across else "")
+        if (v := _pending(frame, ratio, hyp.settings, claim, source, command, state)) is not None:
             out.append(v)
         elif hyp.base is None:
-            out.append(claims.greater(acc(hyp.setting, 0.01), acc(hyp.setting, 0.001), claim, source, unit=" points"))
+            out.append(greater(acc(hyp.setting, 0.01), acc(hyp.setting, 0.001), claim, source, unit=" points"))
         else:
             base = HYPOTHESES[hyp.base].setting
-            out.append(claims.smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(hyp.setting, 0.01),
-                                           acc(hyp.setting, 0.001), claim, source, unit=" points"))
+            out.append(smaller_gain(acc(base, 0.01), acc(base, 0.001), acc(hyp.setting, 0.01),
+                                    acc(hyp.setting, 0.001), claim, source, unit=" points"))
     return out
 
 

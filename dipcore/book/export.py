@@ -3,7 +3,8 @@ own analysis (``python -m dipcore export GRID``, or ``frame(...)`` in a notebook
 
 A run's row holds its key, every field of its spec (the fields stored specs lack at their
 default, so that every row has every column), its status, final and best test accuracy, mean JSV
-right after pruning/recovery (epoch 0) and at the end, and where it ran (device, wall time). A
+right after pruning/recovery (epoch 0) and at the end, and where it ran (device; ``wall_s``, the
+wall time of the stack it trained in, ``stacked_with`` runs at once: its share is the ratio). A
 measurement's row (a ``jsv`` spec) has its JSV statistics and test accuracy instead. Runs of the
 grid that are not stored yet are left out (``missing`` says how many).
 """
@@ -53,7 +54,7 @@ def run_row(rec: dict) -> dict:
                     "epochs_logged": len(m["test_acc"]) - 1})
     else:
         row.update({"test_acc": rec["test_acc"], **{f"jsv_{k}": v for k, v in rec["jsv"].items()}})
-    row.update({"device": meta.get("device"), "wall_s": meta.get("wall_s")})
+    row.update({"device": meta.get("device"), "wall_s": meta.get("wall_s"), "stacked_with": meta.get("stacked_with", 1)})
     return row
 
 
@@ -70,16 +71,20 @@ def frame(grid: str, dataset: str = "fashion-mnist", protocol: str = "paper", st
           per_epoch: bool = False):
     """The stored runs of ``grid`` as a pandas DataFrame (``per_epoch``: one row per run and epoch),
     with ``.attrs["missing"]``, the number of the grid's runs not stored yet (left out)."""
-    import pandas as pd
-
     st = store if isinstance(store, RunStore) else RunStore(store) if store is not None else RunStore()
     specs = grids.get(grid, dataset, protocol)
     done, missing, damaged, found = st._scan(specs)  # each record read once
-    records = [found[specmod.key(s)] for s in done]
-    rows = [r for rec in records for r in epoch_rows(rec)] if per_epoch else [run_row(rec) for rec in records]
-    out = pd.DataFrame(rows)
+    out = frame_of([found[specmod.key(s)] for s in done], per_epoch)
     out.attrs["missing"] = len(missing) + len(damaged)
     return out
+
+
+def frame_of(records, per_epoch: bool = False):
+    """Stored records as a pandas DataFrame, one row per run (``per_epoch``: per run and epoch)."""
+    import pandas as pd
+
+    records = list(records)
+    return pd.DataFrame([r for rec in records for r in epoch_rows(rec)] if per_epoch else [run_row(rec) for rec in records])
 
 
 def write(df, fmt: str = "csv", out: str | None = None) -> None:

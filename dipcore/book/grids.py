@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..data import DATASETS
+from .. import nets
 from ..nets import NETS
 from . import protocol as protomod
 from . import spec as specmod
@@ -64,16 +65,16 @@ HYPOTHESES = {h.number: h for h in (
 )}
 
 
-def _common(dataset: str, proto: protomod.Protocol) -> dict:
-    return {"dataset": proto.dataset_for(dataset), "n_train": proto.n_train, "n_test": proto.n_test,
-            "jsv_examples": proto.jsv_examples}
+def _common(dataset: str, proto: protomod.Protocol, net: str | None = None) -> dict:
+    n_train, n_test = (proto.residual_data if net in nets.RESIDUAL and proto.residual_data else (proto.n_train, proto.n_test))
+    return {"dataset": proto.dataset_for(dataset), "n_train": n_train, "n_test": n_test, "jsv_examples": proto.jsv_examples}
 
 
 def pretrain_spec(net: str, dataset: str, protocol: str, seed: int = 0) -> dict:
     """The pretrained (unpruned) network: 90 epochs; seed 0 is the one every chapter of the paper
     starts from, other seeds are the other pretrained networks of the robustness chapter."""
     p = protomod.get(protocol)
-    return specmod.train_spec(net, **_common(dataset, p), schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
+    return specmod.train_spec(net, **_common(dataset, p, net), schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
                               epochs=p.epochs(90), seed=seed, keep_weights=True)
 
 
@@ -85,7 +86,7 @@ def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: i
     p = protomod.get(protocol)
     start = pretrain_spec(net, dataset, protocol, pretrained)
     recovery = recovery or ("orthp" if orthp else "none")
-    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start, recovery=recovery,
+    return specmod.train_spec(net, **_common(dataset, p, net), ratio=ratio, start=start, recovery=recovery,
                               ai=p.ai() if recovery == "ai" else None,
                               schedule_text=p.schedule(FINETUNE[epochs, lr], epochs),
                               epochs=p.epochs(epochs), seed=seed)
@@ -94,7 +95,7 @@ def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: i
 def scratch_spec(net: str, dataset: str, protocol: str, ratio: float, seed: int) -> dict:
     """The pruned architecture trained from a fresh init with the pretraining schedule."""
     p = protomod.get(protocol)
-    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
+    return specmod.train_spec(net, **_common(dataset, p, net), ratio=ratio, schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
                               epochs=p.epochs(90), seed=seed)
 
 
@@ -198,7 +199,7 @@ def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: 
     recovery = recovery or ("orthp" if orthp else "none")
     return specmod.jsv_spec(net, init="pretrained", start=start, ratio=ratio, recovery=recovery,
                             ai=p.ai() if recovery == "ai" else None,
-                            keep_values=keep_values, **_common(dataset, p))
+                            keep_values=keep_values, **_common(dataset, p, net))
 
 
 def figure1(dataset: str, protocol: str, ratios: tuple[float, ...] = FIGURE1_RATIOS) -> list[dict]:
@@ -234,6 +235,11 @@ VALUE_SEEDS = 3  # Table 6: "randomly repeated for 3 times"
 VALUE_RESIDUAL = "resnet20"  # the GPU tier: the same sweep on a residual network with batch norm
 
 
+def value_ratios(protocol: str) -> tuple[float, ...]:
+    """§3.4's pruning ratios at ``protocol``: Table 5's six, or the protocol's own (smoke: two)."""
+    return protomod.get(protocol).value_ratios or VALUE_RATIOS
+
+
 def value_spec(net: str, dataset: str, protocol: str, ratio: float, arm: str, seed: int) -> dict:
     """One run of the §3.4 sweep: ``net`` at ``ratio`` in ``arm`` (a key of ``VALUE_ARMS``): the
     pruned architecture from a fresh init ("Scratch"), or the pretrained network L1-pruned and
@@ -243,14 +249,16 @@ def value_spec(net: str, dataset: str, protocol: str, ratio: float, arm: str, se
     p = protomod.get(protocol)
     epochs, schedule = VALUE_ARMS[arm]
     start = "scratch" if arm == "Scratch" else pretrain_spec(net, dataset, protocol)
-    return specmod.train_spec(net, **_common(dataset, p), ratio=ratio, start=start,
+    return specmod.train_spec(net, **_common(dataset, p, net), ratio=ratio, start=start,
                               schedule_text=p.schedule(schedule, epochs), epochs=p.epochs(epochs), seed=seed)
 
 
-def labelled_value(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] = VALUE_RATIOS,
+def labelled_value(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] | None = None,
                    seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
-    """The §3.4 sweep for one network as (labels, spec) pairs: per ratio, every arm x seeds
-    (None: the protocol's first ``VALUE_SEEDS``). Labels: net, ratio, setting (the arm), seed."""
+    """The §3.4 sweep for one network as (labels, spec) pairs: per ratio (None: the protocol's,
+    ``value_ratios``), every arm x seeds (None: the protocol's first ``VALUE_SEEDS``). Labels:
+    net, ratio, setting (the arm), seed."""
+    ratios = ratios or value_ratios(protocol)
     seeds = protomod.get(protocol).seeds[:VALUE_SEEDS] if seeds is None else seeds
     return [({"net": net, "ratio": r, "setting": arm, "seed": s}, value_spec(net, dataset, protocol, r, arm, s))
             for r in ratios for arm in VALUE_ARMS for s in seeds]
@@ -258,7 +266,7 @@ def labelled_value(net: str, dataset: str, protocol: str, ratios: tuple[float, .
 
 def value(dataset: str, protocol: str) -> list[dict]:
     """§3.4: scratch against L1-pruned finetuning on MLP-7-ReLU and LeNet-5-ReLU at six ratios,
-    five arms, 3 seeds (180 runs)."""
+    five arms, 3 seeds (180 runs at the paper protocol)."""
     return [s for net in VALUE_NETS for _, s in labelled_value(net, dataset, protocol)]
 
 
@@ -354,34 +362,58 @@ def pai_jsv(dataset: str, protocol: str) -> list[dict]:
     return [s for net in PAI_NETS for _, s in labelled_pai_jsv(net, dataset, protocol)]
 
 
-# Beyond the paper (chapters/robustness): Table 3's 90-epoch settings from five pretrained networks
-# (seeds 0-4; seed 0 is the one of Table 3), each with Table 3's five finetuning seeds.
+# Beyond the paper (chapters/robustness): Table 3's settings from five pretrained networks (seeds
+# 0-4; seed 0 is the one of Table 3), each with Table 3's five finetuning seeds. The published
+# chapter is on MLP-7-Linear at Table 3's ratios; the Table 7 networks at Table 7's ratio are a
+# parameter of the chapter (``net``), computed when compute allows.
 ROBUSTNESS_PRETRAINED = (0, 1, 2, 3, 4)
+ROBUSTNESS_NETS = {"mlp7-linear": TABLE3_RATIOS, **{n: TABLE7_RATIOS for n in TABLE7_NETS}}  # net -> ratios
 
 
-def labelled_robustness(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] = TABLE3_RATIOS,
+def labelled_robustness(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] | None = None,
                         pretrained: tuple[int, ...] = ROBUSTNESS_PRETRAINED,
-                        seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
-    """The 90-epoch hypotheses (1 and 3) of Table 3 from each pretrained network, labelled like
+                        seeds: tuple[int, ...] | None = None, epochs: tuple[int, ...] = (90,)) -> list[tuple[dict, dict]]:
+    """Table 3's hypotheses of ``epochs`` (90: Hypotheses 1 and 3; 900: 2 and 4) from each
+    pretrained network at ``ratios`` (None: ``ROBUSTNESS_NETS[net]``), labelled like
     ``labelled_hypotheses`` plus ``pretrained`` (the pretraining seed). Scratch runs do not
     depend on a pretrained network: they are Table 3's."""
+    if net not in ROBUSTNESS_NETS:
+        raise ValueError(f"the robustness grid has no network {net!r}; choose one of {', '.join(ROBUSTNESS_NETS)}")
+    ratios = ROBUSTNESS_NETS[net] if ratios is None else ratios
     seeds = protomod.get(protocol).seeds if seeds is None else seeds
     return [({"net": net, "pretrained": pre, "ratio": ratio, "setting": h.setting, "hypothesis": h.number, "lr": lr,
               "seed": s}, finetune_spec(net, dataset, protocol, ratio, h.epochs, lr, h.orthp, s, pretrained=pre))
-            for pre in pretrained for ratio in ratios for h in HYPOTHESES.values() if h.epochs == 90
+            for pre in pretrained for ratio in ratios for h in HYPOTHESES.values() if h.epochs in epochs
             for lr in (0.01, 0.001) for s in seeds]
+
+
+def _robustness(nets_: tuple[str, ...], dataset: str, protocol: str, epochs: tuple[int, ...]) -> list[dict]:
+    return [s for net in nets_ for s in [pretrain_spec(net, dataset, protocol, p) for p in ROBUSTNESS_PRETRAINED if p]
+            + [s for _, s in labelled_robustness(net, dataset, protocol, epochs=epochs)]]
 
 
 def robustness(dataset: str, protocol: str) -> list[dict]:
     """The four pretrained MLP-7-Linear networks beside Table 3's (seeds 1-4), and Table 3's
     90-epoch settings from all five (200 runs, 40 of them Table 3's): 204 runs."""
-    return ([pretrain_spec("mlp7-linear", dataset, protocol, p) for p in ROBUSTNESS_PRETRAINED if p]
-            + [s for _, s in labelled_robustness("mlp7-linear", dataset, protocol)])
+    return _robustness(("mlp7-linear",), dataset, protocol, (90,))
+
+
+def robustness_900(dataset: str, protocol: str) -> list[dict]:
+    """Table 3's 900-epoch settings (Hypotheses 2 and 4) from the five pretrained MLP-7-Linear
+    networks (200 runs, 40 of them Table 3's): a GPU's work."""
+    return [s for _, s in labelled_robustness("mlp7-linear", dataset, protocol, epochs=(900,))]
+
+
+def robustness_table7(dataset: str, protocol: str) -> list[dict]:
+    """The same for Table 7's three networks at ratio 0.9, 90 and 900 epochs: four more pretrained
+    networks each and 600 runs (120 of them Table 7's)."""
+    return _robustness(TABLE7_NETS, dataset, protocol, (90, 900))
 
 
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
          "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value, "value_resnet": value_resnet,
-         "pai": pai, "pai_jsv": pai_jsv, "robustness": robustness}
+         "pai": pai, "pai_jsv": pai_jsv, "robustness": robustness, "robustness_900": robustness_900,
+         "robustness_table7": robustness_table7}
 
 
 def get(name: str, dataset: str, protocol: str) -> list[dict]:

@@ -106,8 +106,8 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
     frame, _, command = pai.runs(ch, seeds=ch.seeds[:grids.PAI_SEEDS])  # Lee et al.: pruning at initialization
     meas = pai.measurements(ch)
     verdicts += [v for net in grids.PAI_NETS for v in pai.verdicts(frame, meas, net, command)]
-    frame, _, command = robustness.runs(ch, compute=False)  # beyond the paper: its own chapter computes it
-    verdicts += robustness.verdicts(frame, command)
+    frame, _, commands = robustness.runs(ch, compute=False)  # beyond the paper: its own chapter computes it
+    verdicts += robustness.verdicts(frame, commands)
     return verdicts
 
 
@@ -128,7 +128,7 @@ def table7_runs(ch: Chapter):
                 grids.labelled_hypotheses(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)
                 + grids.labelled_ai(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)]
     specs = [s for _, s in labelled]
-    recs = ch.ensure(specs, "table7 and table7_ai") if ch.compute != "never" else [ch.store.get(s) for s in specs]
+    recs = ch.records(specs, "table7 and table7_ai")
     command = f"python -m dipcore compute table7 (and table7_ai) --dataset {dataset}"
     return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, command
 

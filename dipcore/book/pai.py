@@ -50,7 +50,7 @@ def runs(ch: Chapter, compute: bool = True, seeds: tuple[int, ...] | None = None
     labelled = [pair for net in grids.PAI_NETS for pair in
                 grids.labelled_pai(net, ch.dataset, ch.protocol.name, seeds or ch.seeds)]
     specs = [s for _, s in labelled]
-    recs = ch.ensure(specs, "pai") if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
+    recs = ch.records(specs, "pai", compute)
     frame = evidence.runs_frame(labelled, recs)
     by_key = {r["key"]: r for r in recs if r}
     losses = [by_key[k]["metrics"]["train_loss"] if k in by_key else [] for k in frame.key]
@@ -68,7 +68,7 @@ def measurements(ch: Chapter, compute: bool = True):
 
     labelled = [pair for net in grids.PAI_NETS for pair in grids.labelled_pai_jsv(net, ch.dataset, ch.protocol.name)]
     specs = [s for _, s in labelled]
-    recs = ch.ensure(specs, "pai_jsv") if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
+    recs = ch.records(specs, "pai_jsv", compute)
     rows = []
     for (labels, _), rec in zip(labelled, recs):
         if rec is None:

@@ -3,7 +3,9 @@
 * ``paper``: exactly the paper: the full dataset, 90/900 epochs, 5 seeds, mean JSV on 1000
   training examples. The only protocol whose numbers the book sets beside the paper's.
 * ``smoke``: the synthetic dataset (2000/500 examples), 1 to 3 epochs, 1 seed, JSV on 100
-  examples, 100 iterations of approximate isometry: proves every code path in seconds (CI).
+  examples, 100 iterations of approximate isometry, two of §3.4's six pruning ratios (0.5 and
+  0.95), and ResNet-20 (a CPU's slowest network) on 500/250 examples: proves every code path in
+  seconds to minutes (CI).
 
 A protocol maps the paper's epoch counts and LR schedules to its own (``epochs``, ``schedule``).
 """
@@ -24,6 +26,8 @@ class Protocol:
     n_test: int | None = None
     epochs_map: dict[int, int] = field(default_factory=dict)  # paper epochs -> ours
     ai_iterations: int | None = None  # approximate isometry's iterations; None: Lee et al.'s 10 000
+    value_ratios: tuple[float, ...] | None = None  # §3.4's pruning ratios; None: Table 5's six
+    residual_data: tuple[int, int] | None = None  # (n_train, n_test) of the residual networks; None: as the rest
 
     def ai(self) -> dict | None:
         """The settings of approximate isometry at this protocol (None: Lee et al.'s)."""
@@ -43,7 +47,8 @@ class Protocol:
 PROTOCOLS = {
     "paper": Protocol("paper", seeds=(0, 1, 2, 3, 4), jsv_examples=1000),
     "smoke": Protocol("smoke", seeds=(0,), jsv_examples=100, dataset="synthetic", n_train=2000,
-                      n_test=500, epochs_map={17: 1, 20: 1, 90: 2, 120: 2, 900: 3}, ai_iterations=100),
+                      n_test=500, epochs_map={17: 1, 20: 1, 90: 2, 120: 2, 900: 3}, ai_iterations=100,
+                      value_ratios=(0.5, 0.95), residual_data=(500, 250)),
 }
 
 

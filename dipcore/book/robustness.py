@@ -1,11 +1,13 @@
 """Beyond the paper: does each §3.3 verdict survive another pretrained network? (``chapters/robustness``)
 
 The paper varies only the finetuning seed of **one** pretrained network per architecture, and so
-does the book's Table 3. Here Table 3's 90-epoch settings are rerun from five pretrained
-MLP-7-Linear networks (pretraining seeds 0-4; seed 0 is Table 3's: ``grids.robustness``) and each
-hypothesis is decided at two levels: with the book's one network (``claims.greater`` /
-``claims.smaller_gain``, as in its chapter) and across networks, finetuning seeds nested in them
-(``claims.greater_across`` / ``claims.smaller_gain_across``).
+does the book's Table 3. Here Table 3's settings are rerun from five pretrained networks
+(pretraining seeds 0-4; seed 0 is Table 3's: ``grids.robustness``, and ``grids.robustness_900``
+for the 900-epoch settings, a GPU's work) and each hypothesis is decided at two levels: with the
+book's one network (``evidence.hypothesis_verdicts``, as in its chapter) and across networks,
+finetuning seeds nested in them (the same with ``across=True``: ``claims.greater_across`` /
+``claims.smaller_gain_across``). The network is a parameter: MLP-7-Linear at Table 3's ratios
+(published), or a Table 7 network at ratio 0.9 (``grids.robustness_table7``).
 """
 from __future__ import annotations
 
@@ -14,22 +16,44 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import claims, evidence, grids, paper, plotting
-from .chapter import Chapter, glue
+from .chapter import Chapter, glue, gpu_tier_computes
 
-NET = "mlp7-linear"
-SOURCE = "§3.3, Table 3"
-SETTINGS = [h.setting for h in grids.HYPOTHESES.values() if h.epochs == 90]  # "90 epochs", "OrthP, 90 epochs"
+NET = "mlp7-linear"  # the published chapter's network
+SETTINGS = [h.setting for h in grids.HYPOTHESES.values()]  # Table 3's four finetuning settings
+HYPOTHESES = tuple(grids.HYPOTHESES)
 
 
-def runs(ch: Chapter, compute: bool = True, seeds: tuple[int, ...] | None = None):
-    """The grid's runs as a frame (``evidence.runs_frame``, with ``pretrained``), the pretrained
-    networks' records by pretraining seed (None: not stored yet), and the command that computes
-    what is missing; computed first when ``compute`` and ``ch.compute`` allow."""
-    labelled = grids.labelled_robustness(NET, ch.dataset, ch.protocol.name, seeds=seeds or ch.seeds)
-    specs = [s for _, s in labelled]
-    recs = ch.ensure(specs, "robustness") if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
-    pre = {p: ch.store.get(grids.pretrain_spec(NET, ch.dataset, ch.protocol.name, p)) for p in grids.ROBUSTNESS_PRETRAINED}
-    return evidence.runs_frame(labelled, recs), pre, f"python -m dipcore compute robustness --dataset {ch.dataset}"
+def source(net: str) -> str:
+    return "§3.3, Table 3" if net == NET else "§4, Table 7 (Table 3's hypotheses)"
+
+
+STATE = {90: "are being computed", 900: "are a GPU's work, computed when one is available"}  # of missing runs
+
+
+def commands(ch: Chapter, net: str) -> dict[int, str]:
+    """The command that computes the missing runs of each finetuning length."""
+    if net == NET:
+        return {90: f"python -m dipcore compute robustness --dataset {ch.dataset}",
+                900: f"python -m dipcore compute robustness_900 --dataset {ch.dataset} --device cuda"}
+    return {e: f"python -m dipcore compute robustness_table7 --net {net} --dataset {ch.dataset}" for e in (90, 900)}
+
+
+def runs(ch: Chapter, net: str = NET, compute: bool = True, seeds: tuple[int, ...] | None = None):
+    """The grid's runs on ``net`` as a frame (``evidence.runs_frame``, with ``pretrained``), the
+    pretrained networks' records by pretraining seed (None: not stored yet), and the commands that
+    compute what is missing (by finetuning length). The 90-epoch runs are computed first when
+    ``compute`` and ``ch.compute`` allow; the 900-epoch ones only where a GPU tier computes
+    (``gpu_tier_computes``: on a GPU, or at a protocol other than the paper's)."""
+    import pandas as pd
+
+    frames = []
+    for epochs, may in ((90, compute), (900, compute and gpu_tier_computes(ch))):
+        labelled = grids.labelled_robustness(net, ch.dataset, ch.protocol.name, seeds=seeds or ch.seeds, epochs=(epochs,))
+        grid = "robustness_table7" if net != NET else "robustness" if epochs == 90 else "robustness_900"
+        frames.append(evidence.runs_frame(labelled, ch.records([s for _, s in labelled], grid, may)))
+    pre = dict(zip(grids.ROBUSTNESS_PRETRAINED, ch.records(
+        [grids.pretrain_spec(net, ch.dataset, ch.protocol.name, p) for p in grids.ROBUSTNESS_PRETRAINED], "robustness", False)))
+    return pd.concat(frames, ignore_index=True), pre, commands(ch, net)
 
 
 def _acc(frame, pretrained: int, ratio: float, setting: str, lr: float) -> list[float]:
@@ -88,59 +112,56 @@ def gains_table(frame):
     return pd.DataFrame(rows).set_index(["ratio", "setting"])
 
 
-def verdicts(frame, command: str) -> list[claims.Verdict]:
-    """Hypotheses 1 and 3 at each ratio, each at two levels: with the book's pretrained network
-    (seed 0, the verdict of its chapter) and across the five networks. Hypotheses 2 and 4 need
-    900-epoch runs across networks: pending (a GPU's work)."""
-    label = paper.NET_LABELS[NET]
-    pres = sorted(frame.pretrained.unique())
-    out = []
-    for ratio in sorted(frame.ratio.unique()):
-        g = frame[frame.ratio == ratio]
-        h1 = f"{label}, ratio {ratio}: after 90 epochs of finetuning, LR 0.01 beats LR 0.001"
-        h3 = f"{label}, ratio {ratio}: the gain of LR 0.01 over 0.001 is smaller with OrthP than without (90 epochs)"
-        for claim, settings, is_h1 in ((h1, SETTINGS[:1], True), (h3, SETTINGS, False)):
-            one, across = claim + " (with the book's pretrained network)", claim + " (across pretrained networks)"
-            cells = g[g.setting.isin(settings)]
-            for verdict, nets_, rows in ((one, [0], cells[cells.pretrained == 0]), (across, pres, cells)):
-                out.append(_decide(frame, ratio, nets_, verdict, is_h1) if evidence.complete(rows) else
-                           claims.pending(verdict, SOURCE, int((rows.status != "missing").sum()), len(rows), command))
-    for h in (2, 4):
-        out.append(claims.Verdict(f"{label}: Hypothesis {h} across pretrained networks", SOURCE, claims.PENDING,
-                                  f"needs 900-epoch finetuning from each of the {len(pres)} pretrained networks, "
-                                  "a GPU's work: not in the grid yet"))
-    return out
+def verdicts(frame, commands: dict[int, str]) -> list[claims.Verdict]:
+    """Each hypothesis at each ratio across the pretrained networks (pending while runs are
+    missing; the 900-epoch settings of Hypotheses 2 and 4 are a GPU's work)."""
+    return [v for h in HYPOTHESES for v in _verdicts(frame, h, commands, True)]
 
 
-def _decide(frame, ratio: float, pres: list[int], claim: str, h1: bool) -> claims.Verdict:
-    acc = lambda setting, lr: [_acc(frame, p, ratio, setting, lr) for p in pres]  # noqa: E731
-    no, orth = SETTINGS
-    if len(pres) == 1:
-        if h1:
-            return claims.greater(acc(no, 0.01)[0], acc(no, 0.001)[0], claim, SOURCE, unit=" points")
-        return claims.smaller_gain(acc(no, 0.01)[0], acc(no, 0.001)[0], acc(orth, 0.01)[0], acc(orth, 0.001)[0], claim,
-                                   SOURCE, unit=" points")
-    if h1:
-        return claims.greater_across(acc(no, 0.01), acc(no, 0.001), claim, SOURCE, unit=" points")
-    return claims.smaller_gain_across(acc(no, 0.01), acc(no, 0.001), acc(orth, 0.01), acc(orth, 0.001), claim, SOURCE,
-                                      unit=" points")
+def _verdicts(frame, h: int, commands: dict[int, str], across: bool) -> list[claims.Verdict]:
+    epochs = grids.HYPOTHESES[h].epochs
+    return evidence.hypothesis_verdicts(frame, h, source(frame.net.iloc[0]), commands[epochs], across, STATE[epochs])
+
+
+def two_levels(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES):
+    """Each hypothesis at each ratio decided at two levels, side by side: with the book's
+    pretrained network (seed 0: the verdict of its chapter) and across all of them (``verdicts``);
+    one row per claim, with the evidence of the second."""
+    import pandas as pd
+
+    rows = []
+    for h in hypotheses:
+        for a, b in zip(_verdicts(frame[frame.pretrained == 0], h, commands, False), _verdicts(frame, h, commands, True)):
+            rows.append({"hypothesis": h, "claim": a.claim, "with the book's network": _mark(a),
+                         f"across {frame.pretrained.nunique()} pretrained networks": _mark(b), "evidence across networks": b.evidence})
+    return pd.DataFrame(rows).set_index(["hypothesis", "claim"])
+
+
+def _mark(v: claims.Verdict) -> str:
+    return f"{claims.MARKS[v.verdict]} {v.verdict}"
 
 
 def plot_spread(ax, frame, ratio: float) -> None:
     """The LR gain with each pretrained network (dot; bar: ± one standard error from its
-    finetuning seeds), per 90-epoch setting: if the dots scatter more than their bars, the
-    pretrained network is a source of variance the one-network test cannot see."""
+    finetuning seeds), per setting (its label says with how many networks it is stored): if
+    the dots scatter more than their bars, the pretrained network is a source of variance the
+    one-network test cannot see."""
     pres = sorted(frame.pretrained.unique())
+    labelled, ticks = set(), []
     for j, setting in enumerate(SETTINGS):
-        for k, p in enumerate(pres):
-            if (g := gain(frame, p, ratio, setting)) is None:
+        gains = [(k, p, gain(frame, p, ratio, setting)) for k, p in enumerate(pres)]
+        have = sum(g is not None for _, _, g in gains)
+        ticks.append(setting.replace(", ", ",\n") + ("" if have == len(pres) else f"\n({have} of {len(pres)} networks;\nthe rest pending)"))
+        for k, p, g in gains:
+            if g is None:
                 continue
             gv, se = g
-            x = j + (k - (len(pres) - 1) / 2) * 0.1
-            ax.errorbar(x, gv, yerr=None if np.isnan(se) else se, fmt="o", color="C3" if p == 0 else "0.35", ms=5, capsize=2,
-                        label=("the book's network (seed 0)" if p == 0 else "another pretrained network") if j == 0 and k < 2 else None)
+            label = "the book's network (seed 0)" if p == 0 else "another pretrained network"
+            ax.errorbar(j + (k - (len(pres) - 1) / 2) * 0.1, gv, yerr=None if np.isnan(se) else se, fmt="o",
+                        color="C3" if p == 0 else "0.35", ms=5, capsize=2, label=None if label in labelled else label)
+            labelled.add(label)
     ax.axhline(0, color="0.5", lw=0.8)
-    ax.set_xticks(range(len(SETTINGS)), SETTINGS)
+    ax.set_xticks(range(len(SETTINGS)), ticks, fontsize=8)
     ax.set_xlim(-0.6, len(SETTINGS) - 0.4)
     ax.set_ylabel("LR 0.01 − LR 0.001 (points)")
     ax.set_title(f"ratio {ratio:g}")
@@ -148,29 +169,52 @@ def plot_spread(ax, frame, ratio: float) -> None:
 
 @dataclass
 class RobustnessPage(evidence.GridPage):
-    """The robustness chapter: per-network table (``networks``), gains (``tables``), verdicts."""
+    """The robustness chapter: per-network table (``networks``), gains (``tables``), verdicts
+    across networks (``verdicts``) and both levels side by side (``levels``)."""
 
     networks: object = None
+    levels: object = None
 
 
-def page(ch: Chapter) -> RobustnessPage:
-    """Reads (or computes) the grid; glues ``rb_have``, ``rb_need``, ``rb_seeds``, ``rb_networks``
-    and the figure ``robustness_spread``."""
+def check_net(net) -> str:
+    """The chapter's ``net`` parameter: a network of ``grids.ROBUSTNESS_NETS``."""
+    if net not in grids.ROBUSTNESS_NETS:
+        raise ValueError(f"net must be one of {', '.join(grids.ROBUSTNESS_NETS)} (MLP-7-Linear: Table 3's ratios; "
+                         f"the others: Table 7's ratio 0.9), got {net!r}")
+    return net
+
+
+def page(ch: Chapter, net: str = NET) -> RobustnessPage:
+    """Reads (or computes) the grid on ``net``; glues ``rb_have``, ``rb_need``, ``rb_have_90``,
+    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net`` and the figure ``robustness_spread``."""
     import matplotlib.pyplot as plt
 
-    frame, pre, command = runs(ch)
-    glue("rb_have", int((frame.status != "missing").sum()))
+    frame, pre, cmds = runs(ch, check_net(net))
+    stored = frame.status != "missing"
+    short = frame.setting.isin([h.setting for h in grids.HYPOTHESES.values() if h.epochs == 90])
+    glue("rb_have", int(stored.sum()))
     glue("rb_need", len(frame))
+    glue("rb_have_90", int((stored & short).sum()))
+    glue("rb_need_90", int(short.sum()))
     glue("rb_seeds", int(frame.seed.nunique()))
     glue("rb_networks", len(grids.ROBUSTNESS_PRETRAINED))
+    glue("rb_net", paper.NET_LABELS[net])
     ratios = sorted(frame.ratio.unique())
-    fig, axes = plt.subplots(1, len(ratios), figsize=(5.5 * len(ratios), 3.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(6.5 * len(ratios), 4), squeeze=False, sharey=True)
     for ax, ratio in zip(axes[0], ratios):
         plot_spread(ax, frame, ratio)
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(loc="best", fontsize=8)
     plotting.mark_pending(axes[0])
     ch.figure(fig, "robustness_spread", "**How much the pretrained network matters.** The gain of LR 0.01 over LR 0.001 "
-              "after 90 epochs of finetuning pruned MLP-7-Linear, with each pretrained network (dot) and its "
+              f"after finetuning pruned {paper.NET_LABELS[net]}, with each pretrained network (dot) and its "
               "uncertainty from the finetuning seeds alone (bar: ± one standard error).", seeds=int(frame.seed.nunique()))
-    return RobustnessPage(frame, {"gains": gains_table(frame)}, verdicts(frame, command), networks_table(frame, pre))
+    return RobustnessPage(frame, {"gains": gains_table(frame)}, verdicts(frame, cmds), networks_table(frame, pre),
+                          two_levels(frame, cmds))
+
+
+def beside(ch: Chapter, hypothesis: int):
+    """For a hypothesis chapter: its verdicts at both levels (``two_levels``) from the robustness
+    grid as stored (nothing computed here: ``chapters/robustness`` computes it)."""
+    frame, _, cmds = runs(ch, NET, compute=False)
+    return two_levels(frame, cmds, (hypothesis,))

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import nets, pruning
 from . import claims, evidence, grids, paper, plotting
-from .chapter import Chapter, glue
+from .chapter import Chapter, gpu_tier_computes, glue
 
 SCRATCH, FT20, FIXED90, DECAY_LOW, DECAY_HIGH = grids.VALUE_ARMS  # the five arms, in Table 4's order
 FINETUNED = (FT20, FIXED90, DECAY_LOW, DECAY_HIGH)
@@ -34,7 +34,7 @@ def reductions(net: str, ratios: tuple[float, ...] = grids.VALUE_RATIOS):
     return pd.DataFrame(rows).set_index("pruning ratio")
 
 
-def runs(ch: Chapter, ratios: tuple[float, ...] = grids.VALUE_RATIOS, seeds: tuple[int, ...] | None = None,
+def runs(ch: Chapter, ratios: tuple[float, ...] | None = None, seeds: tuple[int, ...] | None = None,
          nets_: tuple[str, ...] = grids.VALUE_NETS, compute: bool = True):
     """The sweep's runs on ``nets_`` (seeds: ``ch.seeds`` by default) as a frame
     (``evidence.runs_frame``; missing ones have status ``missing``), computing what is missing
@@ -44,22 +44,10 @@ def runs(ch: Chapter, ratios: tuple[float, ...] = grids.VALUE_RATIOS, seeds: tup
     labelled = [pair for net in nets_ for pair in grids.labelled_value(net, dataset, protocol, ratios, seeds or ch.seeds)]
     specs = [s for _, s in labelled]
     grid = "value_resnet" if grids.VALUE_RESIDUAL in nets_ else "value"
-    recs = ch.ensure(specs, grid) if compute and ch.compute != "never" else [ch.store.get(s) for s in specs]
+    recs = ch.records(specs, grid, compute)
     device = " --device cuda" if grid == "value_resnet" else ""
     return (evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r},
             f"python -m dipcore compute {grid} --dataset {dataset}{device}")
-
-
-def gpu_tier_computes(ch: Chapter) -> bool:
-    """Whether the chapter trains the residual tier's missing runs: when it may compute and either
-    runs on a GPU or at a protocol other than the paper's (a smoke run proves the code on a CPU)."""
-    if ch.compute == "never":
-        return False
-    if ch.protocol.name != "paper":
-        return True
-    import torch
-
-    return ch.device.startswith("cuda") or (ch.device == "auto" and torch.cuda.is_available())
 
 
 def _mean(frame, ratio, arm) -> float | None:
@@ -266,7 +254,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     import pandas as pd
 
     pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")}
-    ratios = ratios or grids.VALUE_RATIOS
+    ratios = ratios or grids.value_ratios(ch.protocol.name)
     frame, by_key, command = runs(ch, ratios)
     res_frame, res_keys, res_command = runs(ch, ratios, nets_=(grids.VALUE_RESIDUAL,), compute=gpu_tier_computes(ch))
     glue("vp_have", int((frame.status != "missing").sum()))
@@ -274,7 +262,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     glue("vp_seeds", int(frame.seed.nunique()))
     glue("vp_res_have", int((res_frame.status != "missing").sum()))
     glue("vp_res_need", len(res_frame))
-    res_pre = ch.store.get(grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol.name))
+    res_pre = ch.records([grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol.name)], "value_resnet", False)[0]
     if res_pre is not None:
         pre[grids.VALUE_RESIDUAL] = res_pre
     shown = grids.VALUE_NETS + ((grids.VALUE_RESIDUAL,) if (res_frame.status != "missing").any() else ())

@@ -131,9 +131,9 @@ def _across(groups, effect, one_net, claim, source, n_boot, level, seed, unit, w
     point, lo, hi = _nested(groups, effect, n_boot, level, seed)
     k = singles.count(REPRODUCED)
     ev = (f"effect averaged over {len(groups)} {what}s {point:+.3g}{unit}, {level:.0%} hierarchical bootstrap "
-          f"interval [{lo:+.3g}, {hi:+.3g}]{unit}; the one-{what} test reproduces it with "
-          f"{'every' if k == len(groups) else k} {what}{'' if k == 1 else 's'}"
-          f"{'' if k == len(groups) else f' of {len(groups)}'} (contradicted with {singles.count(NOT_REPRODUCED)})")
+          f"interval [{lo:+.3g}, {hi:+.3g}]{unit}; tested on each {what} alone, it is reproduced with "
+          f"{f'every {what}' if k == len(groups) else f'{k} {what}' + ('' if k == 1 else 's') + f' of {len(groups)}'}"
+          f" (contradicted with {singles.count(NOT_REPRODUCED)})")
     verdict = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
     return Verdict(claim, source, verdict, ev)
 

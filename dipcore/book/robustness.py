@@ -112,6 +112,21 @@ def gains_table(frame):
     return pd.DataFrame(rows).set_index(["ratio", "setting"])
 
 
+def jsv_gain_rank(frame, ratio: float) -> str:
+    """Spearman's rho between a network's mean JSV right after pruning and its Hypothesis 1 LR
+    gain, over the pretrained networks ("pending" until all are stored): does the pruned mean JSV
+    tell which network gains most from the larger LR?"""
+    from scipy import stats
+
+    pres = sorted(frame.pretrained.unique())
+    gains = [gain(frame, p, ratio, SETTINGS[0]) for p in pres]
+    if any(g is None for g in gains) or len(pres) < 3:
+        return "pending"
+    jsv = [evidence.stored(frame[(frame.pretrained == p) & (frame.ratio == ratio) & (frame.setting == SETTINGS[0])]).jsv_0.iloc[0]
+           for p in pres]
+    return f"{stats.spearmanr(jsv, [g[0] for g in gains]).statistic:+.2f}"
+
+
 def verdicts(frame, commands: dict[int, str]) -> list[claims.Verdict]:
     """Each hypothesis at each ratio across the pretrained networks (pending while runs are
     missing; the 900-epoch settings of Hypotheses 2 and 4 are a GPU's work)."""
@@ -186,7 +201,10 @@ def check_net(net) -> str:
 
 def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     """Reads (or computes) the grid on ``net``; glues ``rb_have``, ``rb_need``, ``rb_have_90``,
-    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net`` and the figure ``robustness_spread``."""
+    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, per ratio (``rb_80_...`` at 0.8)
+    Hypothesis 1's LR gain with the book's network (``_book``), with the others (``_others``), its
+    spread across networks (``_sd_net``) and from the seeds alone (``_sd_seed``), and the figure
+    ``robustness_spread``."""
     import matplotlib.pyplot as plt
 
     frame, pre, cmds = runs(ch, check_net(net))
@@ -209,7 +227,15 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     ch.figure(fig, "robustness_spread", "**How much the pretrained network matters.** The gain of LR 0.01 over LR 0.001 "
               f"after finetuning pruned {paper.NET_LABELS[net]}, with each pretrained network (dot) and its "
               "uncertainty from the finetuning seeds alone (bar: ± one standard error).", seeds=int(frame.seed.nunique()))
-    return RobustnessPage(frame, {"gains": gains_table(frame)}, verdicts(frame, cmds), networks_table(frame, pre),
+    gains = gains_table(frame)
+    for ratio in ratios:  # for the text: H1's LR gain at each ratio (e.g. rb_80_book, rb_80_sd_net)
+        row, tag = gains.loc[(ratio, SETTINGS[0])], f"rb_{round(ratio * 100)}"
+        glue(f"{tag}_book", row["network 0"])
+        glue(f"{tag}_others", ", ".join(row[f"network {p}"] for p in sorted(frame.pretrained.unique()) if p))
+        glue(f"{tag}_sd_net", row["sd across networks"])
+        glue(f"{tag}_sd_seed", row["sd from seeds alone"])
+        glue(f"{tag}_rho", jsv_gain_rank(frame, ratio))
+    return RobustnessPage(frame, {"gains": gains}, verdicts(frame, cmds), networks_table(frame, pre),
                           two_levels(frame, cmds))
 
 

@@ -138,17 +138,22 @@ def _verdicts(frame, h: int, commands: dict[int, str], across: bool) -> list[cla
     return evidence.hypothesis_verdicts(frame, h, source(frame.net.iloc[0]), commands[epochs], across, STATE[epochs])
 
 
-def two_levels(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES):
-    """Each hypothesis at each ratio decided at two levels, side by side: with the book's
-    pretrained network (seed 0: the verdict of its chapter) and across all of them (``verdicts``);
-    one row per claim, with the evidence of the second."""
+def pairs(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES):
+    """Each hypothesis at each ratio as (hypothesis, with the book's pretrained network, across all
+    of them): the first verdict is that of its chapter (seed 0's runs), the second ``verdicts``' own."""
+    return [(h, a, b) for h in hypotheses for a, b in zip(_verdicts(frame[frame.pretrained == 0], h, commands, False),
+                                                           _verdicts(frame, h, commands, True))]
+
+
+def two_levels(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES, decided=None):
+    """Each hypothesis at each ratio decided at two levels, side by side (``pairs``, or the
+    ``decided`` pairs when given); one row per claim, with the evidence of the second."""
     import pandas as pd
 
-    rows = []
-    for h in hypotheses:
-        for a, b in zip(_verdicts(frame[frame.pretrained == 0], h, commands, False), _verdicts(frame, h, commands, True)):
-            rows.append({"hypothesis": h, "claim": a.claim, "with the book's network": _mark(a),
-                         f"across {frame.pretrained.nunique()} pretrained networks": _mark(b), "evidence across networks": b.evidence})
+    decided = pairs(frame, commands, hypotheses) if decided is None else decided
+    rows = [{"hypothesis": h, "claim": a.claim, "with the book's network": _mark(a),
+             f"across {frame.pretrained.nunique()} pretrained networks": _mark(b), "evidence across networks": b.evidence}
+            for h, a, b in decided]
     return pd.DataFrame(rows).set_index(["hypothesis", "claim"])
 
 
@@ -235,8 +240,9 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
         glue(f"{tag}_sd_net", row["sd across networks"])
         glue(f"{tag}_sd_seed", row["sd from seeds alone"])
         glue(f"{tag}_rho", jsv_gain_rank(frame, ratio))
-    return RobustnessPage(frame, {"gains": gains}, verdicts(frame, cmds), networks_table(frame, pre),
-                          two_levels(frame, cmds))
+    decided = pairs(frame, cmds)  # each across-networks bootstrap once, for the verdicts and the table
+    return RobustnessPage(frame, {"gains": gains}, [b for _, _, b in decided], networks_table(frame, pre),
+                          two_levels(frame, cmds, decided=decided))
 
 
 def beside(ch: Chapter, hypothesis: int):

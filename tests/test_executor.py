@@ -173,3 +173,12 @@ def test_command_line(tmp_path, capsys):
     assert main(["compute", "table3", "--device", "gpu", *args]) == 2
     assert "device must be 'auto', 'cpu' or 'cuda[:i]', got 'gpu'" in capsys.readouterr().err
     assert len(list(tmp_path.glob("*.json"))) == 4  # nothing computed by the refused commands
+
+
+def test_a_run_records_the_layout_it_was_trained_in(store):
+    """A LeNet-5 stack trained on the CPU says, in its meta, that its convolutions saw channels-last
+    inputs (``train.runs_innermost_layout``); an MLP's says nothing of it."""
+    specs = [grids.pretrain_spec(n, "fashion-mnist", "smoke") for n in ("lenet5-relu", "mlp7-linear")]
+    lenet, mlp = executor.ensure(store, specs, progress=False)
+    assert lenet["meta"]["conv_input"] == "channels_last"
+    assert "conv_input" not in mlp["meta"]

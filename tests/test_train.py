@@ -254,3 +254,26 @@ def test_resnet20_stacked_runs_equal_runs_trained_one_by_one(synthetic):
     assert nets.widths_of(models[0], "resnet20") == pruning.pruned_widths("resnet20", 0.5)
     scheds = [schedule.parse("0:0.05"), schedule.parse("0:0.02")]
     _assert_stacked_equals_reference(models, scheds, [3, 4], 1, one_batch, rel=1e-5, jsv_rel=1e-4, rtol=1e-4, atol=5e-5)
+
+
+def test_conv_stacks_on_a_cpu_lay_runs_innermost_with_the_default_layouts_result():
+    """LeNet-5 stacks on a CPU hand vmap a batch stored [B, H, W, R, C] (a faster grouped
+    convolution; ``train.runs_innermost_layout``): the same values, so the same logits and gradients
+    up to rounding; MLPs, batch-norm networks and GPUs keep the default layout."""
+    lenet = [nets.seeded_build("lenet5-relu", s, pruning.pruned_widths("lenet5-relu", 0.5)) for s in range(3)]
+    assert train.runs_innermost_layout(lenet[0], "cpu")
+    assert not train.runs_innermost_layout(lenet[0], "cuda")
+    assert not train.runs_innermost_layout(nets.seeded_build("mlp7-relu", 0), "cpu")
+    assert not train.runs_innermost_layout(nets.seeded_build("resnet20", 0), "cpu")
+    x = torch.randn(3, 8, *train.Stack.base_input_shape, generator=torch.Generator().manual_seed(0))
+    out = {}
+    for inner in (False, True):
+        st = train.Stack(lenet, "cpu")
+        assert st.runs_innermost
+        st.runs_innermost = inner
+        logits = st.forward(x)
+        out[inner] = (logits.detach(), torch.autograd.grad(logits.square().sum(), st.params))
+    assert torch.allclose(out[True][0], out[False][0], rtol=1e-5, atol=1e-6)
+    for g_inner, g_default in zip(out[True][1], out[False][1]):
+        assert torch.allclose(g_inner, g_default, rtol=1e-4, atol=1e-6)
+    assert not torch.equal(out[True][0][0], out[True][0][1])  # three different networks

@@ -169,6 +169,27 @@ def test_table7_verdicts_wait_for_their_runs_and_then_decide():
             f"{paper_value(net)[0]:.2f} ({paper_value(net)[1]:.2f})"
 
 
+def test_table7_notes_quote_the_runs_and_wait_for_missing_ones():
+    """The numbers the §4 page's prose quotes: scratch against the best finetuning setting (AI
+    included), the 900-epoch runs' best and final epochs, mean JSV at the start and the end; a
+    number whose runs are not all stored is "–"."""
+    level = {"90 epochs": 90.0, "900 epochs": 91.0, "OrthP, 90 epochs": 89.0, "OrthP, 900 epochs": 90.0,
+             "AI, 90 epochs": 92.0, "AI, 900 epochs": 93.0, "Scratch": 92.5}
+    labelled = grids.labelled_hypotheses("mlp7-relu", "mnist", "paper", (0.9,)) + \
+        grids.labelled_ai("mlp7-relu", "mnist", "paper", (0.9,))
+    recs = _fake_records(labelled, lambda lab: level[lab["setting"]] + (0.5 if lab["lr"] == 0.01 else 0.0))
+    notes = evidence.table7_notes(evidence.runs_frame(labelled, recs))
+    assert notes["scratch"] == "92.50" and notes["scratch_vs"] == "below"
+    assert notes["best"] == "93.50 % (AI, 900 epochs, LR 0.01)"
+    assert (notes["peak_900"], notes["final_900"]) == ("91.60", "91.50")  # best_acc is final + 0.1 here
+    assert notes["jsv_0"] == "0.1, 0.1, 0.1" and notes["jsv_end_90"] == notes["jsv_end_900"] == "1.00-1.00"
+    partial = [None if lab["setting"] in ("AI, 900 epochs", "Scratch") and lab["seed"] == 0 else r
+               for (lab, _), r in zip(labelled, recs)]
+    notes = evidence.table7_notes(evidence.runs_frame(labelled, partial))
+    assert notes["scratch"] == notes["scratch_vs"] == "–"
+    assert notes["best"] == "92.50 % (AI, 90 epochs, LR 0.01)"  # the setting with a missing run is left out
+
+
 def paper_value(net):
     from dipcore.book import paper
     return paper.value(7, net=net, ratio=0.9, setting="90 epochs", lr=0.01)

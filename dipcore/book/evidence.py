@@ -382,6 +382,44 @@ def table7_verdicts(frame, command: str | None = None, source: str = "§4, Table
     return out
 
 
+def table7_notes(frame) -> dict[str, str]:
+    """The numbers the §4 page's prose quotes for one network of Table 7 (``frame``: its runs), as
+    text, each "–" while a run it needs is missing: ``scratch``, the pruned architecture trained
+    from scratch (mean final accuracy); ``best``, the best finetuning setting and LR by mean final
+    accuracy, with that mean (every setting whose runs are all stored, AI included), and
+    ``scratch_vs``, whether scratch is "above" or "below" it; ``peak_900`` and
+    ``final_900``, the 900-epoch runs without recovery at LR 0.01, the mean of each run's best epoch
+    and of its final one; ``jsv_0``, the mean JSV right after pruning, after OrthP and after AI;
+    ``jsv_end_90`` and ``jsv_end_900``, the range of the per-setting means at the end of 90 and
+    900 epochs (no recovery, OrthP and AI, those whose runs are all stored)."""
+    from .grids import setting_name
+
+    done = frame[frame.status != "missing"]
+    complete = [s for s, g in frame.groupby("setting") if (g.status != "missing").all()]
+    out = dict.fromkeys(["scratch", "scratch_vs", "best", "peak_900", "final_900", "jsv_0", "jsv_end_90", "jsv_end_900"], "–")
+    if "Scratch" in complete:
+        out["scratch"] = f"{done[done.setting == 'Scratch'].final_acc.mean():.2f}"
+    tuned = done[done.setting.isin(complete) & (done.setting != "Scratch")]
+    if len(tuned):
+        (setting, lr), acc = max(tuned.groupby(["setting", "lr"]).final_acc.mean().items(), key=lambda kv: kv[1])
+        out["best"] = f"{acc:.2f} % ({setting}, LR {lr})"
+        if out["scratch"] != "–":
+            out["scratch_vs"] = "above" if float(out["scratch"]) > acc else "below"
+    plain900 = setting_name(900, False)
+    if plain900 in complete:
+        g = done[(done.setting == plain900) & (done.lr == 0.01)]
+        out["peak_900"], out["final_900"] = f"{g.best_acc.mean():.2f}", f"{g.final_acc.mean():.2f}"
+    starts = [done[done.setting == setting_name(90, False, r)].jsv_0 for r in ("none", "orthp", "ai")]
+    if all(len(x) for x in starts):
+        out["jsv_0"] = ", ".join(f"{x.iloc[0]:.3g}" for x in starts)
+    for epochs in (90, 900):
+        names = [n for n in (setting_name(epochs, False, r) for r in ("none", "orthp", "ai")) if n in complete]
+        if names:
+            ends = done[done.setting.isin(names)].groupby(["setting", "lr"]).jsv_end.mean()
+            out[f"jsv_end_{epochs}"] = f"{ends.min():.2f}-{ends.max():.2f}"
+    return out
+
+
 def table3_extra_verdicts(frame, source: str = "§3.3") -> list[claims.Verdict]:
     """Further claims of §3.3: OrthP with 90 epochs beats 900 epochs without it (each at its
     better LR), and "the initial test accuracy is much higher when OrthP is used", read two ways:

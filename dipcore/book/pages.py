@@ -137,7 +137,8 @@ def table7(ch: Chapter) -> Table7Page:
     """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
-    ``t7_need``, the figures ``table7_<net>`` (curves) and ``table7_runs`` (every run)."""
+    ``t7_need``, ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
+    (curves) and ``table7_runs`` (every run)."""
     import matplotlib.pyplot as plt
 
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")
@@ -153,6 +154,8 @@ def table7(ch: Chapter) -> Table7Page:
         g = frame[frame.net == net]
         tables[evidence.paper.NET_LABELS[net]] = evidence.results_table(g, 7, net)
         verdicts += evidence.table7_verdicts(g, command)
+        for k, v in evidence.table7_notes(g).items():
+            glue(f"t7_{net}_{k}", v)
         fig, axes = plt.subplots(2, len(settings), figsize=(16, 5.2), sharex="col", sharey="row", squeeze=False)
         for j, setting in enumerate(settings):
             plotting.finetuning_curves(axes[0, j], axes[1, j], g, by_key, grids.TABLE7_RATIOS[0], setting, legend=j == 0)

@@ -100,9 +100,9 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
     frame, _, command = value.runs(ch, seeds=ch.seeds[:grids.VALUE_SEEDS], nets_=(grids.VALUE_RESIDUAL,),
                                    compute=False)  # the GPU tier: its own chapter computes it
     verdicts += value.verdicts(frame, grids.VALUE_RESIDUAL, command)
-    frame, _, command = table7_runs(ch)  # §4: each claim pending until its runs are in
+    frame, _, commands = table7_runs(ch)  # §4: each claim pending until its runs are in
     for net in grids.TABLE7_NETS:
-        verdicts += evidence.table7_verdicts(frame[frame.net == net], command)
+        verdicts += evidence.table7_verdicts(frame[frame.net == net], commands[net])
     frame, _, command = pai.runs(ch, seeds=ch.seeds[:grids.PAI_SEEDS])  # Lee et al.: pruning at initialization
     meas = pai.measurements(ch)
     verdicts += [v for net in grids.PAI_NETS for v in pai.verdicts(frame, meas, net, command)]
@@ -122,15 +122,16 @@ class Table7Page(evidence.GridPage):
 def table7_runs(ch: Chapter):
     """The runs of Table 7 and its AI arm as a frame (``evidence.runs_frame``; runs not stored yet
     have status ``missing``), computing the missing ones first when ``ch.compute`` allows; with the
-    records by key and the command that computes what is missing."""
+    records by key and, per network, the commands that compute what is missing."""
     dataset, protocol = ch.dataset, ch.protocol.name
     labelled = [pair for net in grids.TABLE7_NETS for pair in
                 grids.labelled_hypotheses(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)
                 + grids.labelled_ai(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)]
     specs = [s for _, s in labelled]
     recs = ch.records(specs, "table7 and table7_ai")
-    command = f"python -m dipcore compute table7 (and table7_ai) --dataset {dataset}"
-    return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, command
+    commands = {net: " && ".join(f"python -m dipcore compute {g} --net {net} --dataset {dataset}"
+                                 for g in ("table7", "table7_ai")) for net in grids.TABLE7_NETS}
+    return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, commands
 
 
 def table7(ch: Chapter) -> Table7Page:
@@ -143,7 +144,7 @@ def table7(ch: Chapter) -> Table7Page:
 
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")
            if r["spec"]["net"] in grids.TABLE7_NETS]
-    frame, by_key, command = table7_runs(ch)
+    frame, by_key, commands = table7_runs(ch)
     glue("n_seeds", len(ch.seeds))
     glue("t7_have", int((frame.status != "missing").sum()))
     glue("t7_need", len(frame))
@@ -153,7 +154,7 @@ def table7(ch: Chapter) -> Table7Page:
     for net in grids.TABLE7_NETS:
         g = frame[frame.net == net]
         tables[evidence.paper.NET_LABELS[net]] = evidence.results_table(g, 7, net)
-        verdicts += evidence.table7_verdicts(g, command)
+        verdicts += evidence.table7_verdicts(g, commands[net])
         for k, v in evidence.table7_notes(g).items():
             glue(f"t7_{net}_{k}", v)
         fig, axes = plt.subplots(2, len(settings), figsize=(16, 5.2), sharex="col", sharey="row", squeeze=False)

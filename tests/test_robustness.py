@@ -59,3 +59,14 @@ def test_the_network_is_a_parameter_checked_before_anything_runs():
     with pytest.raises(ValueError, match="net must be one of mlp7-linear, mlp7-relu, lenet5-linear, lenet5-relu"):
         robustness.check_net("resnet20")
     assert robustness.source("lenet5-relu").startswith("§4, Table 7")
+
+
+def test_a_pending_verdict_says_who_computes_its_missing_runs():
+    """On the book's network the 90-epoch runs are the CPU's work and the 900-epoch ones a GPU's;
+    on a Table 7 network (robustness_table7, not computed on the CPU) both lengths are a GPU's."""
+    for net, gpu_at_90 in (("mlp7-linear", False), ("mlp7-relu", True)):
+        frame = _frame([1.0] * 5).assign(net=net)
+        frame.loc[(frame.pretrained == 1) & (frame.setting == grids.HYPOTHESES[1].setting), "status"] = "missing"
+        h1, h2 = robustness.verdicts(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
+        assert h1.verdict == h2.verdict == claims.PENDING
+        assert ("GPU" in h1.evidence) == gpu_at_90 and "GPU" in h2.evidence

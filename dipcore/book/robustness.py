@@ -30,6 +30,13 @@ def source(net: str) -> str:
 STATE = {90: "are being computed", 900: "are a GPU's work, computed when one is available"}  # of missing runs
 
 
+def state(net: str, epochs: int) -> str:
+    """What a pending verdict says of its missing runs: on the book's network, the 90-epoch runs
+    are the CPU's work and the 900-epoch ones a GPU's; the Table 7 networks' grid
+    (``robustness_table7``) is a GPU's work at either length."""
+    return STATE[epochs] if net == NET else STATE[900]
+
+
 def commands(ch: Chapter, net: str) -> dict[int, str]:
     """The command that computes the missing runs of each finetuning length."""
     if net == NET:
@@ -135,7 +142,8 @@ def verdicts(frame, commands: dict[int, str]) -> list[claims.Verdict]:
 
 def _verdicts(frame, h: int, commands: dict[int, str], across: bool) -> list[claims.Verdict]:
     epochs = grids.HYPOTHESES[h].epochs
-    return evidence.hypothesis_verdicts(frame, h, source(frame.net.iloc[0]), commands[epochs], across, STATE[epochs])
+    return evidence.hypothesis_verdicts(frame, h, source(frame.net.iloc[0]), commands[epochs], across,
+                                         state(frame.net.iloc[0], epochs))
 
 
 def pairs(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES):

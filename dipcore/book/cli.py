@@ -1,7 +1,7 @@
 """Command line: fill the run store with a named grid, so a machine without Jupyter (a GPU
 server) can compute what the chapters need.
 
-    python -m dipcore status table3 --dataset fashion-mnist
+    python -m dipcore status table3 --dataset fashion-mnist   # stored, missing, in flight; what the rest costs
     python -m dipcore compute table3 --dataset fashion-mnist --device cuda
     python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
     python -m dipcore edition --protocol smoke --out /tmp/smoke-book  # the whole book at other parameters
@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from . import executor, export, grids, spec as specmod
+from . import cost, executor, export, grids, spec as specmod
 from .chapter import check_device
 from .store import DEFAULT_ROOT, RunStore
 
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  and {len(ancestors)} missing run(s) they start from, computed first:")
             for s in ancestors:
                 print(f"  missing {specmod.key(s)}  {specmod.describe(s)}")
+        if missing and a.action != "compute":
+            line = cost.describe(missing + ancestors, store.read_all()[0])
+            if line:
+                print(line)
         if a.action == "list":
             bad = {specmod.key(s) for s, _ in damaged}
             for s in specs:

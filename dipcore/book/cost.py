@@ -1,0 +1,62 @@
+"""What the runs a grid lacks will cost, estimated from the runs already stored, so that
+``python -m dipcore status`` can say how long a grid has left before anyone starts it.
+
+The rate of a stored training run is its share of its stack's wall time (``meta.wall_s /
+meta.stacked_with``) times the CPU threads it had (``meta.threads``; 1 on a GPU), per epoch:
+thread-seconds per run-epoch. A missing run is costed at the median rate of the stored runs of its
+network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
+network's width, and so its cost). An estimate from measured times, always labelled as one; a
+network with no stored run on that kind of device is not estimated.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+
+def device_kind(meta: dict) -> str:
+    """"gpu" for a run computed on a CUDA device, else "cpu"."""
+    return "gpu" if str(meta.get("device", "")).startswith("cuda") else "cpu"
+
+
+def rates(records) -> dict[tuple[str, str, float], float]:
+    """Median thread-seconds per run-epoch of the stored training runs, by (device kind, network,
+    pruning ratio)."""
+    by = defaultdict(list)
+    for r in records:
+        s, m = r.get("spec", {}), r.get("meta", {})
+        if s.get("kind") != "train" or not m.get("wall_s") or not s.get("epochs"):
+            continue
+        kind = device_kind(m)
+        threads = m.get("threads", 1) if kind == "cpu" else 1
+        by[kind, s["net"], float(s.get("ratio") or 0.0)].append(m["wall_s"] / m.get("stacked_with", 1) * threads
+                                                                / s["epochs"])
+    return {k: statistics.median(v) for k, v in by.items()}
+
+
+def estimate(specs, rate: dict, kind: str = "cpu") -> tuple[float, int, int]:
+    """(thread-hours, runs costed, training runs in ``specs``) of the training runs among ``specs``
+    on a device of ``kind``, each at the rate of its network's nearest stored ratio."""
+    train = [s for s in specs if s.get("kind") == "train"]
+    hours, costed = 0.0, 0
+    for s in train:
+        known = [(abs(r - float(s.get("ratio") or 0.0)), v) for (k, net, r), v in rate.items()
+                 if k == kind and net == s["net"]]
+        if known:
+            hours += min(known)[1] * s["epochs"] / 3600
+            costed += 1
+    return hours, costed, len(train)
+
+
+def describe(specs, records) -> str | None:
+    """One line for ``status``: what the training runs among ``specs`` would cost on a CPU (and on
+    a GPU, once GPU runs are stored); None when nothing could be estimated."""
+    rate = rates(records)
+    parts = []
+    for kind, unit in (("cpu", "thread-hours on a CPU"), ("gpu", "hours on a GPU")):
+        hours, costed, total = estimate(specs, rate, kind)
+        if costed:
+            parts.append(f"about {hours:.1f} {unit}" + (f" ({costed} of {total} runs costed)" if costed < total else ""))
+    if not parts:
+        return None
+    return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed"

@@ -1,0 +1,36 @@
+"""What a grid's missing runs will cost (``dipcore.book.cost``), from the stored runs' speed."""
+import pytest
+
+from dipcore.book import cost
+
+
+def _rec(net, ratio, epochs, wall_s, stacked_with=1, threads=1, device="cpu: AMD EPYC (2 cores)", kind="train"):
+    return {"spec": {"kind": kind, "net": net, "ratio": ratio, "epochs": epochs},
+            "meta": {"wall_s": wall_s, "stacked_with": stacked_with, "threads": threads, "device": device}}
+
+
+def _spec(net, ratio, epochs, kind="train"):
+    return {"kind": kind, "net": net, "ratio": ratio, "epochs": epochs}
+
+
+def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
+    records = [
+        _rec("lenet5-relu", 0.9, 10, 100.0, stacked_with=5),  # 2 s per run-epoch
+        _rec("lenet5-relu", 0.9, 10, 140.0, stacked_with=5),  # 2.8: the median of the two is 2.4
+        _rec("lenet5-relu", 0.0, 10, 50.0, threads=2),  # 10 thread-seconds per run-epoch
+        _rec("lenet5-relu", 0.9, 10, 1.0, device="cuda: NVIDIA H100"),  # a GPU's speed is not a CPU's
+        _rec("lenet5-relu", 0.9, 10, 1.0, kind="jsv"),  # a measurement is not a training run
+    ]
+    rate = cost.rates(records)
+    assert rate["cpu", "lenet5-relu", 0.9] == pytest.approx(2.4)
+    assert rate["cpu", "lenet5-relu", 0.0] == pytest.approx(10.0)
+    assert rate["gpu", "lenet5-relu", 0.9] == pytest.approx(0.1)
+    missing = [_spec("lenet5-relu", 0.7, 100), _spec("lenet5-relu", 0.1, 10), _spec("mlp7-relu", 0.9, 90),
+               _spec("lenet5-relu", 0.9, 1, kind="jsv")]
+    hours, costed, total = cost.estimate(missing, rate)
+    assert (costed, total) == (2, 3)  # no MLP-7-ReLU run is stored; a measurement is not costed
+    assert hours == pytest.approx((2.4 * 100 + 10.0 * 10) / 3600)
+    assert cost.estimate(missing, rate, "gpu")[:2] == (pytest.approx(0.1 * 110 / 3600), 2)
+    line = cost.describe(missing, records)
+    assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed)" in line and "hours on a GPU" in line
+    assert cost.describe([_spec("resnet20", 0.5, 90)], records) is None  # nothing to estimate from

@@ -63,6 +63,7 @@ class RunResult:
     wall_s: float = 0.0  # wall time of its stack's training, summed over the sessions it ran in
     segments: int = 1  # how many sessions that was (more than 1: resumed from a checkpoint)
     eval_s: float = 0.0  # of this session's wall time, the share spent logging (test accuracy, JSVs)
+    conv_input: str | None = None  # "channels_last": trained with the runs-innermost layout (runs_innermost_layout)
 
     @property
     def final_acc(self) -> float:
@@ -75,17 +76,22 @@ class RunResult:
 
 def runs_innermost_layout(model: nn.Module, device: str | torch.device) -> bool:
     """Whether ``Stack`` lays a training batch out with the run axis innermost (stored ``[B, H, W,
-    R, C]``): on a CPU, for networks with convolutions. vmap turns each convolution of R runs into
-    one grouped convolution over R*C channels, and with the runs innermost that convolution's
-    input is channels-last, oneDNN's fast layout for grouped convolutions: training steps of
-    LeNet-5 pruned at 0.9 measured 1.6x (ReLU) and 1.9x (linear) faster, 5 runs stacked, one
-    thread (``benchmarks/bench_conv_layout.py``). The same arithmetic,
-    in another order: numbers differ from the default layout by rounding (1.5e-8 on the weights
-    after 20 steps); a run records it (``meta.conv_input``). Not with batch norm: ResNet-20 gained
-    7 %, and after one step its weights moved from 1.0e-5 to 6.0e-5 away from the conventional
-    loop's (an ill-conditioned setting, see tests/test_train.py), past that test's tolerance."""
+    R, C]``): on a CPU, for networks whose first convolution has one output channel (LeNet-5 pruned
+    at ratio 0.7 and above), without batch norm. vmap turns each convolution of R runs into one
+    grouped convolution over R*C channels; with the runs innermost its input is channels-last,
+    and oneDNN's grouped convolution with one channel per group is then much faster. Measured
+    (``benchmarks/bench_conv_layout.py``, one thread, training steps): LeNet-5-ReLU 1.2-1.6x faster
+    at ratios 0.7-0.95 (first convolution: one channel), LeNet-5-Linear 1.9x at 0.9; but 1.0-1.2x
+    *slower* for LeNet-5-ReLU at ratios 0.1-0.6 (2 to 5 channels), so those keep the default
+    layout. The same arithmetic in another order: numbers differ from the default layout by
+    rounding (1.5e-8 on the weights after 20 steps); a run records it (``meta.conv_input``), and a
+    stack resumed from a checkpoint keeps the layout it started with. Not with batch norm:
+    ResNet-20 gained 7 %, and after one step its weights moved from 1.0e-5 to 6.0e-5 away from the
+    conventional loop's (an ill-conditioned setting, see tests/test_train.py), past that test's
+    tolerance."""
     mods = list(model.modules())
-    return (torch.device(device).type == "cpu" and any(isinstance(m, nn.Conv2d) for m in mods)
+    convs = [m for m in mods if isinstance(m, nn.Conv2d)]
+    return (torch.device(device).type == "cpu" and bool(convs) and convs[0].out_channels == 1
             and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in mods))
 
 
@@ -309,6 +315,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     wall_s = prior_s + time.time() - t0
     for r, res in enumerate(results):
         res.wall_s, res.segments, res.eval_s = wall_s, segments, eval_s
+        res.conv_input = "channels_last" if stack.runs_innermost else None
         if keep_weights:
             res.state_dict = stack.state_dict(r)
     if checkpoint:
@@ -349,6 +356,7 @@ def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, s
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "segments": segments,
+             "runs_innermost": stack.runs_innermost,
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
              "buffers": [b.cpu() for b in stack.buffers],
              "orders": [g.get_state() for g in orders],
@@ -385,4 +393,5 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, flo
     for r, saved in zip(results, state["results"]):
         r.metrics, r.diverged_at = saved["metrics"], saved["diverged_at"]
     alive.copy_(state["alive"])
+    stack.runs_innermost = bool(state.get("runs_innermost", stack.runs_innermost))  # the layout it started with
     return state["epoch"], float(state.get("wall_s", 0.0)), int(state.get("segments", 1)) + 1

@@ -257,12 +257,15 @@ def test_resnet20_stacked_runs_equal_runs_trained_one_by_one(synthetic):
 
 
 def test_conv_stacks_on_a_cpu_lay_runs_innermost_with_the_default_layouts_result():
-    """LeNet-5 stacks on a CPU hand vmap a batch stored [B, H, W, R, C] (a faster grouped
-    convolution; ``train.runs_innermost_layout``): the same values, so the same logits and gradients
-    up to rounding; MLPs, batch-norm networks and GPUs keep the default layout."""
-    lenet = [nets.seeded_build("lenet5-relu", s, pruning.pruned_widths("lenet5-relu", 0.5)) for s in range(3)]
+    """LeNet-5 stacks whose first convolution keeps one channel hand vmap, on a CPU, a batch stored
+    [B, H, W, R, C] (a faster grouped convolution; ``train.runs_innermost_layout``): the same values,
+    so the same logits and gradients up to rounding. Wider LeNet-5s, MLPs, batch-norm networks and
+    GPUs keep the default layout."""
+    lenet = [nets.seeded_build("lenet5-relu", s, pruning.pruned_widths("lenet5-relu", 0.9)) for s in range(3)]
     assert train.runs_innermost_layout(lenet[0], "cpu")
     assert not train.runs_innermost_layout(lenet[0], "cuda")
+    assert not train.runs_innermost_layout(nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", 0.5)),
+                                           "cpu")  # 3 channels in the first convolution: slower that way
     assert not train.runs_innermost_layout(nets.seeded_build("mlp7-relu", 0), "cpu")
     assert not train.runs_innermost_layout(nets.seeded_build("resnet20", 0), "cpu")
     x = torch.randn(3, 8, *train.Stack.base_input_shape, generator=torch.Generator().manual_seed(0))
@@ -277,3 +280,23 @@ def test_conv_stacks_on_a_cpu_lay_runs_innermost_with_the_default_layouts_result
     for g_inner, g_default in zip(out[True][1], out[False][1]):
         assert torch.allclose(g_inner, g_default, rtol=1e-4, atol=1e-6)
     assert not torch.equal(out[True][0][0], out[True][0][1])  # three different networks
+
+
+def test_a_run_says_its_layout_and_a_resumed_stack_keeps_the_one_it_started_with(synthetic, tmp_path):
+    """``RunResult.conv_input`` names the layout a stack trained in; a checkpoint carries it, so a
+    stack resumed by code whose rule would choose the other layout goes on in the one it started with."""
+    sched = [schedule.parse("0:0.01")]
+    for ratio, expected in ((0.9, "channels_last"), (0.5, None)):
+        model = nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", ratio))
+        res = train.train_stacked([model], sched, [0], 1, synthetic, jsv_examples=10, progress=False)
+        assert res[0].conv_input == expected
+    wide = [nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", 0.5))]
+    st = train.Stack(wide, "cpu")
+    assert not st.runs_innermost
+    st.runs_innermost = True  # as trained by a rule that chose it
+    bufs, orders = [torch.zeros_like(p) for p in st.params], [torch.Generator().manual_seed(0)]
+    results, alive = [train.RunResult()], torch.ones(1, dtype=torch.bool)
+    train._save(tmp_path / "ck.pt", "job", 3, st, bufs, orders, results, alive)
+    again = train.Stack(wide, "cpu")
+    assert train._restore(tmp_path / "ck.pt", "job", again, bufs, orders, results, alive)[0] == 3
+    assert again.runs_innermost

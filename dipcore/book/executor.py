@@ -350,7 +350,7 @@ def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device:
         masks=[m or {} for m in masks] if any(m is not None for m in masks) else None)
     meta = environment(device) | {
         "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
-        **({"conv_input": "channels_last"} if train.runs_innermost_layout(models[0], device) else {}),
+        **({"conv_input": results[0].conv_input} if results[0].conv_input else {}),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     for s, res in zip(chunk, results):
         store.put(s, res, meta)

@@ -397,14 +397,15 @@ def table7_notes(frame) -> dict[str, str]:
     done = frame[frame.status != "missing"]
     complete = [s for s, g in frame.groupby("setting") if (g.status != "missing").all()]
     out = dict.fromkeys(["scratch", "scratch_vs", "best", "peak_900", "final_900", "jsv_0", "jsv_end_90", "jsv_end_900"], "–")
-    if "Scratch" in complete:
-        out["scratch"] = f"{done[done.setting == 'Scratch'].final_acc.mean():.2f}"
+    scratch = done[done.setting == "Scratch"].final_acc.mean() if "Scratch" in complete else None
+    if scratch is not None:
+        out["scratch"] = f"{scratch:.2f}"
     tuned = done[done.setting.isin(complete) & (done.setting != "Scratch")]
     if len(tuned):
         (setting, lr), acc = max(tuned.groupby(["setting", "lr"]).final_acc.mean().items(), key=lambda kv: kv[1])
         out["best"] = f"{acc:.2f} % ({setting}, LR {lr})"
-        if out["scratch"] != "–":
-            out["scratch_vs"] = "above" if float(out["scratch"]) > acc else "below"
+        if scratch is not None:
+            out["scratch_vs"] = "above" if scratch > acc else "below"
     plain900 = setting_name(900, False)
     if plain900 in complete:
         g = done[(done.setting == plain900) & (done.lr == 0.01)]

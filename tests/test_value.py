@@ -95,6 +95,53 @@ def test_verdicts_wait_for_their_runs_and_then_decide():
     assert value.sweep_table(frame, "mlp7-relu").loc[0.5, "Scratch"] == "pending (2/3)"
 
 
+def test_notes_and_differences_say_what_the_runs_show_and_name_what_is_missing():
+    """The page's notes are computed from the runs: per comparison, at how many ratios the first arm
+    is ahead and where significantly; the closing sentence follows the finetuned-against-scratch
+    differences; a ratio with a missing run is named, never averaged over."""
+    rng = np.random.default_rng(7)
+    level = {"Scratch": 90.0, "20 epochs, 0.001, fixed": 89.0, "90 epochs, 0.001, fixed": 89.2,
+             "90 epochs, 0.001, decay": 90.5, "90 epochs, 0.01, decay": 91.0}
+
+    def acc(lab, scratch=90.0):
+        extra = 5 * lab["ratio"] if lab["setting"] == "90 epochs, 0.01, decay" else 0.0
+        base = scratch if lab["setting"] == "Scratch" else level[lab["setting"]]
+        return base + extra + 0.001 * rng.standard_normal()
+
+    labelled = grids.labelled_value("mlp7-relu", "mnist", "paper")
+    recs = _fake_records(labelled, acc)
+    frame = evidence.runs_frame(labelled, recs)
+    diff = value.differences(frame, "mlp7-relu")
+    scratch_ft20, high_scratch = value.COMPARISONS[0][2], value.COMPARISONS[3][2]
+    assert list(diff.columns) == [0.1, 0.3, 0.5, 0.7, 0.9, 0.95]
+    assert list(diff.index) == [row for *_, row in value.COMPARISONS]
+    assert diff.loc["Scratch - 20 ep. fixed", 0.5] == "+1.00*"
+    assert diff.loc["90 ep. decay (0.01) - Scratch", 0.9] == f"{1 + 5 * 0.9:+.2f}*"
+    text = value.notes(frame, "mlp7-relu", "cmd")
+    assert text.startswith("**MLP-7-ReLU** (90 of 90 runs stored")
+    assert f"{scratch_ft20}: ahead at 6 of 6 ratios (significantly ahead at 0.1, 0.3, 0.5, 0.7, 0.9 and 0.95)" in text
+    assert text.endswith("So finetuning beats scratch training here, as the paper finds.")
+    assert "from +1.50 points (ratio 0.1) to +5.75 (ratio 0.95)" in text  # finetuned - scratch: 1 + 5 r
+    # scratch 5 points higher: finetuning is behind at 0.1-0.7 (-3.5 to -0.5) and ahead at 0.9, 0.95
+    frame = evidence.runs_frame(labelled, _fake_records(labelled, lambda lab: acc(lab, scratch=95.0)))
+    text = value.notes(frame, "mlp7-relu", "cmd")
+    assert (f"{high_scratch}: ahead at 2 of 6 ratios (significantly ahead at 0.9 and 0.95; significantly behind at "
+            "0.1, 0.3, 0.5 and 0.7)") in text
+    assert text.endswith("So scratch training beats finetuning here, against the paper.")
+    # one scratch run missing at ratio 0.5: its comparisons skip that ratio and say so, no conclusion yet
+    partial = [None if (l["setting"] == "Scratch" and l["ratio"] == 0.5 and l["seed"] == 1) else r
+               for (l, _), r in zip(labelled, recs)]
+    frame = evidence.runs_frame(labelled, partial)
+    text = value.notes(frame, "mlp7-relu", "cmd")
+    assert "(89 of 90 runs stored" in text and "So " not in text
+    assert f"{scratch_ft20}: ahead at 5 of 5 ratios" in text and text.count("(ratio 0.5 still computing)") == 2
+    assert value.differences(frame, "mlp7-relu").loc["Scratch - 20 ep. fixed", 0.5] == ""
+    # nothing to compare yet: the notes name the command that computes the rest
+    frame = evidence.runs_frame(labelled, [None] * len(labelled))
+    assert value.notes(frame, "mlp7-relu", "cmd") == ("**MLP-7-ReLU** (0 of 90 runs stored): no ratio has all the "
+                                                      "runs of two arms yet; `cmd --net mlp7-relu` computes the rest.")
+
+
 def test_table5_is_read_with_its_labels_swapped():
     """The paper's "Pruned-Finetuned-2" column is the LR 0.01 schedule in the book's reading."""
     t = value.paper_table5()

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import nets, pruning
 from . import claims, evidence, grids, paper, plotting
-from .chapter import Chapter, gpu_tier_computes, glue
+from .chapter import Chapter, gpu_tier_computes, glue, glue_markdown
 
 SCRATCH, FT20, FIXED90, DECAY_LOW, DECAY_HIGH = grids.VALUE_ARMS  # the five arms, in Table 4's order
 FINETUNED = (FT20, FIXED90, DECAY_LOW, DECAY_HIGH)
@@ -169,6 +169,105 @@ def verdicts(frame, net: str, command: str) -> list[claims.Verdict]:
     return out
 
 
+# -- what the page notices -------------------------------------------------------------------------
+COMPARISONS = (  # (a, b, what a - b says, its row in the table): the differences the page's notes quote
+    (SCRATCH, FT20, "Scratch training against Rethinking's 20-epoch fixed schedule", "Scratch - 20 ep. fixed"),
+    (DECAY_LOW, FT20, "The decayed 90-epoch schedule (LR 0.001) against the 20-epoch fixed one",
+     "90 ep. decay (0.001) - 20 ep. fixed"),
+    (DECAY_HIGH, DECAY_LOW, "The LR 0.01 schedule against the LR 0.001 one (both decayed, 90 epochs)",
+     "90 ep. decay: LR 0.01 - LR 0.001"),
+    (DECAY_HIGH, SCRATCH, "Finetuned with the LR 0.01 schedule against scratch training",
+     "90 ep. decay (0.01) - Scratch"),
+)
+
+
+def _differences(frame, a: str, b: str) -> list[tuple[float, float | None, int]]:
+    """Per ratio of ``frame`` (one network): (ratio, mean a - mean b in points, +1/-1 where Welch's
+    test finds a ahead/behind at p < 0.05, else 0); the difference is None while a run is missing."""
+    out = []
+    for ratio in dict.fromkeys(frame.ratio):
+        ma, mb = _mean(frame, ratio, a), _mean(frame, ratio, b)
+        if ma is None or mb is None:
+            out.append((ratio, None, 0))
+            continue
+        g = frame[frame.ratio == ratio]
+        v = claims.greater(g[g.setting == a].final_acc, g[g.setting == b].final_acc, "", "").verdict
+        out.append((ratio, ma - mb, {claims.REPRODUCED: 1, claims.NOT_REPRODUCED: -1}.get(v, 0)))
+    return out
+
+
+def differences(frame, net: str):
+    """The four comparisons of ``COMPARISONS`` on ``net`` as a table (one row each, one column per
+    pruning ratio): the difference of mean final accuracies in points, starred where Welch's test
+    on the seeds finds it significant (p < 0.05, either way), empty while a run is missing."""
+    import pandas as pd
+
+    g = frame[frame.net == net]
+    rows = {}
+    for a, b, _, row in COMPARISONS:
+        rows[row] = {r: "" if d is None else f"{d:+.2f}{'*' if s else ''}" for r, d, s in _differences(g, a, b)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.columns.name = "pruning ratio"
+    return out
+
+
+def differences_table(frame):
+    """``differences`` for every network of ``frame``, one block per network (its label)."""
+    import pandas as pd
+
+    return pd.concat({paper.NET_LABELS[n]: differences(frame, n) for n in dict.fromkeys(frame.net)}, names=["network"])
+
+
+def _listing(xs) -> str:
+    xs = [f"{x:g}" for x in xs]
+    return "none" if not xs else xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+
+
+def notes(frame, net: str, command: str) -> str:
+    """What the page notices about one network, in words, from its runs (Markdown, glued as
+    ``vp_notes_<net>``): per comparison of ``COMPARISONS``, at how many ratios the first arm is
+    ahead, where significantly, and the range of the differences; and whether the finetuned network
+    beats, loses to or ties with scratch at most ratios. Ratios whose runs are missing are named;
+    with none complete it says what is stored and the command that computes the rest."""
+    label = paper.NET_LABELS[net]
+    g = frame[frame.net == net]
+    have, need = int((g.status != "missing").sum()), len(g)
+    if not need:
+        return f"**{label}**: no run of this network on this page."
+    parts, last = [], None
+    for a, b, what, _ in COMPARISONS:
+        diffs = _differences(g, a, b)
+        done = [(r, d, s) for r, d, s in diffs if d is not None]
+        if not done:
+            continue
+        ahead = sum(d > 0 for _, d, _ in done)
+        sig = [f"significantly {word} at {_listing(r for r, _, s in done if s == sign)}"
+               for sign, word in ((1, "ahead"), (-1, "behind")) if any(s == sign for _, _, s in done)]
+        (lo_r, lo), (hi_r, hi) = (min(((r, d) for r, d, _ in done), key=lambda t: t[1]),
+                                  max(((r, d) for r, d, _ in done), key=lambda t: t[1]))
+        text = (f"{what}: ahead at {ahead} of {len(done)} ratios ({'; '.join(sig) or 'significantly at none'}), "
+                f"from {lo:+.2f} points (ratio {lo_r:g}) to {hi:+.2f} (ratio {hi_r:g})")
+        waiting = [r for r, d, _ in diffs if d is None]
+        parts.append(text + (f" (ratio{'s' if len(waiting) > 1 else ''} {_listing(waiting)} still computing)"
+                             if waiting else "") + ".")
+        if (a, b) == (DECAY_HIGH, SCRATCH):
+            last = done
+    if not parts:
+        gpu = " (a GPU's work at the paper protocol)" if nets.arch(net).residual else ""
+        return (f"**{label}** ({have} of {need} runs stored): no ratio has all the runs of two arms yet; "
+                f"`{command} --net {net}` computes the rest{gpu}.")
+    head = f"**{label}** ({have} of {need} runs stored; significant: Welch's test on the seeds, p < 0.05). "
+    if last is not None and len(last) == len(set(g.ratio)):
+        wins, losses = sum(s > 0 for _, _, s in last), sum(s < 0 for _, _, s in last)
+        n = len(last)
+        parts.append("So finetuning beats scratch training here, as the paper finds." if 2 * wins > n else
+                     "So scratch training beats finetuning here, against the paper." if 2 * losses >= n else
+                     "So on this network neither beats the other at most ratios" + (
+                         ": the difference is not significant at any ratio." if not wins + losses else
+                         f": the finetuned network is significantly ahead at {wins} and behind at {losses} of {n}."))
+    return head + " ".join(parts)
+
+
 # -- figures ----------------------------------------------------------------------------------------
 def plot_accuracy(ax, frame, net: str, unpruned: float | None = None) -> None:
     """Final test accuracy against pruning ratio, one line per arm (mean over seeds, band: range),
@@ -248,7 +347,7 @@ class ValuePage(evidence.GridPage):
 def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
     (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
-    ``vp_need``, ``vp_seeds``, ``vp_res_have``, ``vp_res_need`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
+    ``vp_need``, ``vp_seeds``, ``vp_res_have``, ``vp_res_need``, the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
     import matplotlib.pyplot as plt
 
     import pandas as pd
@@ -262,6 +361,9 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     glue("vp_seeds", int(frame.seed.nunique()))
     glue("vp_res_have", int((res_frame.status != "missing").sum()))
     glue("vp_res_need", len(res_frame))
+    for net in grids.VALUE_NETS:
+        glue_markdown(f"vp_notes_{net}", notes(frame, net, command))
+    glue_markdown(f"vp_notes_{grids.VALUE_RESIDUAL}", notes(res_frame, grids.VALUE_RESIDUAL, res_command))
     res_pre = ch.records([grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol.name)], "value_resnet", False)[0]
     if res_pre is not None:
         pre[grids.VALUE_RESIDUAL] = res_pre

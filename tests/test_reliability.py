@@ -139,8 +139,10 @@ def test_status_fails_and_names_the_repair_when_a_run_is_damaged(tmp_path, capsy
     assert "1 damaged run file(s)" in err and "python -m dipcore compute pretrain" in err
     assert main(["list", "pretrain", *args]) == 3
     assert f"damaged {victim.stem}" in capsys.readouterr().out  # not called "missing"
-    assert main(["compute", "pretrain", *args]) == 0  # the repair: set aside, recomputed
+    with pytest.warns(UserWarning, match=rf"{victim.stem}\.json is damaged .* moved to {victim.stem}\.json\.damaged-"):
+        assert main(["compute", "pretrain", *args]) == 0  # the repair: set aside (said so), recomputed
     assert main(["status", "pretrain", *args]) == 0
+    assert len(list(tmp_path.glob(f"{victim.stem}.json.damaged-*"))) == 1 and victim.exists()
 
 
 def test_list_into_a_closed_pipe_ends_quietly(tmp_path):

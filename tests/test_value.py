@@ -134,8 +134,10 @@ def test_notes_and_differences_say_what_the_runs_show_and_name_what_is_missing()
     frame = evidence.runs_frame(labelled, partial)
     text = value.notes(frame, "mlp7-relu", "cmd")
     assert "(89 of 90 runs stored" in text and "So " not in text
-    assert f"{scratch_ft20}: ahead at 5 of 5 ratios" in text and text.count("(ratio 0.5 still computing)") == 2
+    assert f"{scratch_ft20}: ahead at 5 of 5 ratios" in text and text.count("; ratio 0.5 still computing.") == 2
     assert value.differences(frame, "mlp7-relu").loc["Scratch - 20 ep. fixed", 0.5] == ""
+    one = value.notes(frame[frame.ratio == 0.3], "mlp7-relu", "cmd")  # one ratio: no range, no "1 of 1"
+    assert f"{scratch_ft20}: +1.00 points at ratio 0.3 (significant)." in one and "of 1 ratios" not in one
     # nothing to compare yet: the notes name the command that computes the rest
     frame = evidence.runs_frame(labelled, [None] * len(labelled))
     assert value.notes(frame, "mlp7-relu", "cmd") == ("**MLP-7-ReLU** (0 of 90 runs stored): no ratio has all the "

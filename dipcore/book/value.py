@@ -245,10 +245,13 @@ def notes(frame, net: str, command: str) -> str:
                for sign, word in ((1, "ahead"), (-1, "behind")) if any(s == sign for _, _, s in done)]
         (lo_r, lo), (hi_r, hi) = (min(((r, d) for r, d, _ in done), key=lambda t: t[1]),
                                   max(((r, d) for r, d, _ in done), key=lambda t: t[1]))
-        text = (f"{what}: ahead at {ahead} of {len(done)} ratios ({'; '.join(sig) or 'significantly at none'}), "
-                f"from {lo:+.2f} points (ratio {lo_r:g}) to {hi:+.2f} (ratio {hi_r:g})")
+        if len(done) == 1:
+            text = f"{what}: {hi:+.2f} points at ratio {hi_r:g} ({'significant' if done[0][2] else 'not significant'})"
+        else:
+            text = (f"{what}: ahead at {ahead} of {len(done)} ratios ({'; '.join(sig) or 'significantly at none'}), "
+                    f"from {lo:+.2f} points (ratio {lo_r:g}) to {hi:+.2f} (ratio {hi_r:g})")
         waiting = [r for r, d, _ in diffs if d is None]
-        parts.append(text + (f" (ratio{'s' if len(waiting) > 1 else ''} {_listing(waiting)} still computing)"
+        parts.append(text + (f"; ratio{'s' if len(waiting) > 1 else ''} {_listing(waiting)} still computing"
                              if waiting else "") + ".")
         if (a, b) == (DECAY_HIGH, SCRATCH):
             last = done

@@ -121,6 +121,20 @@ def test_book_builds_with_warnings_as_errors(site, request):
         assert bool(stamp) == edition, page  # every page of an edition names its parameters, no page of the book
 
 
+def test_command_lines_in_the_book_keep_their_double_dashes(book):
+    """The book prints commands to copy into a shell (a pending verdict's "python -m dipcore compute
+    value_resnet --dataset fashion-mnist --device cuda"): Sphinx's smart quotes must not turn their
+    "--" into an en dash where they appear in plain text (``smartquotes_action`` in _config.yml)."""
+    commands, bad = [], []
+    for p in sorted(book.rglob("*.html")):
+        for m in re.finditer(r"python -m dipcore [^<>()]*", p.read_text()):
+            commands.append(m.group())
+            if "\u2013" in m.group() or "\u2014" in m.group():
+                bad.append(f"{p.relative_to(book)}: {m.group()}")
+    assert not bad, "\n".join(bad[:10])
+    assert any(" --dataset " in c for c in commands)  # the book does print such commands
+
+
 @pytest.fixture(scope="session")
 def server(site):
     class Quiet(http.server.SimpleHTTPRequestHandler):

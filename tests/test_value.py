@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dipcore import nets, pruning
-from dipcore.book import claims, evidence, grids, spec, value
+from dipcore.book import claims, evidence, grids, paper, spec, value
 from test_evidence import _fake_records
 
 
@@ -151,6 +151,21 @@ def test_table5_is_read_with_its_labels_swapped():
     assert t.loc[("ResNet-34", 0.9), "90 epochs, 0.001, decay"] == 60.33
     assert t.loc[("ResNet-18", 0.5), "params reduc. (%)"] == 47.03
     assert [v.verdict for v in value.paper_rising()] == [claims.INCONCLUSIVE, claims.REPRODUCED]
+
+
+def test_the_papers_tables_are_printed_with_a_dash_where_the_paper_has_no_number():
+    """Table 5's unpruned rows have no reductions, Table 4's original implementations no 90-epoch
+    schedules: the page shows a dash there, and every reported number to two decimals."""
+    t = value.paper_table5()
+    shown = paper.printed(t)
+    assert shown.index.equals(t.index) and list(shown.columns) == list(t.columns)
+    assert shown.loc[("ResNet-18", 0.0), "params reduc. (%)"] == "–" and np.isnan(t.loc[("ResNet-18", 0.0), "params reduc. (%)"])
+    assert shown.loc[("ResNet-18", 0.0), "Unpruned"] == "69.76"
+    assert shown.loc[("ResNet-18", 0.9), "90 epochs, 0.01, decay - 90 epochs, 0.001, decay"] == "-0.32"
+    assert (shown == "–").sum().sum() == t.isna().sum().sum() > 0
+    t4 = paper.printed(value.paper_table4())
+    assert t4.loc["Rethinking [30] / ResNet-34-A", "Scratch"] == "73.03"
+    assert not t4.map(lambda c: "nan" in c.lower()).any().any()
 
 
 def test_the_residual_tier_is_the_same_sweep_on_resnet20():

@@ -38,3 +38,10 @@ def value(table: int, **where) -> tuple[float, float | None]:
         raise KeyError(f"Table {table} has {len(df)} numbers for {where}")
     std = df["std"].iloc[0]
     return float(df["value"].iloc[0]), None if math.isnan(std) else float(std)
+
+
+def printed(table, decimals: int = 2):
+    """A table of the paper's numbers as the page shows it: ``decimals`` places, and a dash where
+    the paper prints no number (a reduction of the unpruned row, a schedule an implementation was
+    not run with), never pandas' "NaN". Index and columns are kept; the cells become text."""
+    return table.apply(lambda col: col.map(lambda v: "–" if v != v else f"{v:.{decimals}f}"))

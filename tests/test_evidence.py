@@ -211,3 +211,27 @@ def test_stack_drift_states_the_measured_guarantee(tmp_path):
     assert "90 epochs: final test accuracy within 0.30 points (2 runs, 0 bitwise equal)" in sentence
     assert "900 epochs: final test accuracy within 0.00 points (1 run, 1 bitwise equal)" in sentence
     assert "3.0e-06 relative" in sentence
+
+
+def test_a_pending_table7_verdict_names_only_the_grids_that_miss_runs(tmp_path):
+    """Table 7's page tells a reader which grids to compute per network: MLP-7-ReLU's Table 7 runs
+    all stored (copied from the book's store) but not its AI arm: only ``table7_ai``; a network with
+    neither: both. (Before, both were always named.)"""
+    import shutil
+
+    from dipcore.book import pages, spec
+    from dipcore.book.store import DEFAULT_ROOT
+
+    ch = chapter.setup("table7", dataset="fashion-mnist", protocol="paper", store=str(tmp_path / "runs"))
+    (tmp_path / "runs").mkdir()
+    copied = grids.labelled_hypotheses("mlp7-relu", "fashion-mnist", "paper", grids.TABLE7_RATIOS, ch.seeds)
+    for _, s in copied:
+        shutil.copy(DEFAULT_ROOT / f"{spec.key(s)}.json", tmp_path / "runs")
+    frame, by_key, commands = pages.table7_runs(ch)
+    run = "python -m dipcore compute {} --net {} --dataset fashion-mnist"
+    assert commands["mlp7-relu"] == run.format("table7_ai", "mlp7-relu")
+    assert commands["lenet5-relu"] == run.format("table7", "lenet5-relu") + " && " + run.format("table7_ai", "lenet5-relu")
+    assert len(by_key) == len(copied) == int((frame.status != "missing").sum())
+    pending = [v for v in evidence.table7_verdicts(frame[frame.net == "mlp7-relu"], commands["mlp7-relu"])
+               if v.verdict == claims.PENDING]
+    assert pending and all(v.evidence.endswith(f"({run.format('table7_ai', 'mlp7-relu')})") for v in pending)

@@ -124,13 +124,16 @@ def table7_runs(ch: Chapter):
     have status ``missing``), computing the missing ones first when ``ch.compute`` allows; with the
     records by key and, per network, the commands that compute what is missing."""
     dataset, protocol = ch.dataset, ch.protocol.name
-    labelled = [pair for net in grids.TABLE7_NETS for pair in
-                grids.labelled_hypotheses(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)
-                + grids.labelled_ai(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds)]
-    specs = [s for _, s in labelled]
-    recs = ch.records(specs, "table7 and table7_ai")
-    commands = {net: " && ".join(f"python -m dipcore compute {g} --net {net} --dataset {dataset}"
-                                 for g in ("table7", "table7_ai")) for net in grids.TABLE7_NETS}
+    parts = {(net, g): make(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds) for net in grids.TABLE7_NETS
+             for g, make in (("table7", grids.labelled_hypotheses), ("table7_ai", grids.labelled_ai))}
+    labelled = [pair for part in parts.values() for pair in part]
+    recs = ch.records([s for _, s in labelled], "table7 and table7_ai")
+    stored = {r["key"] for r in recs if r}
+    commands = {}
+    for net in grids.TABLE7_NETS:  # the grids that still miss runs of this network (both, if none does)
+        todo = [g for g in ("table7", "table7_ai") if any(spec.key(s) not in stored for _, s in parts[net, g])]
+        commands[net] = " && ".join(f"python -m dipcore compute {g} --net {net} --dataset {dataset}"
+                                    for g in todo or ("table7", "table7_ai"))
     return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, commands
 
 

@@ -34,3 +34,20 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     line = cost.describe(missing, records)
     assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed)" in line and "hours on a GPU" in line
     assert cost.describe([_spec("resnet20", 0.5, 90)], records) is None  # nothing to estimate from
+
+
+def test_a_run_part_way_through_training_costs_only_the_epochs_it_has_left():
+    """``status`` deducts what in-flight checkpoints have trained: 9 runs 3 epochs from their end
+    cost 3 epochs each, not their whole schedule."""
+    from dipcore.book import spec
+
+    records = [_rec("lenet5-relu", 0.5, 10, 70.0)]  # 7 thread-seconds per run-epoch
+    flying = [_spec("lenet5-relu", 0.5, 90) | {"seed": i} for i in range(9)]
+    waiting = _spec("lenet5-relu", 0.5, 20)
+    done = {spec.key(s): 87 for s in flying}
+    hours, costed, total = cost.estimate(flying + [waiting], cost.rates(records), done=done)
+    assert (costed, total) == (10, 10)
+    assert hours == pytest.approx(7.0 * (9 * 3 + 20) / 3600)
+    assert cost.estimate(flying, cost.rates(records))[0] == pytest.approx(7.0 * 9 * 90 / 3600)  # nothing deducted
+    assert cost.estimate(flying[:1], cost.rates(records), done={spec.key(flying[0]): 95})[0] == 0.0  # never negative
+    assert "about 0.1 thread-hours" in cost.describe(flying + [waiting], records, done)

@@ -85,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  and {len(ancestors)} missing run(s) they start from, computed first:")
             for s in ancestors:
                 print(f"  missing {specmod.key(s)}  {specmod.describe(s)}")
+        flights = executor.in_flight(store, specs, a.max_stack)
         if missing and a.action != "compute":
-            line = cost.describe(missing + ancestors, store.read_all()[0])
+            done_epochs = {specmod.key(s): epoch for chunk, epoch, _ in flights for s in chunk}
+            line = cost.describe(missing + ancestors, store.read_all()[0], done_epochs)
             if line:
                 print(line)
         if a.action == "list":
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {state} {specmod.key(s)}  {specmod.describe(s)}")
         for _, why in damaged:
             print(f"  damaged: {why}")
-        for chunk, epoch, saved in executor.in_flight(store, specs, a.max_stack):
+        for chunk, epoch, saved in flights:
             s0 = chunk[0]
             print(f"  in flight: {len(chunk)} x {s0['net']} r={s0['ratio']:g} at epoch {epoch}/{s0['epochs']} "
                   f"(saved {time.strftime('%H:%M', time.localtime(saved))})")

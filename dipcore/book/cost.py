@@ -6,12 +6,15 @@ meta.stacked_with``) times the CPU threads it had (``meta.threads``; 1 on a GPU)
 thread-seconds per run-epoch. A missing run is costed at the median rate of the stored runs of its
 network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
 network's width, and so its cost). An estimate from measured times, always labelled as one; a
-network with no stored run on that kind of device is not estimated.
+network with no stored run on that kind of device is not estimated. A run part-way through training
+(its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left.
 """
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+
+from .spec import key
 
 
 def device_kind(meta: dict) -> str:
@@ -34,27 +37,30 @@ def rates(records) -> dict[tuple[str, str, float], float]:
     return {k: statistics.median(v) for k, v in by.items()}
 
 
-def estimate(specs, rate: dict, kind: str = "cpu") -> tuple[float, int, int]:
+def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None = None) -> tuple[float, int, int]:
     """(thread-hours, runs costed, training runs in ``specs``) of the training runs among ``specs``
-    on a device of ``kind``, each at the rate of its network's nearest stored ratio."""
+    on a device of ``kind``, each at the rate of its network's nearest stored ratio, for the epochs
+    it has left (``done``: epochs already trained, by run key, from in-flight checkpoints)."""
     train = [s for s in specs if s.get("kind") == "train"]
+    done = done or {}
     hours, costed = 0.0, 0
     for s in train:
         known = [(abs(r - float(s.get("ratio") or 0.0)), v) for (k, net, r), v in rate.items()
                  if k == kind and net == s["net"]]
         if known:
-            hours += min(known)[1] * s["epochs"] / 3600
+            hours += min(known)[1] * max(s["epochs"] - done.get(key(s), 0), 0) / 3600
             costed += 1
     return hours, costed, len(train)
 
 
-def describe(specs, records) -> str | None:
+def describe(specs, records, done: dict[str, int] | None = None) -> str | None:
     """One line for ``status``: what the training runs among ``specs`` would cost on a CPU (and on
-    a GPU, once GPU runs are stored); None when nothing could be estimated."""
+    a GPU, once GPU runs are stored), the epochs in-flight runs have trained (``done``) deducted;
+    None when nothing could be estimated."""
     rate = rates(records)
     parts = []
     for kind, unit in (("cpu", "thread-hours on a CPU"), ("gpu", "hours on a GPU")):
-        hours, costed, total = estimate(specs, rate, kind)
+        hours, costed, total = estimate(specs, rate, kind, done)
         if costed:
             parts.append(f"about {hours:.1f} {unit}" + (f" ({costed} of {total} runs costed)" if costed < total else ""))
     if not parts:

@@ -186,3 +186,25 @@ def test_a_run_records_the_layout_it_was_trained_in(store):
     assert "conv_input" not in dense_mlp["meta"]
     dense = store.get(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "smoke"))
     assert "conv_input" not in dense["meta"]
+
+
+def test_the_shard_deal_costs_a_run_by_its_network_and_pruning_ratio():
+    """Every grid deals out, the residual network's included (a cost for each family; an unknown
+    one costs as MLP-7), and a run's cost falls with its pruning ratio, as the stored runs' speed
+    does (LeNet-5-ReLU, §3.4: 9.5 thread-seconds per run-epoch at ratio 0.1, 1.6 at 0.95)."""
+    def run(net, ratio):
+        return [{"net": net, "ratio": ratio, "epochs": 90}]
+
+    for name in ("value", "value_resnet"):
+        specs = grids.get(name, "fashion-mnist", "paper")
+        share = executor.shares(specs, 2, max_stack=9)
+        load = [sum(executor.cost([s]) for s in specs if s["kind"] == "train" and share[spec.key(s)] == i)
+                for i in (0, 1)]
+        assert min(load) > 0.8 * max(load), (name, load)
+    for net in ("mlp7-relu", "lenet5-relu", "resnet20"):
+        costs = [executor.cost(run(net, r)) for r in (0.0, 0.1, 0.5, 0.9, 0.95)]
+        assert costs == sorted(costs, reverse=True) and costs[-1] > 0
+    assert 2 < executor.cost(run("lenet5-relu", 0.1)) / executor.cost(run("lenet5-relu", 0.95)) < 6
+    assert executor.cost(run("resnet20", 0.5)) > 10 * executor.cost(run("lenet5-relu", 0.5))
+    assert executor.cost(run("vgg11", 0.5)) == executor.cost(run("mlp7-relu", 0.5))
+    assert executor.cost(run("lenet5-relu", 0.9) * 3) == 3 * executor.cost(run("lenet5-relu", 0.9))

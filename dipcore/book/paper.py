@@ -44,4 +44,6 @@ def printed(table, decimals: int = 2):
     """A table of the paper's numbers as the page shows it: ``decimals`` places, and a dash where
     the paper prints no number (a reduction of the unpruned row, a schedule an implementation was
     not run with), never pandas' "NaN". Index and columns are kept; the cells become text."""
-    return table.apply(lambda col: col.map(lambda v: "–" if v != v else f"{v:.{decimals}f}"))
+    import pandas as pd
+
+    return table.map(lambda v: "–" if pd.isna(v) else f"{v:.{decimals}f}")

@@ -213,10 +213,13 @@ def test_stack_drift_states_the_measured_guarantee(tmp_path):
     assert "3.0e-06 relative" in sentence
 
 
-def test_a_pending_table7_verdict_names_only_the_grids_that_miss_runs(tmp_path):
-    """Table 7's page tells a reader which grids to compute per network: MLP-7-ReLU's Table 7 runs
-    all stored (copied from the book's store) but not its AI arm: only ``table7_ai``; a network with
-    neither: both. (Before, both were always named.)"""
+def test_a_pending_table7_verdict_names_only_the_grids_that_miss_its_runs(tmp_path):
+    """Table 7's page tells a reader which grids to compute for each pending verdict. A store with
+    MLP-7-ReLU's Table 7 runs (copied from the book's store) and LeNet-5-ReLU's 90-epoch runs of
+    both arms: MLP-7-ReLU's pending verdicts (AI against OrthP) name ``table7_ai`` only; LeNet-5-ReLU's
+    "900 epochs beat 90" names ``table7`` only although its AI runs at 900 epochs are missing too,
+    and "AI beats OrthP at 900 epochs" names both. (Before: every pending verdict of a network named
+    every grid still missing runs of that network.)"""
     import shutil
 
     from dipcore.book import pages, spec
@@ -225,13 +228,27 @@ def test_a_pending_table7_verdict_names_only_the_grids_that_miss_runs(tmp_path):
     ch = chapter.setup("table7", dataset="fashion-mnist", protocol="paper", store=str(tmp_path / "runs"))
     (tmp_path / "runs").mkdir()
     copied = grids.labelled_hypotheses("mlp7-relu", "fashion-mnist", "paper", grids.TABLE7_RATIOS, ch.seeds)
+    copied += [(labels, s) for make in (grids.labelled_hypotheses, grids.labelled_ai)
+               for labels, s in make("lenet5-relu", "fashion-mnist", "paper", grids.TABLE7_RATIOS, ch.seeds)
+               if s["epochs"] == 90]
     for _, s in copied:
         shutil.copy(DEFAULT_ROOT / f"{spec.key(s)}.json", tmp_path / "runs")
     frame, by_key, commands = pages.table7_runs(ch)
     run = "python -m dipcore compute {} --net {} --dataset fashion-mnist"
-    assert commands["mlp7-relu"] == run.format("table7_ai", "mlp7-relu")
-    assert commands["lenet5-relu"] == run.format("table7", "lenet5-relu") + " && " + run.format("table7_ai", "lenet5-relu")
+    assert commands["mlp7-relu"] == {g: run.format(g, "mlp7-relu") for g in ("table7", "table7_ai")}
     assert len(by_key) == len(copied) == int((frame.status != "missing").sum())
-    pending = [v for v in evidence.table7_verdicts(frame[frame.net == "mlp7-relu"], commands["mlp7-relu"])
-               if v.verdict == claims.PENDING]
-    assert pending and all(v.evidence.endswith(f"({run.format('table7_ai', 'mlp7-relu')})") for v in pending)
+    assert set(frame.grid) == {"table7", "table7_ai"}
+
+    def pending(net):
+        return {v.claim: v.evidence for v in evidence.table7_verdicts(frame[frame.net == net], commands[net])
+                if v.verdict == claims.PENDING}
+
+    mlp = pending("mlp7-relu")
+    assert len(mlp) == 2 and all(e.endswith(f"({run.format('table7_ai', 'mlp7-relu')})") for e in mlp.values())
+    lenet = pending("lenet5-relu")
+    net, both = "lenet5-relu", " && ".join(run.format(g, "lenet5-relu") for g in ("table7", "table7_ai"))
+    assert lenet["LeNet-5-ReLU, ratio 0.9: 900 epochs of finetuning beat 90 epochs (LR 0.01)"].endswith(
+        f"({run.format('table7', net)})")
+    assert lenet["LeNet-5-ReLU, ratio 0.9: approximate isometry beats OrthP (900 epochs, each at its better LR)"
+                 ].endswith(f"({both})")
+    assert "LeNet-5-ReLU, ratio 0.9: approximate isometry beats OrthP (90 epochs, each at its better LR)" not in lenet

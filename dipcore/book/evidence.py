@@ -268,13 +268,19 @@ def lr_gain(frame, ratio: float, setting: str, column: str = "final_acc") -> flo
     return float(np.mean(_acc(frame, ratio, setting, 0.01, column)) - np.mean(_acc(frame, ratio, setting, 0.001, column)))
 
 
-def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, command: str | None,
+def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, command: str | dict | None,
              state: str = "are being computed"):
-    """A pending verdict when some runs of ``settings`` at ``ratio`` are not stored yet, else None."""
+    """A pending verdict when some runs of ``settings`` at ``ratio`` are not stored yet, else None.
+    ``command`` computes them: one command, or one per grid (``{grid: command}``, the frame's
+    ``grid`` column saying which grid each run belongs to), of which the verdict names those its
+    missing runs belong to."""
     g = frame[(frame.ratio == ratio) & frame.setting.isin(settings)]
     have = int((g.status != "missing").sum())
     if have == len(g) and len(g):
         return None
+    if isinstance(command, dict):
+        todo = set(g[g.status == "missing"].grid)
+        command = " && ".join(c for grid, c in command.items() if grid in todo) or None
     return claims.pending(claim, source, have, len(g), command or "python -m dipcore compute ...", state)
 
 
@@ -289,7 +295,7 @@ def hypothesis_claim(net_label: str, ratio: float, h: int) -> str:
     return pre + f"the gain of LR 0.01 over 0.001 is smaller {hyp.change}"
 
 
-def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: str | None = None,
+def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: str | dict | None = None,
                         across: bool = False, state: str = "are being computed") -> list[claims.Verdict]:
     """The verdict of hypothesis ``h`` (``grids.HYPOTHESES``) at each pruning ratio (rules in
     ``dipcore.book.claims``): H1, LR 0.01 beats 0.001 in its setting; H2-H4, the gain of LR 0.01
@@ -341,7 +347,7 @@ def _better_lr_verdict(frame, ratio: float, a: str, b: str, claim: str, source: 
     return claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; {names[0]} at LR {la}, {names[1]} at LR {lb}")
 
 
-def table7_verdicts(frame, command: str | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
+def table7_verdicts(frame, command: str | dict | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
     """§4's three observations on one network of Table 7 (``frame``: its runs, with the AI arm when
     present), and the book's question about approximate isometry:
 
@@ -350,7 +356,8 @@ def table7_verdicts(frame, command: str | None = None, source: str = "§4, Table
        and without OrthP is at least as good on the other networks (90 and 900 epochs);
     3. the advantage of LR 0.01 shrinks with 900 epochs: hypotheses 2 and 4 of §3.3;
     4. (beyond the paper) approximate isometry beats OrthP, each at its better LR (90 and 900 epochs).
-    Each pending while its runs are missing."""
+    Each pending while its runs are missing; ``command`` computes them (one command, or one per grid
+    as ``pages.table7_runs`` gives them: a pending verdict then names the grids its own runs miss)."""
     from .grids import setting_name
 
     key = frame.net.iloc[0]

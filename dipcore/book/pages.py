@@ -121,19 +121,17 @@ class Table7Page(evidence.GridPage):
 
 def table7_runs(ch: Chapter):
     """The runs of Table 7 and its AI arm as a frame (``evidence.runs_frame``; runs not stored yet
-    have status ``missing``), computing the missing ones first when ``ch.compute`` allows; with the
-    records by key and, per network, the commands that compute what is missing."""
+    have status ``missing``; its ``grid`` column names the grid each run belongs to, ``table7`` or
+    ``table7_ai``), computing the missing ones first when ``ch.compute`` allows; with the records by
+    key and, per network, the command that computes each grid's runs of it (``{grid: command}``: a
+    pending verdict names only the grids its own missing runs belong to)."""
     dataset, protocol = ch.dataset, ch.protocol.name
     parts = {(net, g): make(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds) for net in grids.TABLE7_NETS
              for g, make in (("table7", grids.labelled_hypotheses), ("table7_ai", grids.labelled_ai))}
-    labelled = [pair for part in parts.values() for pair in part]
+    labelled = [({**labels, "grid": g}, s) for (_, g), part in parts.items() for labels, s in part]
     recs = ch.records([s for _, s in labelled], "table7 and table7_ai")
-    stored = {r["key"] for r in recs if r}
-    commands = {}
-    for net in grids.TABLE7_NETS:  # the grids that still miss runs of this network (both, if none does)
-        todo = [g for g in ("table7", "table7_ai") if any(spec.key(s) not in stored for _, s in parts[net, g])]
-        commands[net] = " && ".join(f"python -m dipcore compute {g} --net {net} --dataset {dataset}"
-                                    for g in todo or ("table7", "table7_ai"))
+    commands = {net: {g: f"python -m dipcore compute {g} --net {net} --dataset {dataset}" for g in ("table7", "table7_ai")}
+                for net in grids.TABLE7_NETS}
     return evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r}, commands
 
 

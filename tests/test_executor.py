@@ -1,10 +1,12 @@
 """The executor: dependencies resolved, a killed grid resumed with nothing lost or duplicated,
 shards that split a grid, stacks in flight."""
 
+import time
+
 import pytest
 
 from dipcore import train
-from dipcore.book import executor, grids, spec
+from dipcore.book import cost, executor, grids, spec
 from dipcore.book.cli import main
 from dipcore.book.store import RunsMissing, RunStore
 
@@ -147,9 +149,11 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
     monkeypatch.setenv("DIPBOOK_CHECKPOINT_S", "0")  # a checkpoint at every epoch
     with pytest.raises(KeyboardInterrupt):
         executor.ensure(store, [short], progress=False)
-    (chunk, epoch, _), = executor.in_flight(store, [short])
-    assert epoch == 1 and chunk[0]["net"] == "mlp7-relu"
-    (chunk, epoch, _), = executor.in_flight(store, [short], max_stack=1)  # found whatever max_stack says
+    flight, = executor.in_flight(store, [short])
+    assert flight.epoch == 1 and flight.specs[0]["net"] == "mlp7-relu" and flight.wall_s > 0
+    assert abs(flight.saved - time.time()) < 600
+    flight, = executor.in_flight(store, [short], max_stack=1)  # found whatever max_stack says
+    assert cost.flight(flight).startswith("1 x mlp7-relu r=0 at epoch 1/3 (saved ")
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     rec, = executor.ensure(store, [short], progress=False)  # resumes
     assert rec["meta"]["segments"] == 2 and rec["meta"]["wall_s"] > 0
@@ -208,3 +212,16 @@ def test_the_shard_deal_costs_a_run_by_its_network_and_pruning_ratio():
     assert executor.cost(run("resnet20", 0.5)) > 10 * executor.cost(run("lenet5-relu", 0.5))
     assert executor.cost(run("vgg11", 0.5)) == executor.cost(run("mlp7-relu", 0.5))
     assert executor.cost(run("lenet5-relu", 0.9) * 3) == 3 * executor.cost(run("lenet5-relu", 0.9))
+
+
+def test_status_times_a_stack_in_flight_at_its_own_pace():
+    """``status`` says when a stack in flight will be done at the pace its checkpoint records:
+    10 runs of 900 epochs at epoch 300 after 6000 s of training: 20 s per epoch, 600 epochs left,
+    so 12 000 s, 3.3 h. Before its first epoch is saved there is no pace to tell."""
+    s = spec.Spec(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "paper"), epochs=900, ratio=0.9,
+                  schedule="0:0.01,300:0.001,600:0.0001")
+    line = cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0))
+    assert line.startswith("10 x lenet5-relu r=0.9 at epoch 300/900 (saved ")
+    assert line.endswith("; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")
+    assert "pace" not in cost.flight(executor.Flight([s], 0, time.time(), 0.0))
+    assert cost.flight(executor.Flight([s], 890, time.time(), 890 * 20.0)).endswith("about 3 min of training left at that pace")

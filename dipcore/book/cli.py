@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  missing {specmod.key(s)}  {specmod.describe(s)}")
         flights = executor.in_flight(store, specs, a.max_stack)
         if missing and a.action != "compute":
-            done_epochs = {specmod.key(s): epoch for chunk, epoch, _ in flights for s in chunk}
+            done_epochs = {specmod.key(s): f.epoch for f in flights for s in f.specs}
             line = cost.describe(missing + ancestors, store.read_all()[0], done_epochs)
             if line:
                 print(line)
@@ -98,10 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {state} {specmod.key(s)}  {specmod.describe(s)}")
         for _, why in damaged:
             print(f"  damaged: {why}")
-        for chunk, epoch, saved in flights:
-            s0 = chunk[0]
-            print(f"  in flight: {len(chunk)} x {s0['net']} r={s0['ratio']:g} at epoch {epoch}/{s0['epochs']} "
-                  f"(saved {time.strftime('%H:%M', time.localtime(saved))})")
+        for f in flights:
+            print(f"  in flight: {cost.flight(f)}")
         if a.action == "compute":
             t0, report = time.time(), {}
             executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,

@@ -7,11 +7,13 @@ thread-seconds per run-epoch. A missing run is costed at the median rate of the 
 network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
 network's width, and so its cost). An estimate from measured times, always labelled as one; a
 network with no stored run on that kind of device is not estimated. A run part-way through training
-(its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left.
+(its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
+flight is also timed at its own pace so far (``flight``), the best guess of when it lands.
 """
 from __future__ import annotations
 
 import statistics
+import time
 from collections import defaultdict
 
 from .spec import key
@@ -66,3 +68,24 @@ def describe(specs, records, done: dict[str, int] | None = None) -> str | None:
     if not parts:
         return None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed"
+
+
+def flight(f) -> str:
+    """One line for ``status`` on a stack in flight (``executor.Flight``): its runs, the epoch its
+    checkpoint reached and when, and, from its own wall time so far, its pace and when it will
+    be done at that pace (on the machine and load it has had: an estimate, said as one)."""
+    s0 = f.specs[0]
+    line = (f"{len(f.specs)} x {s0['net']} r={float(s0.get('ratio') or 0.0):g} at epoch {f.epoch}/{s0['epochs']} "
+            f"(saved {time.strftime('%H:%M', time.localtime(f.saved))})")
+    if f.epoch > 0 and f.wall_s > 0:
+        pace = f.wall_s / f.epoch
+        left = pace * max(s0["epochs"] - f.epoch, 0)
+        line += f"; {pace:.1f} s per epoch so far, so about {_duration(left)} of training left at that pace"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` in the unit a reader wants: s under a minute, min under an hour, else h."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"

@@ -31,6 +31,7 @@ import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -193,11 +194,20 @@ def stacks(todo: list[dict], grid: list[dict], max_stack: int) -> list[list[dict
     return sorted([c for c in out if c], key=lambda c: -c[0]["epochs"])
 
 
-def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[tuple[list[dict], int, float]]:
-    """Stacks of ``specs`` (and their missing ancestors) part-way through training: (their specs, the
-    epoch their checkpoint reached, when it was saved), from the checkpoints in ``inflight_dir()``:
-    those of the stacks ``max_stack`` makes, and any other whose runs a ``<checkpoint>.json`` file
-    beside it names (so a grid computed with another ``--max-stack`` is found too)."""
+class Flight(NamedTuple):
+    """A stack part-way through training, read from its checkpoint (``in_flight``)."""
+
+    specs: list[dict]  # its runs
+    epoch: int  # the epoch its checkpoint reached
+    saved: float  # when that was (seconds since the epoch, as ``time.time()``)
+    wall_s: float  # the stack's training wall time up to it, over every session it ran in
+
+
+def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[Flight]:
+    """Stacks of ``specs`` (and their missing ancestors) part-way through training, from the
+    checkpoints in ``inflight_dir()``: those of the stacks ``max_stack`` makes, and any other whose
+    runs a ``<checkpoint>.json`` file beside it names (so a grid computed with another
+    ``--max-stack`` is found too)."""
     grid = closure(specs, store)
     missing = [s for s in grid if s["kind"] == "train" and not store.path(specmod.key(s)).exists()]
     by_key = {specmod.key(s): s for s in missing}
@@ -213,10 +223,10 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[t
     for path, chunk in chunks.items():
         if path.exists():
             try:
-                epoch = torch.load(path, map_location="cpu", weights_only=True)["epoch"]
+                state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception:  # an unreadable checkpoint is ignored by training too
                 continue
-            out.append((chunk, epoch, path.stat().st_mtime))
+            out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, float(state.get("wall_s", 0.0))))
     return out
 
 

@@ -16,7 +16,7 @@ import statistics
 import time
 from collections import defaultdict
 
-from .spec import key
+from .spec import key, pruning_ratio
 
 
 def device_kind(meta: dict) -> str:
@@ -34,7 +34,7 @@ def rates(records) -> dict[tuple[str, str, float], float]:
             continue
         kind = device_kind(m)
         threads = m.get("threads", 1) if kind == "cpu" else 1
-        by[kind, s["net"], float(s.get("ratio") or 0.0)].append(m["wall_s"] / m.get("stacked_with", 1) * threads
+        by[kind, s["net"], pruning_ratio(s)].append(m["wall_s"] / m.get("stacked_with", 1) * threads
                                                                 / s["epochs"])
     return {k: statistics.median(v) for k, v in by.items()}
 
@@ -47,7 +47,7 @@ def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None =
     done = done or {}
     hours, costed = 0.0, 0
     for s in train:
-        known = [(abs(r - float(s.get("ratio") or 0.0)), v) for (k, net, r), v in rate.items()
+        known = [(abs(r - pruning_ratio(s)), v) for (k, net, r), v in rate.items()
                  if k == kind and net == s["net"]]
         if known:
             hours += min(known)[1] * max(s["epochs"] - done.get(key(s), 0), 0) / 3600
@@ -75,7 +75,7 @@ def flight(f) -> str:
     checkpoint reached and when, and, from its own wall time so far, its pace and when it will
     be done at that pace (on the machine and load it has had: an estimate, said as one)."""
     s0 = f.specs[0]
-    line = (f"{len(f.specs)} x {s0['net']} r={float(s0.get('ratio') or 0.0):g} at epoch {f.epoch}/{s0['epochs']} "
+    line = (f"{len(f.specs)} x {s0['net']} r={pruning_ratio(s0):g} at epoch {f.epoch}/{s0['epochs']} "
             f"(saved {time.strftime('%H:%M', time.localtime(f.saved))})")
     if f.epoch > 0 and f.wall_s > 0:
         pace = f.wall_s / f.epoch

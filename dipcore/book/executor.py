@@ -164,7 +164,7 @@ def cost(chunk: list[dict]) -> float:
     network's width, so a run at ratio 0.95 costs a fraction of one at 0.1)."""
     s = chunk[0]
     base, floor = COST.get(s["net"].split("-")[0], COST["mlp7"])
-    kept = 1.0 - float(s.get("ratio") or 0.0)
+    kept = 1.0 - specmod.pruning_ratio(s)
     return s["epochs"] * len(chunk) * base * (floor + (1.0 - floor) * kept)
 
 

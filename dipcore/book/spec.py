@@ -154,6 +154,11 @@ def field(spec: dict, name: str):
     return spec.get(name, OPTIONAL.get(name))
 
 
+def pruning_ratio(spec: dict) -> float:
+    """The pruning ratio of a run, 0.0 for one that prunes nothing (pretraining has none)."""
+    return float(spec.get("ratio") or 0.0)
+
+
 def recovery(spec: dict) -> str:
     """The recovery method a run applies after pruning: ``none``, ``orthp``, ..."""
     return "orthp" if spec["orthp"] else field(spec, "recovery")

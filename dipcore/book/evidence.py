@@ -280,7 +280,7 @@ def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, 
         return None
     if isinstance(command, dict):
         todo = set(g[g.status == "missing"].grid)
-        command = " && ".join(c for grid, c in command.items() if grid in todo) or None
+        command = " && ".join(c for grid, c in command.items() if grid in todo)
     return claims.pending(claim, source, have, len(g), command or "python -m dipcore compute ...", state)
 
 

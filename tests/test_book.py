@@ -42,6 +42,22 @@ NOTEBOOKS = [p for p in published(ROOT) if (ROOT / f"{p}.ipynb").exists()]
 
 
 @pytest.mark.parametrize("page", NOTEBOOKS, ids=lambda p: Path(p).name)
+def test_no_committed_page_shows_a_cut_table(page):
+    """Every table a published page shows is whole: pandas cuts a frame of more than 60 rows to its
+    first and last five and adds a "N rows × M columns" footer (the claims page showed 10 of its
+    90 verdicts that way); ``chapter.setup`` asks it for whole tables."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / f"{page}.ipynb", 4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            html = "".join(out.get("data", {}).get("text/html", ""))
+            text = "".join(out.get("data", {}).get("text/plain", ""))
+            assert not re.search(r"<p>\d+ rows × \d+ columns</p>", html), f"{page}: a cut table in {cell.source[:80]!r}"
+            assert not re.search(r"\[\d+ rows x \d+ columns\]", text), f"{page}: a cut table in {cell.source[:80]!r}"
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS, ids=lambda p: Path(p).name)
 def test_every_chapter_runs_at_smoke_protocol_in_the_edition(page, smoke_edition):
     """Each published chapter, executed by the edition (papermill: a cell that raises stops the
     build), drew its figures, saved each one as a PNG file and its runs as CSV, and carries the

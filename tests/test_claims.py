@@ -33,6 +33,23 @@ def test_smaller_gain():
     assert claims.smaller_gain(a1, b1, a1, b1, "c", "s").verdict == claims.INCONCLUSIVE
 
 
+def test_a_smaller_gain_that_was_never_an_advantage_says_so():
+    """LeNet-5-ReLU's Table 7 case: LR 0.01 is behind LR 0.001 after 90 epochs and further behind
+    after 900. The gain falls (reproduced, as the claim is worded), but the evidence must say that
+    there was no advantage to diminish; a gain that falls from above zero carries no such remark."""
+    b = [90.0, 90.1, 89.9, 90.0, 90.05]
+    behind, further = [x - 0.4 for x in b], [x - 1.3 for x in b]
+    v = claims.smaller_gain(behind, b, further, b, "c", "s")
+    assert v.verdict == claims.REPRODUCED
+    assert "gain -0.4 points in the first setting, -1.3 points in the second" in claims.smaller_gain(
+        behind, b, further, b, "c", "s", unit=" points").evidence
+    assert "no advantage to diminish" in v.evidence
+    ahead = [x + 0.4 for x in b]
+    v = claims.smaller_gain(ahead, b, further, b, "c", "s")
+    assert v.verdict == claims.REPRODUCED and "no advantage" not in v.evidence
+    assert "no advantage" not in claims.smaller_gain(further, b, behind, b, "c", "s").evidence  # the gain grew
+
+
 def test_decreasing():
     x = np.linspace(0, 0.9, 10)
     assert claims.decreasing(x, 1 - x, "c", "s").verdict == claims.REPRODUCED

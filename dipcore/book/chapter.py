@@ -233,7 +233,17 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
     if compute != "never":
         executor.check_targets(st)
     print(st.describe())
+    show_whole_tables()
     return Chapter(dataset, proto, check_device(device), compute, st, name, seeds, figures)
+
+
+def show_whole_tables() -> None:
+    """A page shows every row and column of the tables it displays: pandas would otherwise cut a
+    frame of more than 60 rows to its first and last five (the claims page lists about 90 verdicts)."""
+    import pandas as pd
+
+    pd.set_option("display.max_rows", None)
+    pd.set_option("display.max_columns", None)
 
 
 def published(root: str | Path | None = None) -> list[str]:

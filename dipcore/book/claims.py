@@ -10,7 +10,9 @@ being computed), with the evidence in words. The rules:
   inconclusive.
 * ``smaller_gain(a1, b1, a2, b2)``: "the advantage of a over b is smaller in setting 2 than in
   setting 1": a bootstrap interval of (mean a1 - mean b1) - (mean a2 - mean b2); reproduced if
-  it lies above 0, not reproduced if below, inconclusive if it straddles 0.
+  it lies above 0, not reproduced if below, inconclusive if it straddles 0. Where a had no
+  advantage to begin with (mean a1 - mean b1 <= 0), a reproduced verdict says so in its evidence:
+  the gain fell, as claimed, but below zero, so there was no advantage to diminish.
 * ``decreasing(x, y)`` / ``increasing(x, y)``: "y falls (grows) as x grows": Spearman's rank
   correlation.
 * ``at_most(per_point)``: "holds at most ratios": reproduced where more than half of the
@@ -106,6 +108,8 @@ def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, l
     ev = (f"gain {g1:+.3g}{unit} in the first setting, {g2:+.3g}{unit} in the second; "
           f"{level:.0%} bootstrap interval of the drop [{lo:+.3g}, {hi:+.3g}]{unit}")
     verdict = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
+    if verdict == REPRODUCED and g1 <= 0:
+        ev += "; but the gain was not positive in the first setting: there was no advantage to diminish, it fell further below zero"
     return Verdict(claim, source, verdict, ev)
 
 

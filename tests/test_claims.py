@@ -39,10 +39,9 @@ def test_a_smaller_gain_that_was_never_an_advantage_says_so():
     there was no advantage to diminish; a gain that falls from above zero carries no such remark."""
     b = [90.0, 90.1, 89.9, 90.0, 90.05]
     behind, further = [x - 0.4 for x in b], [x - 1.3 for x in b]
-    v = claims.smaller_gain(behind, b, further, b, "c", "s")
+    v = claims.smaller_gain(behind, b, further, b, "c", "s", unit=" points")
     assert v.verdict == claims.REPRODUCED
-    assert "gain -0.4 points in the first setting, -1.3 points in the second" in claims.smaller_gain(
-        behind, b, further, b, "c", "s", unit=" points").evidence
+    assert "gain -0.4 points in the first setting, -1.3 points in the second" in v.evidence
     assert "no advantage to diminish" in v.evidence
     ahead = [x + 0.4 for x in b]
     v = claims.smaller_gain(ahead, b, further, b, "c", "s")

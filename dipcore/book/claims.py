@@ -109,7 +109,8 @@ def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, l
           f"{level:.0%} bootstrap interval of the drop [{lo:+.3g}, {hi:+.3g}]{unit}")
     verdict = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
     if verdict == REPRODUCED and g1 <= 0:
-        ev += "; but the gain was not positive in the first setting: there was no advantage to diminish, it fell further below zero"
+        ev += ("; but the gain was not positive in the first setting: there was no advantage to diminish, "
+               "it fell further below zero")
     return Verdict(claim, source, verdict, ev)
 
 

@@ -135,28 +135,43 @@ def test_a_shard_waits_for_the_ancestor_another_shard_computes(store, monkeypatc
 
 
 def test_status_shows_stacks_in_flight(store, monkeypatch):
+    """A stack killed part-way is found in flight with the epoch, time and pace of its checkpoint;
+    killed again in a second session, its checkpoint tells that session's pace apart from the
+    overall one (``Flight.latest``), and ``status`` times it at the latest."""
     pre = grids.pretrain_spec("mlp7-relu", "fashion-mnist", "smoke")
     short = spec.Spec(pre, epochs=3, schedule="0:0.01")
-    real_stats, calls = train.jsv_stats, {"n": 0}
+    real_stats, calls = train.jsv_stats, {"n": 0, "die_at": 3}
 
-    def dies_after_epoch_1(sv):
+    def dies(sv):
         calls["n"] += 1
-        if calls["n"] == 3:  # epoch 0 and 1 logged (and saved), then killed
+        if calls["n"] == calls["die_at"]:
             raise KeyboardInterrupt
         return real_stats(sv)
 
-    monkeypatch.setattr(train, "jsv_stats", dies_after_epoch_1)
+    monkeypatch.setattr(train, "jsv_stats", dies)
     monkeypatch.setenv("DIPBOOK_CHECKPOINT_S", "0")  # a checkpoint at every epoch
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):  # epoch 0 and 1 logged (and 1 saved), then killed
         executor.ensure(store, [short], progress=False)
     flight, = executor.in_flight(store, [short])
     assert flight.epoch == 1 and flight.specs[0]["net"] == "mlp7-relu" and flight.wall_s > 0
+    assert flight.latest == (1, flight.wall_s)  # one session: its pace is the overall one
     assert abs(flight.saved - time.time()) < 600
     flight, = executor.in_flight(store, [short], max_stack=1)  # found whatever max_stack says
     assert cost.flight(flight).startswith("1 x mlp7-relu r=0 at epoch 1/3 (saved ")
+    assert "so far" in cost.flight(flight) and "latest" not in cost.flight(flight)
+
+    first_wall = flight.wall_s
+    calls.update(n=0, die_at=2)  # resumes at epoch 1, logs (and saves) epoch 2, killed logging 3
+    with pytest.raises(KeyboardInterrupt):
+        executor.ensure(store, [short], progress=False)
+    flight, = executor.in_flight(store, [short])
+    assert flight.epoch == 2 and flight.latest[0] == 1
+    assert flight.latest[1] == pytest.approx(flight.wall_s - first_wall) and flight.latest[1] > 0
+    assert "s per epoch in its latest session (" in cost.flight(flight)
+
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     rec, = executor.ensure(store, [short], progress=False)  # resumes
-    assert rec["meta"]["segments"] == 2 and rec["meta"]["wall_s"] > 0
+    assert rec["meta"]["segments"] == 3 and rec["meta"]["wall_s"] > 0
     assert not executor.in_flight(store, [short])
 
 
@@ -217,7 +232,8 @@ def test_the_shard_deal_costs_a_run_by_its_network_and_pruning_ratio():
 def test_status_times_a_stack_in_flight_at_its_own_pace():
     """``status`` says when a stack in flight will be done at the pace its checkpoint records:
     10 runs of 900 epochs at epoch 300 after 6000 s of training: 20 s per epoch, 600 epochs left,
-    so 12 000 s, 3.3 h. Before its first epoch is saved there is no pace to tell."""
+    so 12 000 s, 3.3 h. Before its first epoch is saved there is no pace to tell. A stack resumed in
+    a later session is timed at that session's pace (the machine or its load may have changed)."""
     s = spec.Spec(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "paper"), epochs=900, ratio=0.9,
                   schedule="0:0.01,300:0.001,600:0.0001")
     line = cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0))
@@ -225,3 +241,11 @@ def test_status_times_a_stack_in_flight_at_its_own_pace():
     assert line.endswith("; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")
     assert "pace" not in cost.flight(executor.Flight([s], 0, time.time(), 0.0))
     assert cost.flight(executor.Flight([s], 890, time.time(), 890 * 20.0)).endswith("about 3 min of training left at that pace")
+    # resumed: 100 epochs in 1500 s in the latest session, 15 s per epoch: 600 x 15 s = 2.5 h
+    line = cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0, (100, 1500.0)))
+    assert line.endswith("; 15.0 s per epoch in its latest session (20.0 over all), "
+                         "so about 2.5 h of training left at the latest pace")
+    # a latest session that covers every epoch, or none yet: the overall pace, said as before
+    for latest in ((300, 6000.0), (0, 0.0), None):
+        assert cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0, latest)).endswith(
+            "; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")

@@ -201,6 +201,7 @@ class Flight(NamedTuple):
     epoch: int  # the epoch its checkpoint reached
     saved: float  # when that was (seconds since the epoch, as ``time.time()``)
     wall_s: float  # the stack's training wall time up to it, over every session it ran in
+    latest: tuple[int, float] | None = None  # epochs and wall time of the session that saved it
 
 
 def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[Flight]:
@@ -226,7 +227,10 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
                 state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception:  # an unreadable checkpoint is ignored by training too
                 continue
-            out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, float(state.get("wall_s", 0.0))))
+            wall_s = float(state.get("wall_s", 0.0))
+            since = state.get("session_from")  # absent from checkpoints written before it was kept
+            latest = (state["epoch"] - int(since[0]), wall_s - float(since[1])) if since else None
+            out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, wall_s, latest))
     return out
 
 

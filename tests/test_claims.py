@@ -49,6 +49,26 @@ def test_a_smaller_gain_that_was_never_an_advantage_says_so():
     assert "no advantage" not in claims.smaller_gain(further, b, behind, b, "c", "s").evidence  # the gain grew
 
 
+def test_a_smaller_gain_across_networks_names_those_where_it_was_never_an_advantage():
+    """Across networks (the robustness page's verdicts), a gain that falls everywhere is reproduced;
+    where on some networks the first gain was not positive, the evidence says on how many; on none,
+    no remark."""
+    b = np.array([90.0, 90.1, 89.9, 90.0, 90.05])
+    ahead = [b + 2.0, b + 1.5, b - 0.4]  # three networks: ahead, ahead, already behind
+    fallen = [b - 0.5, b - 1.0, b - 1.3]
+    v = claims.smaller_gain_across(ahead, [b] * 3, fallen, [b] * 3, "c", "s")
+    assert v.verdict == claims.REPRODUCED
+    assert v.evidence.endswith("; but on 1 of 3 pretrained networks the gain was not positive in the first setting, "
+                               "so there it had no advantage to diminish")
+    behind = [b - 0.4, b - 0.3, b - 0.2]
+    v = claims.smaller_gain_across(behind, [b] * 3, fallen, [b] * 3, "c", "s")
+    assert v.verdict == claims.REPRODUCED and "but on every pretrained network the gain was not positive" in v.evidence
+    v = claims.smaller_gain_across(ahead[:2], [b] * 2, fallen[:2], [b] * 2, "c", "s")
+    assert v.verdict == claims.REPRODUCED and "no advantage" not in v.evidence
+    v = claims.smaller_gain_across(fallen, [b] * 3, behind, [b] * 3, "c", "s")  # the gain grew: no remark
+    assert v.verdict == claims.NOT_REPRODUCED and "no advantage" not in v.evidence
+
+
 def test_decreasing():
     x = np.linspace(0, 0.9, 10)
     assert claims.decreasing(x, 1 - x, "c", "s").verdict == claims.REPRODUCED

@@ -4,9 +4,11 @@ import pytest
 from dipcore.book import cost
 
 
-def _rec(net, ratio, epochs, wall_s, stacked_with=1, threads=1, device="cpu: AMD EPYC (2 cores)", kind="train"):
+def _rec(net, ratio, epochs, wall_s, stacked_with=1, threads=1, device="cpu: AMD EPYC (2 cores)", kind="train",
+         conv_input=None):
+    meta = {"wall_s": wall_s, "stacked_with": stacked_with, "threads": threads, "device": device}
     return {"spec": {"kind": kind, "net": net, "ratio": ratio, "epochs": epochs},
-            "meta": {"wall_s": wall_s, "stacked_with": stacked_with, "threads": threads, "device": device}}
+            "meta": meta | ({"conv_input": conv_input} if conv_input else {})}
 
 
 def _spec(net, ratio, epochs, kind="train"):
@@ -34,6 +36,21 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     line = cost.describe(missing, records)
     assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed)" in line and "hours on a GPU" in line
     assert cost.describe([_spec("resnet20", 0.5, 90)], records) is None  # nothing to estimate from
+
+
+def test_where_runs_were_trained_channels_last_only_those_set_the_rate():
+    """LeNet-5-Linear at ratio 0.9: two stacks stored from before the channels-last layout (3.8
+    thread-seconds per run-epoch) and one trained in it (2.0): today's engine trains a missing run
+    in that layout, so it costs 2.0, not the median of all three (3.8). A ratio with no
+    channels-last run keeps the median of all its runs."""
+    old = [_rec("lenet5-linear", 0.9, 90, 3.8 * 90 * 5, stacked_with=5) for _ in range(2)]
+    new = _rec("lenet5-linear", 0.9, 900, 2.0 * 900 * 10, stacked_with=10, conv_input="channels_last")
+    rate = cost.rates(old + [new, _rec("lenet5-linear", 0.0, 10, 200.0), _rec("lenet5-linear", 0.0, 10, 100.0)])
+    assert rate["cpu", "lenet5-linear", 0.9] == pytest.approx(2.0)
+    assert rate["cpu", "lenet5-linear", 0.0] == pytest.approx(15.0)
+    assert cost.rates(old)["cpu", "lenet5-linear", 0.9] == pytest.approx(3.8)  # before any channels-last run
+    hours, _, _ = cost.estimate([_spec("lenet5-linear", 0.9, 900)] * 20, rate)
+    assert hours == pytest.approx(2.0 * 900 * 20 / 3600)  # 10 thread-hours, not 19
 
 
 def test_a_run_part_way_through_training_costs_only_the_epochs_it_has_left():

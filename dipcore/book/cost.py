@@ -5,7 +5,8 @@ The rate of a stored training run is its share of its stack's wall time (``meta.
 meta.stacked_with``) times the CPU threads it had (``meta.threads``; 1 on a GPU), per epoch:
 thread-seconds per run-epoch. A missing run is costed at the median rate of the stored runs of its
 network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
-network's width, and so its cost). An estimate from measured times, always labelled as one; a
+network's width, and so its cost; on a CPU, the channels-last ones where there are some, see
+``rates``). An estimate from measured times, always labelled as one; a
 network with no stored run on that kind of device is not estimated. A run part-way through training
 (its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
 flight is also timed at its own pace so far (``flight``), the best guess of when it lands.
@@ -26,7 +27,10 @@ def device_kind(meta: dict) -> str:
 
 def rates(records) -> dict[tuple[str, str, float], float]:
     """Median thread-seconds per run-epoch of the stored training runs, by (device kind, network,
-    pruning ratio)."""
+    pruning ratio). Where some of a network's CPU runs at a ratio were trained in the channels-last
+    layout (``meta.conv_input``; ``train.runs_innermost_layout`` picks it by network and ratio,
+    so today's engine trains every such run in it), only those set the rate: runs stored before
+    the layout existed ran up to twice as slow, and a missing run will be trained in it."""
     by = defaultdict(list)
     for r in records:
         s, m = r.get("spec", {}), r.get("meta", {})
@@ -34,9 +38,10 @@ def rates(records) -> dict[tuple[str, str, float], float]:
             continue
         kind = device_kind(m)
         threads = m.get("threads", 1) if kind == "cpu" else 1
-        by[kind, s["net"], pruning_ratio(s)].append(m["wall_s"] / m.get("stacked_with", 1) * threads
-                                                                / s["epochs"])
-    return {k: statistics.median(v) for k, v in by.items()}
+        by[kind, s["net"], pruning_ratio(s)].append((m.get("conv_input") == "channels_last",
+                                                     m["wall_s"] / m.get("stacked_with", 1) * threads / s["epochs"]))
+    return {k: statistics.median([v for last, v in runs if last or not any(l for l, _ in runs)])
+            for k, runs in by.items()}
 
 
 def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None = None) -> tuple[float, int, int]:

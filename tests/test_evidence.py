@@ -190,6 +190,32 @@ def test_table7_notes_quote_the_runs_and_wait_for_missing_ones():
     assert notes["best"] == "92.50 % (AI, 90 epochs, LR 0.01)"  # the setting with a missing run is left out
 
 
+def test_compute_table_counts_each_runs_share_of_its_stack():
+    """What a page's runs cost, per network and epochs: a run's share of its stack's wall time
+    times its CPU threads (GPU: wall time), runs not stored counted but not costed."""
+    labelled = grids.labelled_hypotheses("lenet5-relu", "mnist", "paper", (0.9,))
+    recs = _fake_records(labelled, lambda lab: 90.0)
+    for r in recs:  # 900 epochs: stacks of 10 on 1 thread, 36000 s; 90 epochs: stacks of 5 on 2 threads, 900 s
+        long = r["spec"]["epochs"] == 900
+        r["meta"] = {"device": "cpu: X", "wall_s": 36000.0 if long else 900.0, "stacked_with": 10 if long else 5,
+                     "threads": 1 if long else 2}
+    recs[0]["meta"] = {"device": "cuda: H100", "wall_s": 720.0, "stacked_with": 2, "threads": 16}
+    recs[-1] = None  # the last seed of scratch is missing
+    frame = evidence.runs_frame(labelled, recs)
+    by_key = {r["key"]: r for r in recs if r}
+    out = evidence.compute_table(frame, by_key)
+    short, long = out.loc[("LeNet-5-ReLU", 90)], out.loc[("LeNet-5-ReLU", 900)]
+    n90 = int((frame.epochs == 90).sum())
+    assert long["runs"] == "20 of 20" and long["hours per run"] == "1.00" and long["hours in all"] == "20.0"
+    assert long["device"] == "cpu: X" and long["runs at once"] == "10"
+    assert labelled[0][1]["epochs"] == 90 and short["runs"] == f"{n90 - 1} of {n90}"
+    assert short["device"] == "cpu: X, cuda: H100" and short["runs at once"] == "2, 5"
+    assert short["hours per run"] == "0.10"  # GPU: 720/2 s, its 16 threads not counted; CPU: 900/5*2 s
+    assert short["hours in all"] == f"{(n90 - 1) * 0.1:.1f}"
+    empty = evidence.compute_table(frame[frame.setting == "Scratch"].assign(key="gone"), by_key)
+    assert empty.iloc[0].tolist() == ["0 of 5", "–", "–", "–", "–"]
+
+
 def paper_value(net):
     from dipcore.book import paper
     return paper.value(7, net=net, ratio=0.9, setting="90 epochs", lr=0.01)

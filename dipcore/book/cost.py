@@ -25,6 +25,13 @@ def device_kind(meta: dict) -> str:
     return "gpu" if str(meta.get("device", "")).startswith("cuda") else "cpu"
 
 
+def thread_seconds(meta: dict) -> float:
+    """A stored run's share of its stack's wall time (``wall_s / stacked_with``) times the CPU
+    threads it had (``threads``; 1 on a GPU): what training it cost, in thread-seconds."""
+    threads = meta.get("threads", 1) if device_kind(meta) == "cpu" else 1
+    return meta["wall_s"] / meta.get("stacked_with", 1) * threads
+
+
 def rates(records) -> dict[tuple[str, str, float], float]:
     """Median thread-seconds per run-epoch of the stored training runs, by (device kind, network,
     pruning ratio). Where some of a network's CPU runs at a ratio were trained in the channels-last
@@ -36,10 +43,8 @@ def rates(records) -> dict[tuple[str, str, float], float]:
         s, m = r.get("spec", {}), r.get("meta", {})
         if s.get("kind") != "train" or not m.get("wall_s") or not s.get("epochs"):
             continue
-        kind = device_kind(m)
-        threads = m.get("threads", 1) if kind == "cpu" else 1
-        by[kind, s["net"], pruning_ratio(s)].append((m.get("conv_input") == "channels_last",
-                                                     m["wall_s"] / m.get("stacked_with", 1) * threads / s["epochs"]))
+        by[device_kind(m), s["net"], pruning_ratio(s)].append((m.get("conv_input") == "channels_last",
+                                                               thread_seconds(m) / s["epochs"]))
     return {k: statistics.median([v for last, v in runs if last or not any(l for l, _ in runs)])
             for k, runs in by.items()}
 

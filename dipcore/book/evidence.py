@@ -166,8 +166,8 @@ class GridPage:
 
 # -- §3.3 and §4: the four hypotheses -------------------------------------------------------------
 def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
-    """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed),
-    final and best test accuracy, the test accuracy right after pruning/OrthP (``acc_0``) and after
+    """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed), its
+    epochs, final and best test accuracy, the test accuracy right after pruning/OrthP (``acc_0``) and after
     the first finetuning epoch (``acc_1``), and the mean JSV right after pruning/OrthP and at the end.
     A run not in the store yet (record None) is a row with status ``missing`` and no numbers."""
     import pandas as pd
@@ -177,15 +177,41 @@ def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
     rows = []
     for (labels, spec), rec in zip(labelled, records):
         if rec is None:
-            rows.append({**labels, "status": "missing", "key": key(spec)})
+            rows.append({**labels, "epochs": spec.get("epochs"), "status": "missing", "key": key(spec)})
             continue
         m = rec["metrics"]
-        rows.append({**labels, "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
+        rows.append({**labels, "epochs": spec.get("epochs"), "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
                      "acc_0": m["test_acc"][0], "acc_1": m["test_acc"][1] if len(m["test_acc"]) > 1 else None,
                      "jsv_0": m["jsv_mean"][0], "jsv_end": m["jsv_mean"][-1],
                      "key": rec["key"]})
     cols = ["final_acc", "best_acc", "acc_0", "acc_1", "jsv_0", "jsv_end"]
     return pd.DataFrame(rows).reindex(columns=list(dict.fromkeys([*rows[0], *cols]))) if rows else pd.DataFrame()
+
+
+def compute_table(frame, by_key: dict, by=("net", "epochs")):
+    """What the runs of a page cost, one row per group of ``frame`` (``runs_frame``; ``by_key``: the
+    stored records by key): runs stored of those the page needs, the devices they ran on, how many
+    were trained at once, and the training time per run and in all, in thread-hours (a stack's wall
+    time divided among its runs, times its CPU threads; on a GPU, wall time). Measured times, as
+    stored in each run's ``meta``; a group with no stored run shows only its count."""
+    import pandas as pd
+
+    from .cost import thread_seconds
+
+    rows = []
+    for group, g in frame.groupby(list(by), sort=False):
+        metas = [by_key[k]["meta"] for k in g.key if k in by_key]
+        row = {c: paper.NET_LABELS.get(v, v) if c == "net" else v
+               for c, v in zip(by, group if isinstance(group, tuple) else (group,))}
+        row["runs"] = f"{len(metas)} of {len(g)}"
+        hours = [thread_seconds(m) / 3600 for m in metas if m.get("wall_s")]
+        row["device"] = ", ".join(sorted({m.get("device", "?") for m in metas})) or "–"
+        row["runs at once"] = ", ".join(str(n) for n in sorted({m.get("stacked_with", 1) for m in metas})) or "–"
+        row["hours per run"] = ("–" if not hours else f"{min(hours):.2f}" if f"{min(hours):.2f}" == f"{max(hours):.2f}"
+                                else f"{min(hours):.2f}-{max(hours):.2f}")
+        row["hours in all"] = f"{sum(hours):.1f}" if hours else "–"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(list(by)) if rows else pd.DataFrame()
 
 
 def stored(frame):

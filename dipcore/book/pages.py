@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import claims, evidence, grids, pai, plotting, robustness, spec, value
+from . import claims, cost, evidence, grids, pai, plotting, robustness, spec, value
 from .chapter import Chapter, glue
 
 TABLE3_NET = "mlp7-linear"
@@ -117,6 +117,7 @@ class Table7Page(evidence.GridPage):
     block, ours beside the paper's)."""
 
     unpruned: object  # the unpruned networks, ours beside the paper's (evidence.pretrained_frame)
+    compute: object  # what the stored runs cost, by network, grid and epochs (evidence.compute_table)
 
 
 def table7_runs(ch: Chapter):
@@ -139,7 +140,7 @@ def table7(ch: Chapter) -> Table7Page:
     """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
-    ``t7_need``, ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
+    ``t7_need``, ``t7_hours`` (the stored runs' training, thread-hours), ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
     (curves) and ``table7_runs`` (every run)."""
     import matplotlib.pyplot as plt
 
@@ -177,4 +178,6 @@ def table7(ch: Chapter) -> Table7Page:
     ch.figure(fig, "table7_runs", "**Table 7, run by run.** Final test accuracy (%) of each stored finetuning and "
               "scratch run (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey; "
               "a setting whose runs are all still being computed is marked pending.", seeds=len(ch.seeds))
-    return Table7Page(frame, tables, verdicts, unpruned)
+    compute = evidence.compute_table(frame, by_key, by=("net", "grid", "epochs"))
+    glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")
+    return Table7Page(frame, tables, verdicts, unpruned, compute)

@@ -70,3 +70,22 @@ def test_a_pending_verdict_says_who_computes_its_missing_runs():
         h1, h2 = robustness.verdicts(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
         assert h1.verdict == h2.verdict == claims.PENDING
         assert ("GPU" in h1.evidence) == gpu_at_90 and "GPU" in h2.evidence
+
+
+def test_the_page_costs_the_missing_900_epoch_runs_from_the_stored_ones(tmp_path):
+    """The prose's estimate of the 900-epoch runs it lacks is the one ``status`` gives: none
+    without a stored run of the network to time them by, else the stored rate times their epochs."""
+    from dipcore.book import chapter
+    from dipcore.book.spec import key
+    from dipcore.book.store import RunStore
+
+    ch = chapter.setup("robustness", store=tmp_path)
+    specs = [s for _, s in grids.labelled_robustness("mlp7-linear", ch.dataset, "paper", seeds=ch.seeds, epochs=(900,))]
+    keys = [key(s) for s in specs]
+    assert robustness.cost_line(ch, keys, "mlp7-linear").startswith("not estimated")
+    assert robustness.cost_line(ch, [], "mlp7-linear") == "none"
+    # one stored run, a stack of 4 on 2 threads for 7200 s: 3600 thread-s for 900 epochs, 4 s each
+    RunStore(tmp_path).write(specs[0], {"status": "ok", "final_acc": 90.0, "best_acc": 90.0, "metrics": {}},
+                             {"device": "cpu: X", "wall_s": 7200.0, "stacked_with": 4, "threads": 2})
+    assert robustness.cost_line(ch, keys[1:], "mlp7-linear") == \
+        f"about {len(keys) - 1} hours of one CPU thread at the speed of the stored runs"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import claims, evidence, grids, paper, plotting
-from .chapter import Chapter, glue, gpu_tier_computes
+from . import claims, cost, evidence, grids, paper, plotting, spec
+from .chapter import Chapter, glue, glue_markdown, gpu_tier_computes
 
 NET = "mlp7-linear"  # the published chapter's network
 SETTINGS = [h.setting for h in grids.HYPOTHESES.values()]  # Table 3's four finetuning settings
@@ -61,6 +61,21 @@ def runs(ch: Chapter, net: str = NET, compute: bool = True, seeds: tuple[int, ..
     pre = dict(zip(grids.ROBUSTNESS_PRETRAINED, ch.records(
         [grids.pretrain_spec(net, ch.dataset, ch.protocol.name, p) for p in grids.ROBUSTNESS_PRETRAINED], "robustness", False)))
     return pd.concat(frames, ignore_index=True), pre, commands(ch, net)
+
+
+def cost_line(ch: Chapter, keys, net: str) -> str:
+    """What the runs ``keys`` of the grid on ``net`` (900 epochs) would cost on a CPU, estimated
+    from the stored runs' speed as ``python -m dipcore status`` does (``cost.estimate``), in words."""
+    keys = set(keys)
+    specs = [s for _, s in grids.labelled_robustness(net, ch.dataset, ch.protocol.name, seeds=ch.seeds, epochs=(900,))
+             if spec.key(s) in keys]
+    hours, costed, total = cost.estimate(specs, cost.rates(ch.store.read_all()[0]), "cpu")
+    if not total:
+        return "none"
+    if not costed:
+        return "not estimated: no run of this network is stored to time them by"
+    return (f"about {hours:.0f} hours of one CPU thread at the speed of the stored runs"
+            + (f", {costed} of {total} runs costed" if costed < total else ""))
 
 
 def _acc(frame, pretrained: int, ratio: float, setting: str, lr: float) -> list[float]:
@@ -214,7 +229,8 @@ def check_net(net) -> str:
 
 def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     """Reads (or computes) the grid on ``net``; glues ``rb_have``, ``rb_need``, ``rb_have_90``,
-    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, per ratio (``rb_80_...`` at 0.8)
+    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, ``rb_missing_900`` (900-epoch runs
+    not stored), ``rb_cost_900`` (what they would cost, ``cost_line``), ``rb_command_900`` (Markdown), per ratio (``rb_80_...`` at 0.8)
     Hypothesis 1's LR gain with the book's network (``_book``), with the others (``_others``), its
     spread across networks (``_sd_net``) and from the seeds alone (``_sd_seed``), and the figure
     ``robustness_spread``."""
@@ -230,6 +246,9 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     glue("rb_seeds", int(frame.seed.nunique()))
     glue("rb_networks", len(grids.ROBUSTNESS_PRETRAINED))
     glue("rb_net", paper.NET_LABELS[net])
+    glue("rb_missing_900", int((~stored & ~short).sum()))
+    glue("rb_cost_900", cost_line(ch, frame[~stored & ~short].key, net))
+    glue_markdown("rb_command_900", f"`{cmds[900]}`")
     ratios = sorted(frame.ratio.unique())
     fig, axes = plt.subplots(1, len(ratios), figsize=(6.5 * len(ratios), 4), squeeze=False, sharey=True)
     for ax, ratio in zip(axes[0], ratios):

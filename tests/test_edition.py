@@ -54,3 +54,21 @@ def test_every_page_is_stamped_under_its_title():
     assert edition._with_banner_ipynb(untitled, text).cells[0].source == text
     md = edition._with_banner_md("# Intro\n\nSome text.\n", text)
     assert md.startswith("# Intro\n\n" + text) and md.endswith("Some text.\n")
+
+
+def test_an_editions_observations_say_whose_runs_they_were_written_from():
+    """The hand-written "What we noticed" of every chapter that has one gets the note, right under
+    its heading; other cells are untouched."""
+    pages = [p for p in (edition.ROOT / "chapters").glob("*.ipynb")]
+    noticed = 0
+    for path in pages:
+        nb = nbformat.read(path, 4)
+        before = [c.source for c in nb.cells]
+        after = [c.source for c in edition._with_noticed_note(nb).cells]
+        for b, a in zip(before, after):
+            if b.startswith(edition.NOTICED):
+                noticed += 1
+                assert a == edition.NOTICED + "\n\n" + edition.NOTICED_NOTE + b[len(edition.NOTICED) + 1:]
+            else:
+                assert a == b
+    assert noticed >= 10  # every results chapter has one today

@@ -8,7 +8,9 @@ one do by hand: it copies the book's sources into ``<out>/source``, executes eve
 notebook there with papermill at the given parameters (in the table of contents' order, each
 chapter computing what it is missing and the later ones finding it stored; one progress bar for
 the whole book; each page's figures also saved as PNG files, and the CSV of its runs, in
-``<out>/figures/<page>``), writes near each page's title the parameters it was built with, and
+``<out>/figures/<page>``), writes near each page's title the parameters it was built with (and,
+under each "What we noticed", that those observations were written from the published book's
+runs), and
 builds the site from the executed notebooks with execution off into ``<out>/_build/html``. The committed
 chapters and the default site are not touched. Every parameter is checked before anything runs.
 """
@@ -55,7 +57,27 @@ def banner(params: dict, when: str) -> str:
                                 else f"~/.cache/dipbook/runs-{params['protocol']}")
     return (f"```{{note}}\n**Edition** built {when} with dataset `{params['dataset']}`, protocol "
             f"`{params['protocol']}`, device `{params['device']}`, compute `{params['compute']}`, run store "
-            f"`{store}`. The published book (Fashion-MNIST, protocol paper) may differ.\n```\n")
+            f"`{store}`. Its tables, figures and verdicts are computed from those runs. The prose was "
+            "written from the published book's runs (Fashion-MNIST, protocol paper): most numbers it quotes "
+            "are recomputed for this edition, but its observations, and some numbers typed into them, are "
+            "the published book's and may not hold here.\n```\n")
+
+
+NOTICED = "## What we noticed"
+NOTICED_NOTE = ("```{note}\nWritten from the published book's runs (Fashion-MNIST, protocol paper). Most "
+                "numbers quoted here are this edition's, but the observations, and any number typed into them, "
+                "are the published book's: read them against this page's tables, figures and verdicts.\n```\n")
+
+
+def _with_noticed_note(nb):
+    """In an edition, a note under each "What we noticed" heading: those observations were written
+    from the published book's runs (the numbers they quote through myst-nb's glue are the edition's,
+    those typed into the prose are not)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith(NOTICED):
+            head, _, rest = cell.source.lstrip().partition("\n")
+            cell.source = f"{head}\n\n{NOTICED_NOTE}{rest}"
+    return nb
 
 
 def _with_banner_ipynb(nb, text: str):
@@ -122,7 +144,7 @@ def build(params: dict, out: str | Path, progress: bool = True, execute: bool = 
             figures.mkdir(parents=True, exist_ok=True)
             papermill.execute_notebook(str(path), str(path), parameters=chapter_parameters(path, params | {
                 "figures": str(figures)}), kernel_name="python3", cwd=str(path.parent), progress_bar=False)
-        nbformat.write(_with_banner_ipynb(nbformat.read(path, 4), text), path)
+        nbformat.write(_with_noticed_note(_with_banner_ipynb(nbformat.read(path, 4), text)), path)
     for page in pages:
         if (src / f"{page}.md").exists():
             md = src / f"{page}.md"

@@ -176,11 +176,12 @@ def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
 
     rows = []
     for (labels, spec), rec in zip(labelled, records):
+        labels = {**labels, "epochs": spec.get("epochs")}
         if rec is None:
-            rows.append({**labels, "epochs": spec.get("epochs"), "status": "missing", "key": key(spec)})
+            rows.append({**labels, "status": "missing", "key": key(spec)})
             continue
         m = rec["metrics"]
-        rows.append({**labels, "epochs": spec.get("epochs"), "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
+        rows.append({**labels, "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
                      "acc_0": m["test_acc"][0], "acc_1": m["test_acc"][1] if len(m["test_acc"]) > 1 else None,
                      "jsv_0": m["jsv_mean"][0], "jsv_end": m["jsv_mean"][-1],
                      "key": rec["key"]})
@@ -207,8 +208,8 @@ def compute_table(frame, by_key: dict, by=("net", "epochs")):
         hours = [thread_seconds(m) / 3600 for m in metas if m.get("wall_s")]
         row["device"] = ", ".join(sorted({m.get("device", "?") for m in metas})) or "–"
         row["runs at once"] = ", ".join(str(n) for n in sorted({m.get("stacked_with", 1) for m in metas})) or "–"
-        row["hours per run"] = ("–" if not hours else f"{min(hours):.2f}" if f"{min(hours):.2f}" == f"{max(hours):.2f}"
-                                else f"{min(hours):.2f}-{max(hours):.2f}")
+        lo, hi = (f"{min(hours):.2f}", f"{max(hours):.2f}") if hours else ("–", "–")
+        row["hours per run"] = lo if lo == hi else f"{lo}-{hi}"
         row["hours in all"] = f"{sum(hours):.1f}" if hours else "–"
         rows.append(row)
     return pd.DataFrame(rows).set_index(list(by)) if rows else pd.DataFrame()

@@ -217,3 +217,64 @@ def test_two_criteria_at_chance_do_not_count_as_matching():
     chance = pd.Series([10.0, 10.0, 10.0])
     assert pai._matches(chance, chance, "c").verdict == claims.INCONCLUSIVE
     assert pai._matches(pd.Series([80.0, 80.1, 79.9]), pd.Series([80.05, 80.0, 79.95]), "c").verdict == claims.REPRODUCED
+
+
+def _pai_frames():
+    """A made-up grid and its measurements, labelled as the chapter's: the orthogonal init ends at
+    80 - 50 s % at sparsity s, AI 10 s points above it, the label-free criterion 10, 20 and 30 s
+    below it (per network), LeCun, Glorot and He 1 below, 1 and 2 above it (Glorot 5 above at 99 %
+    on MLP-7-ReLU); seeds at -0.1, 0 and +0.1; the best epoch 0.5 above the final one (3 on
+    MLP-7-Tanh, Glorot, 99 %). Input-output JSV 0.5 after pruning, 0.9 after AI (3.0 on MLP-7-ReLU
+    at 50 %); layerwise JSV 1 - s / 2."""
+    import pandas as pd
+
+    k_ae = dict(zip(grids.PAI_NETS, (10, 20, 30)))
+    rows = []
+    for net in grids.PAI_NETS:
+        for labels, _ in grids.labelled_pai(net, "mnist", "paper"):
+            n, s, init = labels["net"], labels["sparsity"], labels["init"]
+            acc = 80 - 50 * s
+            if labels["recovery"] == "ai":
+                acc += 10 * s
+            elif labels["criterion"] == "snip-ae":
+                acc -= k_ae[n] * s
+            elif init != "orthogonal":
+                acc += {"lecun": -1, "glorot": 5 if (n, s) == ("mlp7-relu", 0.99) else 1, "he": 2}[init]
+            acc += 0.1 * (labels["seed"] - 1)
+            gap = 3.0 if (n, init, s, labels["criterion"]) == ("mlp7-tanh", "glorot", 0.99, "snip") else 0.5
+            ai = labels["recovery"] == "ai"
+            rows.append({**labels, "final_acc": acc, "best_acc": acc + gap, "status": "ok",
+                         "jsv_0": (3.0 if (n, s) == ("mlp7-relu", 0.5) else 0.9) if ai else 0.5})
+    meas = [{**labels, "status": "ok", "layer_jsv": 1 - labels["sparsity"] / 2, "io_jsv": 10.0 ** (-10 * labels["sparsity"])}
+            for net in grids.PAI_NETS for labels, _ in grids.labelled_pai_jsv(net, "mnist", "paper")]
+    return pd.DataFrame(rows), pd.DataFrame(meas)
+
+
+def test_the_pai_notes_quote_the_runs_and_wait_for_missing_ones():
+    """The numbers the page's "What we noticed" quotes, from made-up runs whose every number is
+    known; a number one of whose runs is missing is "–", the others stay."""
+    from dipcore.book import pai
+
+    frame, meas = _pai_frames()
+    notes = pai.notes(frame, meas)
+    assert [notes[f"rho_{n}"] for n in grids.PAI_NETS] == ["+1.00"] * 3
+    assert notes["layer_jsv_dense"] == "1.00" and notes["layer_jsv"] == "0.75, 0.55, 0.53, 0.51 and 0.51"
+    assert notes["io_jsv_99"] == "1.3e-10"
+    assert notes["ai_closer_mlp7-linear"] == "every sparsity"
+    assert notes["ai_closer_mlp7-relu"] == "4 of 5 sparsities (not at 50 %)"
+    assert notes["ai_gain"] == "+9, +9.5, +9.8 and +9.9"
+    assert (notes["orth_99_mlp7-tanh"], notes["ai_99_mlp7-tanh"], notes["ae_98_mlp7-relu"]) == ("30.5", "40.4", "1.6")
+    assert notes["vs_98_mlp7-linear"] == "He init, 33.0 %" and notes["vs_99_mlp7-relu"] == "Glorot init, 35.5 %"
+    assert [notes[f"ae_gap_95_{n}"] for n in grids.PAI_NETS] == ["−9.5", "−19.0", "−28.5"]
+    assert notes["ae_loss_98"] == "10 to 29"
+    assert (notes["best_gap_low"], notes["best_gap_high"]) == ("0.5", "3.0")
+    assert notes["best_gap_where"] == "MLP-7-Tanh, Glorot (VS), 99 %"
+
+    frame.loc[(frame.net == "mlp7-tanh") & (frame.criterion == "snip-ae") & (frame.sparsity == 0.98)
+              & (frame.seed == 0), "status"] = "missing"
+    meas.loc[(meas.net == "mlp7-linear") & (meas.sparsity == 0.5) & (meas.init == "orthogonal"), "status"] = "missing"
+    partial = pai.notes(frame, meas)
+    gone = {"ae_98_mlp7-tanh", "ae_loss_98", "best_gap_low", "best_gap_high", "best_gap_where", "layer_jsv_dense",
+            "layer_jsv", "io_jsv_99", "rho_mlp7-linear"}
+    assert {k for k, v in partial.items() if v == "–"} == gone
+    assert all(partial[k] == notes[k] for k in notes if k not in gone)

@@ -138,8 +138,7 @@ def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
     m = _arm_rows(meas[meas.net == net], ORTH)
     sp = grids.PAI_SPARSITIES
 
-    def dist(x):  # distance of a mean JSV from 1, on a log scale (0.1 and 10 are equally far); a dead network
-        return np.abs(np.log(np.clip(np.asarray(x, float), 1e-300, None)))  # (JSV 0) is far, not left out
+    dist = _dist
 
     def best_vs(s):
         g = _at(vs, s)
@@ -180,6 +179,103 @@ def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
         else:
             have = sum(int((g.status != "missing").sum()) for g in needs)
             out.append(claims.pending(claim, SOURCE, have, sum(len(g) for g in needs), command))
+    return out
+
+
+def _dist(x):
+    """Distance of a mean JSV from 1, on a log scale (0.1 and 10 are equally far); a dead network
+    (JSV 0) is far, not left out."""
+    return np.abs(np.log(np.clip(np.asarray(x, float), 1e-300, None)))
+
+
+def _pct(sparsities) -> str:
+    """Sparsities as the prose says them: "50 and 99 %"."""
+    words = [f"{100 * s:g}" for s in sparsities]
+    return (", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]) + " %"
+
+
+def _listed(items) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+def notes(frame, meas) -> dict[str, str]:
+    """The numbers the page's "What we noticed" quotes, as text, each "–" while a run or
+    measurement it needs is missing (``net`` below is each of ``grids.PAI_NETS``; 98 and 99 are
+    the two highest sparsities):
+
+    - ``rho_<net>``: Spearman's rho of claim 2 (the layerwise mean JSV's distance from 1 against
+      the sparsity, orthogonal init);
+    - ``layer_jsv_dense`` and ``layer_jsv`` (MLP-7-Linear, orthogonal init): the layerwise mean JSV
+      of the dense network and at each sparsity; ``io_jsv_99``: its input-output mean JSV at 99 %;
+    - ``ai_closer_<net>``: at how many sparsities AI's input-output mean JSV is closer to 1 (mean
+      log-distance over seeds) than without it, naming those where it is not;
+    - ``ai_gain`` (MLP-7-Linear): AI's final-accuracy gain at each sparsity from 90 %;
+    - ``orth_<s>_<net>``, ``ai_<s>_<net>``, ``ae_<s>_<net>`` (s 98 and 99): the mean final
+      accuracy of the orthogonal init, with AI, and pruned by the label-free criterion;
+      ``vs_<s>_<net>``: the best variance-scaling init there, named ("He init, 54.9 %");
+    - ``ae_gap_95_<net>``: label-free minus supervised at 95 %; ``ae_loss_98``: the range of what
+      the label-free criterion loses at 98 % over the networks ("9 to 30");
+    - ``best_gap_low`` and ``best_gap_high``: how far the best epoch's mean accuracy lies above the
+      final one at most, over every arm up to 95 % and from 98 %; ``best_gap_where``: where the
+      latter is."""
+    from scipy import stats
+
+    out: dict[str, str] = {}
+    sp, high2 = grids.PAI_SPARSITIES, grids.PAI_SPARSITIES[-2:]
+
+    def mean(g, column="final_acc"):
+        return float(g[column].mean()) if evidence.complete(g) else None
+
+    def put(key, value, fmt):
+        out[key] = "–" if value is None else fmt(value)
+
+    def minus(v):
+        return f"{v:+.1f}".replace("-", "−")
+
+    ae_loss = []  # supervised minus label-free at 98 %, per network
+    for net in grids.PAI_NETS:
+        f, m = frame[frame.net == net], _arm_rows(meas[meas.net == net], ORTH)
+        orth, ai, ae = (_arm_rows(f, a, dense=False) for a in (ORTH, ORTH_AI, ORTH_AE))
+        vs = f[f.init.isin(VS_INITS) & (f.criterion == "snip") & (f.lr == f.net.map(grids.PAI_LR))]
+        put(f"rho_{net}", stats.spearmanr(m.sparsity, _dist(m.layer_jsv)).statistic if evidence.complete(m) else None,
+            lambda r: f"{r:+.2f}")
+        closer = ([s for s in sp if _dist(_at(ai, s).jsv_0).mean() < _dist(_at(orth, s).jsv_0).mean()]
+                  if evidence.complete(orth) and evidence.complete(ai) else None)
+        put(f"ai_closer_{net}", closer, lambda c: "every sparsity" if len(c) == len(sp) else
+            f"{len(c)} of {len(sp)} sparsities (not at {_pct([s for s in sp if s not in c])})")
+        for s in high2:
+            tag = f"{100 * s:g}_{net}"
+            for name, g in (("orth", orth), ("ai", ai), ("ae", ae)):
+                put(f"{name}_{tag}", mean(_at(g, s)), lambda v: f"{v:.1f}")
+            at = _at(vs, s)
+            by_init = at.groupby("init").final_acc.mean()
+            put(f"vs_{tag}", by_init.idxmax() if evidence.complete(at) else None,
+                lambda i: f"{ARMS[(i, 'snip', 'none')][0].removesuffix(' (VS)')} init, {by_init[i]:.1f} %")
+        pair = mean(_at(ae, 0.95)), mean(_at(orth, 0.95))
+        put(f"ae_gap_95_{net}", None if None in pair else pair[0] - pair[1], minus)
+        ae_loss.append(None if None in (pair := (mean(_at(orth, high2[0])), mean(_at(ae, high2[0])))) else
+                       pair[0] - pair[1])
+    put("ae_loss_98", None if None in ae_loss else ae_loss, lambda d: f"{min(d):.0f} to {max(d):.0f}")
+
+    m = _arm_rows(meas[meas.net == "mlp7-linear"], ORTH).set_index("sparsity")
+    done = evidence.complete(m)
+    put("layer_jsv_dense", m.layer_jsv[0.0] if done else None, lambda v: f"{v:.2f}")
+    put("layer_jsv", m.layer_jsv[list(sp)] if done else None, lambda v: _listed(f"{x:.2f}" for x in v))
+    put("io_jsv_99", m.io_jsv[sp[-1]] if done else None, lambda v: f"{v:.2g}")
+    f = frame[frame.net == "mlp7-linear"]
+    gains = [(mean(_at(_arm_rows(f, ORTH_AI, dense=False), s)), mean(_at(_arm_rows(f, ORTH, dense=False), s)))
+             for s in HIGH]
+    put("ai_gain", None if any(None in g for g in gains) else gains, lambda gs: _listed(f"{a - b:+.3g}" for a, b in gs))
+
+    cells = [(net, label, s, cell) for net in grids.PAI_NETS for arm, (label, _, _) in ARMS.items()
+             for s, cell in _arm_rows(frame, arm, net, dense=arm[2] == "none" and arm[1] == "snip").groupby("sparsity")]
+    done = all(evidence.complete(c[3]) for c in cells)
+    gaps = [(c.best_acc.mean() - c.final_acc.mean(), net, label, s) for net, label, s, c in cells] if done else []
+    low, high = max((g for g in gaps if g[3] <= 0.95), default=None), max((g for g in gaps if g[3] > 0.95), default=None)
+    put("best_gap_low", low, lambda g: f"{g[0]:.1f}")
+    put("best_gap_high", high, lambda g: f"{g[0]:.1f}")
+    put("best_gap_where", high, lambda g: f"{paper.NET_LABELS[g[1]]}, {g[2]}, {100 * g[3]:g} %")
     return out
 
 
@@ -272,8 +368,8 @@ class PaiPage(evidence.GridPage):
 def page(ch: Chapter) -> PaiPage:
     """Reads (or, when ``ch.compute`` allows, computes) the grid and its measurements; glues
     ``pai_have``, ``pai_need``, ``pai_seeds``, ``pai_meas_have``, ``pai_meas_need``,
-    ``lee_lr_diverged`` and ``lee_lr_dense`` (MLP-7-Linear's dense runs at Lee et al.'s LR) and
-    the figures ``pai_accuracy``, ``pai_jsv``, ``pai_layers`` and ``pai_loss``."""
+    ``lee_lr_diverged`` and ``lee_lr_dense`` (MLP-7-Linear's dense runs at Lee et al.'s LR),
+    ``pai_dataset`` (the data's name), each of ``notes`` as ``pai_<key>``, and the figures ``pai_accuracy``, ``pai_jsv``, ``pai_layers`` and ``pai_loss``."""
     import matplotlib.pyplot as plt
 
     frame, by_key, command = runs(ch)
@@ -293,6 +389,9 @@ def page(ch: Chapter) -> PaiPage:
     best_tables = {paper.NET_LABELS[n]: accuracy_table(frame, n, "best_acc") for n in nets_}
     io_tables = {paper.NET_LABELS[n]: jsv_table(meas, n, "io_jsv") for n in nets_}
     out = [v for n in nets_ for v in verdicts(frame, meas, n, command)]
+    glue("pai_dataset", ch.label)
+    for key, text in notes(frame, meas).items():
+        glue(f"pai_{key}", text)
 
     fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 4), squeeze=False)
     for ax, net in zip(axes[0], nets_):

@@ -278,3 +278,23 @@ def test_a_pending_table7_verdict_names_only_the_grids_that_miss_its_runs(tmp_pa
     assert lenet["LeNet-5-ReLU, ratio 0.9: approximate isometry beats OrthP (900 epochs, each at its better LR)"
                  ].endswith(f"({both})")
     assert "LeNet-5-ReLU, ratio 0.9: approximate isometry beats OrthP (90 epochs, each at its better LR)" not in lenet
+
+
+def test_table3_notes_quote_the_unpruned_networks_and_orthps_two_lengths():
+    """Table 3's prose: our unpruned accuracy beside the paper's (92.77, Table 3's caption), and
+    OrthP with 900 epochs against 90, said with its direction; "–" while a run is missing."""
+    labelled = grids.labelled_hypotheses("mlp7-linear", "mnist", "paper", grids.TABLE3_RATIOS)
+
+    def frame(short_level):
+        level = {"OrthP, 900 epochs": 90.0}
+        return evidence.runs_frame(labelled, _fake_records(labelled, lambda lab: level.get(
+            lab["setting"], short_level(lab["ratio"], lab["lr"]) if lab["setting"] == "OrthP, 90 epochs" else 80.0)))
+
+    notes = evidence.table3_notes(frame(lambda r, lr: 90.6 if r == 0.8 else 90.7), {"final_acc": 84.75})
+    assert notes == {"unpruned": "84.8", "paper_unpruned": "92.8", "orthp_900_vs_90": "0.6 to 0.7 points below"}
+    assert evidence.table3_notes(frame(lambda r, lr: 89.5), None)["orthp_900_vs_90"] == "0.5 to 0.5 points above"
+    mixed = evidence.table3_notes(frame(lambda r, lr: 90.2 if lr == 0.01 else 89.9), None)
+    assert mixed == {"unpruned": "–", "paper_unpruned": "92.8", "orthp_900_vs_90": "between -0.2 and +0.1 points from"}
+    f = frame(lambda r, lr: 90.6)
+    f.loc[(f.setting == "OrthP, 900 epochs") & (f.seed == 0) & (f.lr == 0.01) & (f.ratio == 0.9), "status"] = "missing"
+    assert evidence.table3_notes(f, None)["orthp_900_vs_90"] == "–"

@@ -89,3 +89,16 @@ def test_the_page_costs_the_missing_900_epoch_runs_from_the_stored_ones(tmp_path
                              {"device": "cpu: X", "wall_s": 7200.0, "stacked_with": 4, "threads": 2})
     assert robustness.cost_line(ch, keys[1:], "mlp7-linear") == \
         f"about {len(keys) - 1} hours of one CPU thread at the speed of the stored runs"
+
+
+def test_the_notes_quote_the_orthp_gains_and_the_unpruned_spread():
+    """The prose's numbers beside the gains table: the range of the LR gain with OrthP (90 epochs)
+    over every network, and how far apart the unpruned accuracies are; "–" while a run is missing."""
+    frame = _frame([0.0] * 5, sd=0.0)
+    orthp = (frame.setting == "OrthP, 90 epochs") & (frame.lr == 0.01)
+    frame.loc[orthp, "final_acc"] += 0.05 * (1 + frame.loc[orthp, "pretrained"])  # gains 0.05 ... 0.25
+    pre = {p: {"final_acc": 84.75 - 0.02 * p} for p in range(5)}
+    notes = robustness.notes(frame, pre)
+    assert notes == {"orthp_range": "+0.05 to +0.25", "unpruned_range": "0.08"}
+    frame.loc[orthp & (frame.pretrained == 3) & (frame.seed == 0), "status"] = "missing"
+    assert robustness.notes(frame, {**pre, 4: None}) == {"orthp_range": "–", "unpruned_range": "–"}

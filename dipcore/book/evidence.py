@@ -455,6 +455,28 @@ def table7_notes(frame) -> dict[str, str]:
     return out
 
 
+def table3_notes(frame, unpruned: dict | None) -> dict[str, str]:
+    """The numbers Table 3's page quotes in its prose, as text, each "–" while a run it needs is
+    missing: ``unpruned``, the final test accuracy of our unpruned network (``unpruned``: its
+    record), beside ``paper_unpruned``, the paper's (Table 3's caption); ``orthp_900_vs_90``, how
+    far OrthP with 900 epochs ends from OrthP with 90 epochs, mean against mean at every ratio and
+    LR ("0.6 to 0.7 points below")."""
+    from .grids import setting_name
+
+    net = frame.net.iloc[0]
+    out = {"unpruned": f"{unpruned['final_acc']:.1f}" if unpruned else "–",
+           "paper_unpruned": f"{paper.value(3, net=net, setting='Unpruned')[0]:.1f}"}
+    long, short = (frame[frame.setting == setting_name(e, True)] for e in (900, 90))
+    if not (complete(long) and complete(short)):
+        return {**out, "orthp_900_vs_90": "–"}
+    d = long.groupby(["ratio", "lr"]).final_acc.mean() - short.groupby(["ratio", "lr"]).final_acc.mean()
+    lo, hi = sorted((abs(d.min()), abs(d.max())))
+    out["orthp_900_vs_90"] = (f"{lo:.1f} to {hi:.1f} points below" if d.max() < 0 else
+                              f"{lo:.1f} to {hi:.1f} points above" if d.min() > 0 else
+                              f"between {d.min():+.1f} and {d.max():+.1f} points from")
+    return out
+
+
 def table3_extra_verdicts(frame, source: str = "§3.3") -> list[claims.Verdict]:
     """Further claims of §3.3: OrthP with 90 epochs beats 900 epochs without it (each at its
     better LR), and "the initial test accuracy is much higher when OrthP is used", read two ways:

@@ -149,6 +149,19 @@ def jsv_gain_rank(frame, ratio: float) -> str:
     return f"{stats.spearmanr(jsv, [g[0] for g in gains]).statistic:+.2f}"
 
 
+def notes(frame, pre: dict) -> dict[str, str]:
+    """The numbers the page's "What we noticed" quotes besides the gains table's cells, as text,
+    each "–" while a run it needs is missing: ``orthp_range``, the lowest and highest LR gain with
+    OrthP (90 epochs) over every pretrained network and ratio; ``unpruned_range``, how far apart
+    the networks' unpruned test accuracies are (highest minus lowest, points)."""
+    gains = [gain(frame, p, ratio, SETTINGS[2]) for p in sorted(frame.pretrained.unique())
+             for ratio in sorted(frame.ratio.unique())]
+    accs = [rec["final_acc"] for rec in pre.values() if rec]
+    return {"orthp_range": "–" if not gains or None in gains else
+            f"{min(g[0] for g in gains):+.2f} to {max(g[0] for g in gains):+.2f}",
+            "unpruned_range": f"{max(accs) - min(accs):.2f}" if accs and len(accs) == len(pre) else "–"}
+
+
 def verdicts(frame, commands: dict[int, str]) -> list[claims.Verdict]:
     """Each hypothesis at each ratio across the pretrained networks (pending while runs are
     missing; the 900-epoch settings of Hypotheses 2 and 4 are a GPU's work)."""
@@ -232,7 +245,9 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, ``rb_missing_900`` (900-epoch runs
     not stored), ``rb_cost_900`` (what they would cost, ``cost_line``), ``rb_command_900`` (Markdown), per ratio (``rb_80_...`` at 0.8)
     Hypothesis 1's LR gain with the book's network (``_book``), with the others (``_others``), its
-    spread across networks (``_sd_net``) and from the seeds alone (``_sd_seed``), and the figure
+    spread across networks (``_sd_net``) and from the seeds alone (``_sd_seed``), the same two
+    spreads with OrthP (``_orthp_sd_net``, ``_orthp_sd_seed``), each of ``notes`` as ``rb_<key>``,
+    and the figure
     ``robustness_spread``."""
     import matplotlib.pyplot as plt
 
@@ -267,6 +282,11 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
         glue(f"{tag}_sd_net", row["sd across networks"])
         glue(f"{tag}_sd_seed", row["sd from seeds alone"])
         glue(f"{tag}_rho", jsv_gain_rank(frame, ratio))
+        orthp = gains.loc[(ratio, SETTINGS[2])]  # Hypothesis 3's setting: with OrthP, 90 epochs
+        glue(f"{tag}_orthp_sd_net", orthp["sd across networks"])
+        glue(f"{tag}_orthp_sd_seed", orthp["sd from seeds alone"])
+    for key, text in notes(frame, pre).items():
+        glue(f"rb_{key}", text)
     decided = pairs(frame, cmds)  # each across-networks bootstrap once, for the verdicts and the table
     return RobustnessPage(frame, {"gains": gains}, [b for _, _, b in decided], networks_table(frame, pre),
                           two_levels(frame, cmds, decided=decided))

@@ -167,7 +167,7 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
     flight, = executor.in_flight(store, [short])
     assert flight.epoch == 2 and flight.latest[0] == 1
     assert flight.latest[1] == pytest.approx(flight.wall_s - first_wall) and flight.latest[1] > 0
-    assert "s per epoch in its latest session (" in cost.flight(flight)
+    assert "s per epoch since it last resumed (" in cost.flight(flight)
 
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     rec, = executor.ensure(store, [short], progress=False)  # resumes
@@ -241,11 +241,11 @@ def test_status_times_a_stack_in_flight_at_its_own_pace():
     assert line.endswith("; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")
     assert "pace" not in cost.flight(executor.Flight([s], 0, time.time(), 0.0))
     assert cost.flight(executor.Flight([s], 890, time.time(), 890 * 20.0)).endswith("about 3 min of training left at that pace")
-    # resumed: 100 epochs in 1500 s in the latest session, 15 s per epoch: 600 x 15 s = 2.5 h
+    # resumed: 100 epochs in 1500 s since it last resumed, 15 s per epoch: 600 x 15 s = 2.5 h
     line = cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0, (100, 1500.0)))
-    assert line.endswith("; 15.0 s per epoch in its latest session (20.0 over all), "
-                         "so about 2.5 h of training left at the latest pace")
-    # a latest session that covers every epoch, or none yet: the overall pace, said as before
+    assert line.endswith("; 15.0 s per epoch since it last resumed (20.0 over all), "
+                         "so about 2.5 h of training left at that pace")
+    # a last resumption that covers every epoch, or none yet: the overall pace, said as before
     for latest in ((300, 6000.0), (0, 0.0), None):
         assert cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0, latest)).endswith(
             "; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")

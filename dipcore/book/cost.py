@@ -83,9 +83,10 @@ def describe(specs, records, done: dict[str, int] | None = None) -> str | None:
 def flight(f) -> str:
     """One line for ``status`` on a stack in flight (``executor.Flight``): its runs, the epoch its
     checkpoint reached and when, and, from its own wall time, its pace and when it will be done at
-    that pace (on the machine and load it has had: an estimate, said as one). A stack that has run
-    in several sessions is timed at the pace of the latest (the one that saved the checkpoint), its
-    pace over all of them beside it: an earlier session's machine or load need not be today's."""
+    that pace (on the machine and load it has had: an estimate, said as one). A stack resumed from
+    its checkpoint is timed at its pace since it last resumed (the process that saved the
+    checkpoint), its pace over all its epochs beside it: an earlier process's machine or load need
+    not be today's."""
     s0 = f.specs[0]
     line = (f"{len(f.specs)} x {s0['net']} r={pruning_ratio(s0):g} at epoch {f.epoch}/{s0['epochs']} "
             f"(saved {time.strftime('%H:%M', time.localtime(f.saved))})")
@@ -96,8 +97,8 @@ def flight(f) -> str:
         if resumed:
             pace = seconds / epochs
         left = _duration(pace * max(s0["epochs"] - f.epoch, 0))
-        line += (f"; {pace:.1f} s per epoch in its latest session ({overall:.1f} over all), so about {left} "
-                 f"of training left at the latest pace" if resumed else
+        line += (f"; {pace:.1f} s per epoch since it last resumed ({overall:.1f} over all), so about {left} "
+                 f"of training left at that pace" if resumed else
                  f"; {pace:.1f} s per epoch so far, so about {left} of training left at that pace")
     return line
 

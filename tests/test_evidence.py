@@ -298,3 +298,10 @@ def test_table3_notes_quote_the_unpruned_networks_and_orthps_two_lengths():
     f = frame(lambda r, lr: 90.6)
     f.loc[(f.setting == "OrthP, 900 epochs") & (f.seed == 0) & (f.lr == 0.01) & (f.ratio == 0.9), "status"] = "missing"
     assert evidence.table3_notes(f, None)["orthp_900_vs_90"] == "–"
+
+
+def test_table7_progress_says_how_many_runs_are_in_and_what_waits():
+    assert evidence.table7_progress(195, 195) == "All 195 runs are in the store, and every verdict is decided on all of its runs."
+    line = evidence.table7_progress(175, 195)
+    assert line.startswith("175 of the 195 runs are in the store;") and "`scripts/device_grid.sh table7 table7_ai`" in line
+    assert "*pending*" in line

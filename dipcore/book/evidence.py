@@ -455,6 +455,16 @@ def table7_notes(frame) -> dict[str, str]:
     return out
 
 
+def table7_progress(have: int, need: int) -> str:
+    """What the §4 page says of its runs' progress (Markdown): all in, or how many and how the rest
+    come in, the verdicts that need them pending."""
+    if have >= need:
+        return f"All {need} runs are in the store, and every verdict is decided on all of its runs."
+    return (f"{have} of the {need} runs are in the store; the others land as they are computed in the "
+            "background, or on a GPU (`scripts/device_grid.sh table7 table7_ai`; not yet run on one). Verdicts "
+            "that need them stay *pending* until then; none is decided on part of its runs.")
+
+
 def table3_notes(frame, unpruned: dict | None) -> dict[str, str]:
     """The numbers Table 3's page quotes in its prose, as text, each "–" while a run it needs is
     missing: ``unpruned``, the final test accuracy of our unpruned network (``unpruned``: its

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import claims, cost, evidence, grids, pai, plotting, robustness, spec, value
-from .chapter import Chapter, glue
+from .chapter import Chapter, glue, glue_markdown
 
 TABLE3_NET = "mlp7-linear"
 
@@ -140,7 +140,7 @@ def table7(ch: Chapter) -> Table7Page:
     """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
-    ``t7_need``, ``t7_hours`` (the stored runs' training, thread-hours), ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
+    ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training, thread-hours), ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
     (curves) and ``table7_runs`` (every run)."""
     import matplotlib.pyplot as plt
 
@@ -150,6 +150,7 @@ def table7(ch: Chapter) -> Table7Page:
     glue("n_seeds", len(ch.seeds))
     glue("t7_have", int((frame.status != "missing").sum()))
     glue("t7_need", len(frame))
+    glue_markdown("t7_progress", evidence.table7_progress(int((frame.status != "missing").sum()), len(frame)))
     unpruned = evidence.pretrained_frame(pre, ch.label)
     tables, verdicts = {}, []
     settings = [grids.setting_name(e, False, r) for r in ("none", "orthp", "ai") for e in (90, 900)]

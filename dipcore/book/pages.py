@@ -140,7 +140,8 @@ def table7(ch: Chapter) -> Table7Page:
     """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
-    ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training, thread-hours), ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
+    ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
+    thread-hours), ``t7_<net>_<note>`` (``evidence.table7_notes``), the figures ``table7_<net>``
     (curves) and ``table7_runs`` (every run)."""
     import matplotlib.pyplot as plt
 

@@ -153,6 +153,17 @@ def test_table5_is_read_with_its_labels_swapped():
     assert [v.verdict for v in value.paper_rising()] == [claims.INCONCLUSIVE, claims.REPRODUCED]
 
 
+def test_table5s_parentheses_are_checked_against_its_own_columns():
+    """The gain Table 5 prints in parentheses (finetuned-2 minus finetuned-1) is kept beside the
+    difference computed from its columns; the two misprints (ResNet-18 at 0.5 and 0.9) are found,
+    and nothing else is flagged."""
+    t = value.paper_table5()
+    assert list(t.columns[-2:]) == ["90 epochs, 0.01, decay - 90 epochs, 0.001, decay", "printed in parentheses"]
+    assert t["printed in parentheses"].notna().sum() == 12 and t.loc[("ResNet-34", 0.95), "printed in parentheses"] == 2.47
+    assert value.paper_table5_misprints() == ("ResNet-18 at ratio 0.5 prints (+0.18) where 67.75 − 67.37 = +0.38; "
+                                              "ResNet-18 at ratio 0.9 prints (−0.22) where 53.23 − 53.55 = −0.32")
+
+
 def test_the_papers_tables_are_printed_with_a_dash_where_the_paper_has_no_number():
     """Table 5's unpruned rows have no reductions, Table 4's original implementations no 90-epoch
     schedules: the page shows a dash there, and every reported number to two decimals."""

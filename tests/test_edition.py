@@ -72,3 +72,30 @@ def test_an_editions_observations_say_whose_runs_they_were_written_from():
             else:
                 assert a == b
     assert noticed >= 10  # every results chapter has one today
+
+
+def test_no_number_from_the_runs_is_typed_into_the_prose():
+    """An edition recomputes every number its prose quotes from the runs: those go through myst-nb's
+    glue. So a decimal number typed into a chapter's Markdown must be one of the protocol's
+    constants (pruning ratios, learning rates and schedules, sparsities, the tests' level), a
+    section number, or a figure named here with its reason; anything else is a run's number that an
+    edition would quote wrongly. (Whole numbers are not checked: epochs, seeds and counts of the
+    grids' constants are too many to tell from a run's count.)"""
+    import re
+
+    from dipcore.book import grids
+
+    constants = {f"{x:g}" for x in (*grids.TABLE3_RATIOS, *grids.TABLE7_RATIOS, *grids.VALUE_RATIOS,
+                                    *grids.PAI_LR.values(), grids.LEE_LR, 0.05)}
+    constants |= {lr for text in grids.FINETUNE.values() for lr in re.findall(r":([\d.]+)", text)}
+    named = {("reproducibility", "1.2"): "a benchmark's speed-up (channels-last convolutions), not a run's number"}
+    typed = []
+    for path in sorted((edition.ROOT / "chapters").glob("*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            text = re.sub(r"\{glue:\w+\}`[^`]+`|`[^`]+`|§\d+(\.\d+)*", " ", cell.source)  # glued, code, sections
+            typed += [(path.stem, n) for n in re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", text)
+                      if n not in constants and (path.stem, n) not in named]
+    assert constants >= {"0.8", "0.9", "0.01", "0.001", "0.0001", "0.1"}
+    assert typed == []

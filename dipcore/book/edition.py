@@ -57,22 +57,22 @@ def banner(params: dict, when: str) -> str:
                                 else f"~/.cache/dipbook/runs-{params['protocol']}")
     return (f"```{{note}}\n**Edition** built {when} with dataset `{params['dataset']}`, protocol "
             f"`{params['protocol']}`, device `{params['device']}`, compute `{params['compute']}`, run store "
-            f"`{store}`. Its tables, figures and verdicts are computed from those runs. The prose was "
-            "written from the published book's runs (Fashion-MNIST, protocol paper): most numbers it quotes "
-            "are recomputed for this edition, but its observations, and some numbers typed into them, are "
-            "the published book's and may not hold here.\n```\n")
+            f"`{store}`. Its tables, figures and verdicts are computed from those runs, and so are the "
+            "numbers its prose quotes from runs. The prose itself was written from the published book's runs "
+            "(Fashion-MNIST, protocol paper): its observations (which way a comparison falls, what it "
+            "suggests) are the published book's and may not hold here.\n```\n")
 
 
 NOTICED = "## What we noticed"
-NOTICED_NOTE = ("```{note}\nWritten from the published book's runs (Fashion-MNIST, protocol paper). Most "
-                "numbers quoted here are this edition's, but the observations, and any number typed into them, "
-                "are the published book's: read them against this page's tables, figures and verdicts.\n```\n")
+NOTICED_NOTE = ("```{note}\nWritten from the published book's runs (Fashion-MNIST, protocol paper). The "
+                "numbers quoted here are this edition's, but the observations around them are the published "
+                "book's: read them against this page's tables, figures and verdicts.\n```\n")
 
 
 def _with_noticed_note(nb):
     """In an edition, a note under each "What we noticed" heading: those observations were written
-    from the published book's runs (the numbers they quote through myst-nb's glue are the edition's,
-    those typed into the prose are not)."""
+    from the published book's runs (the numbers they quote are the edition's, through myst-nb's glue:
+    ``tests/test_edition.py`` checks that no run's number is typed into the prose)."""
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith(NOTICED):
             head, _, rest = cell.source.lstrip().partition("\n")

@@ -215,6 +215,17 @@ def compute_table(frame, by_key: dict, by=("net", "epochs")):
     return pd.DataFrame(rows).set_index(list(by)) if rows else pd.DataFrame()
 
 
+def listed(items, empty: str = "none") -> str:
+    """Items as prose lists them: "a, b and c" (``empty`` when there are none)."""
+    items = list(items)
+    return empty if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def signed(value: float, places: int = 1) -> str:
+    """A difference as the prose prints it: its sign always, a true minus sign ("−2.4", "+0.38")."""
+    return f"{value:+.{places}f}".replace("-", "−")
+
+
 def stored(frame):
     """The rows of runs that are in the store."""
     return frame[frame.status != "missing"]

@@ -149,9 +149,9 @@ def table7(ch: Chapter) -> Table7Page:
            if r["spec"]["net"] in grids.TABLE7_NETS]
     frame, by_key, commands = table7_runs(ch)
     glue("n_seeds", len(ch.seeds))
-    glue("t7_have", int((frame.status != "missing").sum()))
+    have = glue("t7_have", int((frame.status != "missing").sum()))
     glue("t7_need", len(frame))
-    glue_markdown("t7_progress", evidence.table7_progress(int((frame.status != "missing").sum()), len(frame)))
+    glue_markdown("t7_progress", evidence.table7_progress(have, len(frame)))
     unpruned = evidence.pretrained_frame(pre, ch.label)
     tables, verdicts = {}, []
     settings = [grids.setting_name(e, False, r) for r in ("none", "orthp", "ai") for e in (90, 900)]

@@ -186,15 +186,9 @@ def _dist(x):
     return np.abs(np.log(np.clip(np.asarray(x, float), 1e-300, None)))
 
 
-def _listed(items) -> str:
-    """Items as prose lists them: "a, b and c"."""
-    items = list(items)
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
-
-
 def _pct(sparsities) -> str:
     """Sparsities as the prose says them: "50 and 99 %"."""
-    return _listed(f"{100 * s:g}" for s in sparsities) + " %"
+    return evidence.listed(f"{100 * s:g}" for s in sparsities) + " %"
 
 
 def notes(frame, meas) -> dict[str, str]:
@@ -228,10 +222,8 @@ def notes(frame, meas) -> dict[str, str]:
     def put(key, value, fmt):
         out[key] = "–" if value is None else fmt(value)
 
-    def minus(v):
-        return f"{v:+.1f}".replace("-", "−")
-
     ae_loss = []  # supervised minus label-free at 98 %, per network
+    gains = {}  # AI's final-accuracy gain per sparsity from 90 %, per network (None while a run is missing)
     for net in grids.PAI_NETS:
         f, m = frame[frame.net == net], _arm_rows(meas[meas.net == net], ORTH)
         orth, ai, ae = (_arm_rows(f, a, dense=False) for a in (ORTH, ORTH_AI, ORTH_AE))
@@ -251,19 +243,18 @@ def notes(frame, meas) -> dict[str, str]:
             put(f"vs_{tag}", by_init.idxmax() if evidence.complete(at) else None,
                 lambda i: f"{ARMS[(i, 'snip', 'none')][0].removesuffix(' (VS)')} init, {by_init[i]:.1f} %")
         at95, at98 = (mean(_at(ae, 0.95)), mean(_at(orth, 0.95))), (mean(_at(orth, high2[0])), mean(_at(ae, high2[0])))
-        put(f"ae_gap_95_{net}", None if None in at95 else at95[0] - at95[1], minus)
+        put(f"ae_gap_95_{net}", None if None in at95 else at95[0] - at95[1], evidence.signed)
         ae_loss.append(None if None in at98 else at98[0] - at98[1])
+        pairs = [(mean(_at(ai, s)), mean(_at(orth, s))) for s in HIGH]
+        gains[net] = None if any(None in p for p in pairs) else [a - b for a, b in pairs]
     put("ae_loss_98", None if None in ae_loss else ae_loss, lambda d: f"{min(d):.0f} to {max(d):.0f}")
 
     m = _arm_rows(meas[meas.net == "mlp7-linear"], ORTH).set_index("sparsity")
     done = evidence.complete(m)
     put("layer_jsv_dense", m.layer_jsv[0.0] if done else None, lambda v: f"{v:.2f}")
-    put("layer_jsv", m.layer_jsv[list(sp)] if done else None, lambda v: _listed(f"{x:.2f}" for x in v))
+    put("layer_jsv", m.layer_jsv[list(sp)] if done else None, lambda v: evidence.listed(f"{x:.2f}" for x in v))
     put("io_jsv_99", m.io_jsv[sp[-1]] if done else None, lambda v: f"{v:.2g}")
-    f = frame[frame.net == "mlp7-linear"]
-    gains = [(mean(_at(_arm_rows(f, ORTH_AI, dense=False), s)), mean(_at(_arm_rows(f, ORTH, dense=False), s)))
-             for s in HIGH]
-    put("ai_gain", None if any(None in g for g in gains) else gains, lambda gs: _listed(f"{a - b:+.3g}" for a, b in gs))
+    put("ai_gain", gains["mlp7-linear"], lambda gs: evidence.listed(f"{g:+.3g}" for g in gs))
 
     cells = [(net, label, s, cell) for net in grids.PAI_NETS for arm, (label, _, _) in ARMS.items()
              for s, cell in _arm_rows(frame, arm, net, dense=arm[2] == "none" and arm[1] == "snip").groupby("sparsity")]

@@ -94,12 +94,9 @@ def paper_table5_misprints() -> str:
     t = paper_table5()
     gain, printed = t[f"{DECAY_HIGH} - {DECAY_LOW}"], t["printed in parentheses"]
     bad = t[(gain.round(2) - printed).abs() > 0.005]
-
-    def signed(v):
-        return f"{v:+.2f}".replace("-", "−")
-
-    return "; ".join(f"{net} at ratio {ratio:g} prints ({signed(row['printed in parentheses'])}) where "
-                     f"{row[DECAY_HIGH]:.2f} − {row[DECAY_LOW]:.2f} = {signed(row[DECAY_HIGH] - row[DECAY_LOW])}"
+    return "; ".join(f"{net} at ratio {ratio:g} prints ({evidence.signed(row['printed in parentheses'], 2)}) where "
+                     f"{row[DECAY_HIGH]:.2f} − {row[DECAY_LOW]:.2f} = "
+                     f"{evidence.signed(row[DECAY_HIGH] - row[DECAY_LOW], 2)}"
                      for (net, ratio), row in bad.iterrows()) or "none"
 
 
@@ -235,8 +232,7 @@ def differences_table(frame):
 
 
 def _listing(xs) -> str:
-    xs = [f"{x:g}" for x in xs]
-    return "none" if not xs else xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+    return evidence.listed(f"{x:g}" for x in xs)
 
 
 def notes(frame, net: str, command: str) -> str:

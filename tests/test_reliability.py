@@ -204,6 +204,7 @@ def test_two_processes_on_one_grid_train_every_run_once(tmp_path):
     assert sum(trained) == len(runs), (trained, len(runs))  # each run trained once, by one of them
     assert min(trained) > 0  # and the work was shared
     assert not list((tmp_path / "state").glob("*.tmp"))
+    assert not list((tmp_path / "state").glob("*.lock"))  # every lock file removed by its holder
 
 
 def test_a_checkpoint_temporary_file_is_per_process(tmp_path):
@@ -218,6 +219,46 @@ def test_a_checkpoint_temporary_file_is_per_process(tmp_path):
     finally:
         torch.save = real_save
     assert seen == [f".ck.pt.{os.getpid()}.tmp"] and (tmp_path / "ck.pt").exists()
+
+
+def test_a_run_lock_excludes_others_and_leaves_no_file():
+    with executor.run_locks(["a", "b"]) as got:
+        assert got == ["a", "b"] and (executor.inflight_dir() / "a.lock").exists()
+        with executor.run_locks(["a", "c"]) as again:  # another open file: as another process would
+            assert again == ["c"]
+        assert (executor.inflight_dir() / "a.lock").exists()  # leaving "c" removed only its own file
+    assert not list(executor.inflight_dir().glob("*.lock"))
+    with executor.run_locks(["a"]) as got:
+        assert got == ["a"]
+
+
+def test_a_lock_taken_on_a_removed_lock_file_is_no_lock(tmp_path, monkeypatch):
+    import builtins
+    import fcntl
+
+    path = tmp_path / "r.lock"
+    path.touch()
+    stale = open(path, "a")  # opened just before its holder removed it and let go
+    path.unlink()
+    holder = executor._lock(path)  # a third process: a new file at the path, locked
+    assert holder is not None
+    handles = [stale]
+    monkeypatch.setattr(executor, "open", lambda p, mode: handles.pop() if handles else builtins.open(p, mode),
+                        raising=False)
+    assert executor._lock(path) is None  # the stale file locks, but the path names the held one
+    assert stale.closed
+    # the holder removes its file and lets go; a process that had opened it before then gets a new one
+    stale2 = open(path, "a")
+    path.unlink()
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    holder.close()
+    handles = [stale2]
+    monkeypatch.setattr(executor, "open", lambda p, mode: handles.pop() if handles else builtins.open(p, mode),
+                        raising=False)
+    got = executor._lock(path)
+    assert got is not None and got is not stale2 and stale2.closed
+    assert os.fstat(got.fileno()).st_ino == os.stat(path).st_ino
+    got.close()
 
 
 def test_a_run_whose_lock_holder_dies_is_taken_over(tmp_path, monkeypatch, capsys):

@@ -11,7 +11,9 @@ store has and computes what is missing, in dependency order.
 * **Locks.** A process trains a run only while it holds that run's lock (``<key>.lock`` under
   ``inflight_dir()``, an ``flock`` the system drops when the process dies, even by kill -9):
   two processes computing one grid into one store share its runs instead of training each twice,
-  and a process whose partner dies takes over the runs it left.
+  and a process whose partner dies takes over the runs it left. The holder removes the lock file
+  before it lets go, so none is left behind; a process that locked a file just removed sees that
+  the path no longer names it and opens the path again (``_lock``).
 * **Shards.** ``shard=(i, n)``: n processes share a grid. Stacks are dealt out by their cost
   (epochs x runs x the network's cost per run-epoch at its pruning ratio), largest first, each to the least loaded
   shard; every ancestor that is not one of the grid's own runs goes to shard 0, and a shard that
@@ -99,23 +101,42 @@ def check_targets(store: RunStore) -> None:
                           "set DIPBOOK_STATE to a writable folder")
 
 
+def _lock(path: Path):
+    """``path`` opened and locked (``flock``, exclusive), or None while another process holds it.
+    A holder removes the file before it lets go (``run_locks``), so a lock taken on a file that the
+    path no longer names is no lock: then the path is opened again."""
+    while True:
+        f = open(path, "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return None
+        try:
+            mine, now = os.fstat(f.fileno()), os.stat(path)
+            if (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino):
+                return f
+        except FileNotFoundError:
+            pass
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
 @contextlib.contextmanager
 def run_locks(keys: list[str]):
-    """Take the lock of each run in ``keys`` that no other process holds; yield the keys taken."""
+    """Take the lock of each run in ``keys`` that no other process holds; yield the keys taken.
+    On leaving, each lock file is removed while still locked, then let go."""
     inflight_dir().mkdir(parents=True, exist_ok=True)
     held = []
     try:
         for k in keys:
-            f = open(inflight_dir() / f"{k}.lock", "a")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.close()
-                continue
-            held.append((k, f))
+            f = _lock(inflight_dir() / f"{k}.lock")
+            if f is not None:
+                held.append((k, f))
         yield [k for k, _ in held]
     finally:
-        for _, f in held:
+        for k, f in held:
+            (inflight_dir() / f"{k}.lock").unlink(missing_ok=True)
             fcntl.flock(f, fcntl.LOCK_UN)
             f.close()
 

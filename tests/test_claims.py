@@ -142,3 +142,13 @@ def test_smaller_gain_across_networks_and_its_interval_is_over_networks():
     point = np.mean([(x.mean() - y.mean()) - (z.mean() - w.mean()) for x, y, z, w in zip(a1, b1, a2, b2)])
     assert f"{point:+.3g}" in v.evidence
     assert claims.greater_across([a1[0]], [b1[0]], "c", "s").verdict == claims.INCONCLUSIVE  # one network: no test
+
+
+def test_a_summary_counts_each_kind_of_verdict_in_a_fixed_order():
+    v = [claims.Verdict(str(i), "§4", kind, "") for i, kind in
+         enumerate([claims.PENDING, claims.INCONCLUSIVE, claims.REPRODUCED, claims.PENDING, claims.REPRODUCED,
+                    claims.REPRODUCED])]
+    assert claims.summary(v) == "6 claims: 3 reproduced, 1 inconclusive, 2 pending"  # none "not reproduced": left out
+    assert claims.summary(v, markdown=True) == "**6 claims:** 3 reproduced, 1 inconclusive, 2 pending"
+    assert claims.summary(v[1:2]) == "1 claim: 1 inconclusive"
+    assert claims.summary([]) == "0 claims: none yet"

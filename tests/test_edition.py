@@ -99,3 +99,34 @@ def test_no_number_from_the_runs_is_typed_into_the_prose():
                       if n not in constants and (path.stem, n) not in named]
     assert constants >= {"0.8", "0.9", "0.01", "0.001", "0.0001", "0.1"}
     assert typed == []
+
+
+def test_every_glue_from_another_page_names_a_key_that_page_glues():
+    """The introduction's status column pastes each row's verdict counts from the claims page
+    (``{glue:text}`claims.ipynb::status_table7:s```), so that it is right in every edition and
+    needs no hand edit when runs land. Each such reference names a published notebook and a key
+    its committed outputs glue (myst-nb would otherwise drop it with a warning), and its format
+    spec is given (without one, myst-nb reads the key's own name as the format)."""
+    import re
+
+    from dipcore.book import pages
+
+    listed = set(published(edition.ROOT))
+    sources = [(p, p.read_text()) for p in sorted((edition.ROOT / "chapters").glob("*.md"))]
+    sources += [(p, c.source) for p in sorted((edition.ROOT / "chapters").glob("*.ipynb"))
+                for c in nbformat.read(p, 4).cells if c.cell_type == "markdown"]
+    refs = [(path, doc, key) for path, text in sources
+            for doc, key in re.findall(r"\{glue:\w*\}`([^`]*?)::([^`]*)`", text)]
+    assert {doc for _, doc, _ in refs} == {"claims.ipynb"}
+
+    def glued(doc):
+        nb = nbformat.read(edition.ROOT / "chapters" / doc, 4)
+        return {o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
+                if "scrapbook" in o.get("metadata", {})}
+
+    for path, doc, key_fmt in refs:
+        assert f"chapters/{doc.removesuffix('.ipynb')}" in listed, (path.name, doc)
+        key, _, fmt = key_fmt.rpartition(":")
+        assert key and fmt == "s", (path.name, key_fmt)
+        assert key in glued(doc), (path.name, doc, key)
+    assert {key.rpartition(":")[0] for _, _, key in refs} == {f"status_{r}" for r in (*pages.ROWS, "all")}

@@ -248,3 +248,23 @@ def table(verdicts: list[Verdict]):
     import pandas as pd
 
     return pd.DataFrame([v.as_row() for v in verdicts])
+
+
+def summary(verdicts: list[Verdict], markdown: bool = False) -> str:
+    """How many claims and how each fell, in a fixed order (reproduced, not reproduced,
+    inconclusive, pending; kinds with none left out): "24 claims: 9 reproduced, 9 inconclusive,
+    6 pending". ``markdown``: the count in bold, as a page's verdict section opens."""
+    n = len(verdicts)
+    head = f"{n} claim{'' if n == 1 else 's'}:"
+    counts = [f"{sum(v.verdict == kind for v in verdicts)} {kind}" for kind in MARKS
+              if any(v.verdict == kind for v in verdicts)]
+    return f"{f'**{head}**' if markdown else head} {', '.join(counts) if counts else 'none yet'}"
+
+
+def show(verdicts: list[Verdict]) -> None:
+    """A page's verdict section: the counts (``summary``), then each verdict."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(summary(verdicts, markdown=True) + "."))
+    for v in verdicts:
+        display(v)

@@ -65,50 +65,76 @@ def hypothesis(ch: Chapter, h: int) -> HypothesisPage:
     return HypothesisPage(hyp, frame, by_key, table, caption, evidence.hypothesis_verdicts(frame, h))
 
 
-def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
-    """Every claim the book tests, in the book's order, each decided by the same code as in its
-    chapter; a claim whose runs are not all stored (and may not be computed) is ``pending``."""
+# The introduction's rows, each a page (or the four hypothesis pages), in the book's order.
+ROWS = ("dynamical_isometry", "orthp", "hypotheses", "table3", "value_of_pruning", "table7", "pruning_at_init",
+        "robustness")
+
+
+def verdicts_by_row(ch: Chapter) -> dict[str, list[claims.Verdict]]:
+    """Every claim the book tests, by the introduction's row that shows it (``ROWS``; ``table3``:
+    the page's own two claims, beside the hypotheses' it repeats), each decided by the same code as
+    in its chapter; a claim whose runs are not all stored (and may not be computed) is ``pending``."""
     dataset, protocol = ch.dataset, ch.protocol.name
+    rows: dict[str, list[claims.Verdict]] = {r: [] for r in ROWS}
 
     def measured(grid, *args):
         return ch.ensure(getattr(grids, grid)(dataset, protocol, *args), grid)
 
-    verdicts = [evidence.table1_verdict(measured("table1", ch.seeds)), *evidence.figure1_verdicts(measured("figure1")),
-                evidence.orthp_verdict(measured("orthp"))]
+    rows["dynamical_isometry"] = [evidence.table1_verdict(measured("table1", ch.seeds)),
+                                  *evidence.figure1_verdicts(measured("figure1"))]
+    rows["orthp"] = [evidence.orthp_verdict(measured("orthp"))]
 
-    def stored(labelled, what):
+    def stored(labelled, what, row):
         specs = [s for _, s in labelled]
         if ch.compute != "never":
             return ch.ensure(specs, "table3")
         done, missing, damaged, found = ch.store._scan(specs)  # each record read once
         if missing or damaged:
-            verdicts.append(claims.pending(f"{what} on MLP-7-Linear", "§3.3, Table 3", len(done), len(specs),
-                                           f"python -m dipcore compute table3 --dataset {dataset}"))
+            rows[row].append(claims.pending(f"{what} on MLP-7-Linear", "§3.3, Table 3", len(done), len(specs),
+                                            f"python -m dipcore compute table3 --dataset {dataset}"))
             return None
         return [found[spec.key(s)] for s in specs]
 
     for h in grids.HYPOTHESES:
         labelled = grids.labelled_hypothesis(h, TABLE3_NET, dataset, protocol, grids.TABLE3_RATIOS, ch.seeds)
-        if (recs := stored(labelled, f"Hypothesis {h}")) is not None:
-            verdicts += evidence.hypothesis_verdicts(evidence.runs_frame(labelled, recs), h)
+        if (recs := stored(labelled, f"Hypothesis {h}", "hypotheses")) is not None:
+            rows["hypotheses"] += evidence.hypothesis_verdicts(evidence.runs_frame(labelled, recs), h)
     everything = grids.labelled_hypotheses(TABLE3_NET, dataset, protocol, grids.TABLE3_RATIOS, ch.seeds)
     what = "OrthP with 90 epochs against 900 epochs without; initial test accuracy with OrthP"
-    if (recs := stored(everything, what)) is not None:
-        verdicts += evidence.table3_extra_verdicts(evidence.runs_frame(everything, recs))
+    if (recs := stored(everything, what, "table3")) is not None:
+        rows["table3"] += evidence.table3_extra_verdicts(evidence.runs_frame(everything, recs))
     frame, _, command = value.runs(ch, seeds=ch.seeds[:grids.VALUE_SEEDS])  # §3.4
-    verdicts += [v for net in grids.VALUE_NETS for v in value.verdicts(frame, net, command)]
+    rows["value_of_pruning"] = [v for net in grids.VALUE_NETS for v in value.verdicts(frame, net, command)]
     frame, _, command = value.runs(ch, seeds=ch.seeds[:grids.VALUE_SEEDS], nets_=(grids.VALUE_RESIDUAL,),
                                    compute=False)  # the GPU tier: its own chapter computes it
-    verdicts += value.verdicts(frame, grids.VALUE_RESIDUAL, command)
+    rows["value_of_pruning"] += value.verdicts(frame, grids.VALUE_RESIDUAL, command)
     frame, _, commands = table7_runs(ch)  # §4: each claim pending until its runs are in
-    for net in grids.TABLE7_NETS:
-        verdicts += evidence.table7_verdicts(frame[frame.net == net], commands[net])
+    rows["table7"] = [v for net in grids.TABLE7_NETS for v in evidence.table7_verdicts(frame[frame.net == net],
+                                                                                         commands[net])]
     frame, _, command = pai.runs(ch, seeds=ch.seeds[:grids.PAI_SEEDS])  # Lee et al.: pruning at initialization
     meas = pai.measurements(ch)
-    verdicts += [v for net in grids.PAI_NETS for v in pai.verdicts(frame, meas, net, command)]
+    rows["pruning_at_init"] = [v for net in grids.PAI_NETS for v in pai.verdicts(frame, meas, net, command)]
     frame, _, commands = robustness.runs(ch, compute=False)  # beyond the paper: its own chapter computes it
-    verdicts += robustness.verdicts(frame, commands)
-    return verdicts
+    rows["robustness"] = robustness.verdicts(frame, commands)
+    return rows
+
+
+def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
+    """Every claim the book tests, in the book's order, each once (``verdicts_by_row``, flattened)."""
+    return [v for row in verdicts_by_row(ch).values() for v in row]
+
+
+def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
+    """Glue, for the introduction's table, each row's verdict counts as ``status_<row>``
+    (``claims.summary``; the Table 3 row counts the hypotheses it repeats as well; ``all``: the
+    claims page's), pasted there
+    from the claims page (``{glue:text}`claims.ipynb::status_table7```). Returns them by row."""
+    out = {r: claims.summary(vs) for r, vs in rows.items()}
+    out["table3"] = claims.summary(rows["hypotheses"] + rows["table3"])
+    out["all"] = claims.summary([v for vs in rows.values() for v in vs])
+    for r, text in out.items():
+        glue(f"status_{r}", text)
+    return out
 
 
 @dataclass

@@ -79,7 +79,8 @@ def test_no_number_from_the_runs_is_typed_into_the_prose():
     glue. So a decimal number typed into a chapter's Markdown must be one of the protocol's
     constants (pruning ratios, learning rates and schedules, sparsities, the tests' level), a
     section number, or a figure named here with its reason; anything else is a run's number that an
-    edition would quote wrongly. (Whole numbers are not checked: epochs, seeds and counts of the
+    edition would quote wrongly. So is a whole percentage, unless it is one of the grids' sparsities, an
+    interval's level or chance. (Other whole numbers are not checked: epochs, seeds and counts of the
     grids' constants are too many to tell from a run's count.)"""
     import re
 
@@ -89,6 +90,9 @@ def test_no_number_from_the_runs_is_typed_into_the_prose():
                                     *grids.PAI_LR.values(), grids.LEE_LR, 0.05)}
     constants |= {lr for text in grids.FINETUNE.values() for lr in re.findall(r":([\d.]+)", text)}
     named = {("reproducibility", "1.2"): "a benchmark's speed-up (channels-last convolutions), not a run's number"}
+    # a whole percentage is a run's number too, unless it is a sparsity of Lee et al.'s grid, the level of
+    # an interval the verdicts use (90 %: the equivalence test's; 95 %: the bootstrap's) or chance on 10 classes
+    percents = {round(100 * s) for s in grids.PAI_SPARSITIES} | {90, 95, 10}
     typed = []
     for path in sorted((edition.ROOT / "chapters").glob("*.ipynb")):
         for cell in nbformat.read(path, 4).cells:
@@ -97,6 +101,7 @@ def test_no_number_from_the_runs_is_typed_into_the_prose():
             text = re.sub(r"\{glue:\w+\}`[^`]+`|`[^`]+`|§\d+(\.\d+)*", " ", cell.source)  # glued, code, sections
             typed += [(path.stem, n) for n in re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", text)
                       if n not in constants and (path.stem, n) not in named]
+            typed += [(path.stem, f"{n} %") for n in re.findall(r"(?<![\w.])(?<!top-)(\d+)\s*%", text) if int(n) not in percents]  # not "top-1 %"
     assert constants >= {"0.8", "0.9", "0.01", "0.001", "0.0001", "0.1"}
     assert typed == []
 

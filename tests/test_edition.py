@@ -101,7 +101,8 @@ def test_no_number_from_the_runs_is_typed_into_the_prose():
             text = re.sub(r"\{glue:\w+\}`[^`]+`|`[^`]+`|§\d+(\.\d+)*", " ", cell.source)  # glued, code, sections
             typed += [(path.stem, n) for n in re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", text)
                       if n not in constants and (path.stem, n) not in named]
-            typed += [(path.stem, f"{n} %") for n in re.findall(r"(?<![\w.])(?<!top-)(\d+)\s*%", text) if int(n) not in percents]  # not "top-1 %"
+            typed += [(path.stem, f"{n} %") for n in re.findall(r"(?<![\w.])(?<!top-)(\d+)\s*%", text)  # not "top-1 %"
+                      if int(n) not in percents]
     assert constants >= {"0.8", "0.9", "0.01", "0.001", "0.0001", "0.1"}
     assert typed == []
 

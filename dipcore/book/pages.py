@@ -72,7 +72,7 @@ ROWS = ("dynamical_isometry", "orthp", "hypotheses", "table3", "value_of_pruning
 
 def verdicts_by_row(ch: Chapter) -> dict[str, list[claims.Verdict]]:
     """Every claim the book tests, by the introduction's row that shows it (``ROWS``; ``table3``:
-    the page's own two claims, beside the hypotheses' it repeats), each decided by the same code as
+    the page's own claims, not the hypotheses' it repeats), each once and decided by the same code as
     in its chapter; a claim whose runs are not all stored (and may not be computed) is ``pending``."""
     dataset, protocol = ch.dataset, ch.protocol.name
     rows: dict[str, list[claims.Verdict]] = {r: [] for r in ROWS}
@@ -125,10 +125,9 @@ def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
 
 
 def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
-    """Glue, for the introduction's table, each row's verdict counts as ``status_<row>``
-    (``claims.summary``; the Table 3 row counts the hypotheses it repeats as well; ``all``: the
-    claims page's), pasted there
-    from the claims page (``{glue:text}`claims.ipynb::status_table7```). Returns them by row."""
+    """Glue each row's verdict counts (``claims.summary``) as ``status_<row>``, for the introduction's
+    table to paste from the claims page (``{glue:text}`claims.ipynb::status_table7:s```): the Table 3
+    row counts the hypotheses it repeats as well, ``status_all`` every claim. Returns them by row."""
     out = {r: claims.summary(vs) for r, vs in rows.items()}
     out["table3"] = claims.summary(rows["hypotheses"] + rows["table3"])
     out["all"] = claims.summary([v for vs in rows.values() for v in vs])

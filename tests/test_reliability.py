@@ -232,6 +232,18 @@ def test_a_run_lock_excludes_others_and_leaves_no_file():
         assert got == ["a"]
 
 
+def test_lock_files_nobody_holds_are_swept_and_held_ones_kept():
+    folder = executor.inflight_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in ("old1", "old2", "busy"):
+        (folder / f"{k}.lock").touch()  # as the executor once left them
+    with executor.run_locks(["busy"]) as got:
+        assert got == ["busy"]
+        assert executor.sweep_locks() == 2
+        assert sorted(p.name for p in folder.glob("*.lock")) == ["busy.lock"]
+    assert not list(folder.glob("*.lock")) and executor.sweep_locks() == 0
+
+
 def test_a_lock_taken_on_a_removed_lock_file_is_no_lock(tmp_path, monkeypatch):
     import builtins
     import fcntl

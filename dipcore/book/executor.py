@@ -141,6 +141,21 @@ def run_locks(keys: list[str]):
             f.close()
 
 
+def sweep_locks() -> int:
+    """Remove the lock files under ``inflight_dir()`` that no process holds (the executor once left
+    every run's behind; ``ensure`` sweeps before it computes), by ``run_locks``' own take, remove,
+    let go: safe beside a running compute. Returns how many it removed."""
+    removed = 0
+    for path in sorted(inflight_dir().glob("*.lock")):
+        f = _lock(path)
+        if f is not None:
+            path.unlink(missing_ok=True)
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
+            removed += 1
+    return removed
+
+
 # -- what to compute ---------------------------------------------------------------------------------
 def closure(specs: list[dict], store: RunStore | None = None) -> list[dict]:
     """``specs`` and the runs they start from, ancestors first, each once. With a ``store``, the
@@ -284,6 +299,7 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
         return [found[specmod.key(s)] for s in specs]
     if missing or damaged or compute == "always":
         check_targets(store)
+        sweep_locks()
     for s, why in damaged:
         aside = store.set_aside(s)
         warnings.warn(f"{why} It was moved to {aside.name} and will be recomputed.")

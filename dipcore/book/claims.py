@@ -254,10 +254,11 @@ def summary(verdicts: list[Verdict], markdown: bool = False) -> str:
     """How many claims and how each fell, in a fixed order (reproduced, not reproduced,
     inconclusive, pending; kinds with none left out): "24 claims: 9 reproduced, 9 inconclusive,
     6 pending". ``markdown``: the count in bold, as a page's verdict section opens."""
-    n = len(verdicts)
+    from collections import Counter
+
+    n, count = len(verdicts), Counter(v.verdict for v in verdicts)
     head = f"{n} claim{'' if n == 1 else 's'}:"
-    counts = [f"{sum(v.verdict == kind for v in verdicts)} {kind}" for kind in MARKS
-              if any(v.verdict == kind for v in verdicts)]
+    counts = [f"{count[kind]} {kind}" for kind in MARKS if count[kind]]
     return f"{f'**{head}**' if markdown else head} {', '.join(counts) if counts else 'none yet'}"
 
 

@@ -122,6 +122,13 @@ def _lock(path: Path):
         f.close()
 
 
+def _release(path: Path, f) -> None:
+    """Let go of a lock ``_lock`` took: its file removed first, while still held."""
+    path.unlink(missing_ok=True)
+    fcntl.flock(f, fcntl.LOCK_UN)
+    f.close()
+
+
 @contextlib.contextmanager
 def run_locks(keys: list[str]):
     """Take the lock of each run in ``keys`` that no other process holds; yield the keys taken.
@@ -136,9 +143,7 @@ def run_locks(keys: list[str]):
         yield [k for k, _ in held]
     finally:
         for k, f in held:
-            (inflight_dir() / f"{k}.lock").unlink(missing_ok=True)
-            fcntl.flock(f, fcntl.LOCK_UN)
-            f.close()
+            _release(inflight_dir() / f"{k}.lock", f)
 
 
 def sweep_locks() -> int:
@@ -149,9 +154,7 @@ def sweep_locks() -> int:
     for path in sorted(inflight_dir().glob("*.lock")):
         f = _lock(path)
         if f is not None:
-            path.unlink(missing_ok=True)
-            fcntl.flock(f, fcntl.LOCK_UN)
-            f.close()
+            _release(path, f)
             removed += 1
     return removed
 

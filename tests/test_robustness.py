@@ -35,11 +35,12 @@ def test_two_levels_finds_what_the_books_one_network_misses():
     # the first column is the hypothesis chapter's own verdict (the runs of network 0)
     one = evidence.hypothesis_verdicts(frame[frame.pretrained == 0], 1)
     assert [f"{claims.MARKS[v.verdict]} {v.verdict}" for v in one] == [levels.loc[h1, "with the book's network"]]
-    # the 900-epoch settings from the other networks are not stored: Hypotheses 2 and 4 wait for a GPU
+    # the 900-epoch settings from the other networks are not stored: Hypotheses 2 and 4 wait for them
     h2 = evidence.hypothesis_claim("MLP-7-Linear", 0.8, 2)
     assert levels.loc[h2, "with the book's network"] != "⏳ pending"
     assert levels.loc[h2, "across 5 pretrained networks"] == "⏳ pending"
-    assert "GPU" in levels.loc[h2, "evidence across networks"] and COMMANDS[900] in levels.loc[h2, "evidence across networks"]
+    assert "being computed" in levels.loc[h2, "evidence across networks"]
+    assert COMMANDS[900] in levels.loc[h2, "evidence across networks"]
     verdicts = robustness.verdicts(frame, COMMANDS)
     assert [v.verdict for v in verdicts[::2]][0] == claims.REPRODUCED and {verdicts[1].verdict, verdicts[3].verdict} == {claims.PENDING}
     assert all(v.claim.endswith("(across pretrained networks)") for v in verdicts)
@@ -62,14 +63,44 @@ def test_the_network_is_a_parameter_checked_before_anything_runs():
 
 
 def test_a_pending_verdict_says_who_computes_its_missing_runs():
-    """On the book's network the 90-epoch runs are the CPU's work and the 900-epoch ones a GPU's;
-    on a Table 7 network (robustness_table7, not computed on the CPU) both lengths are a GPU's."""
-    for net, gpu_at_90 in (("mlp7-linear", False), ("mlp7-relu", True)):
+    """On the book's network the runs of both lengths are being computed (the 900-epoch ones on the
+    CPU in the background); on a Table 7 network (robustness_table7, not computed on the CPU) both
+    lengths are a GPU's work."""
+    for net, gpu in (("mlp7-linear", False), ("mlp7-relu", True)):
         frame = _frame([1.0] * 5).assign(net=net)
         frame.loc[(frame.pretrained == 1) & (frame.setting == grids.HYPOTHESES[1].setting), "status"] = "missing"
         h1, h2 = robustness.verdicts(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
         assert h1.verdict == h2.verdict == claims.PENDING
-        assert ("GPU" in h1.evidence) == gpu_at_90 and "GPU" in h2.evidence
+        for v in (h1, h2):
+            assert ("GPU" in v.evidence) == gpu and ("being computed" in v.evidence) != gpu
+
+
+def test_the_pages_words_on_the_900_epoch_runs_follow_the_store():
+    """The sentence on the 900-epoch runs and the note on Hypotheses 2 and 4 say what is missing
+    while runs are, and once all are stored, how each verdict fell at both levels."""
+    frame = _frame([1.0] * 5)  # ratio 0.8; the other networks' 900-epoch runs missing
+    missing = int((frame.status == "missing").sum())
+    text = robustness.progress_900("mlp7-linear", 20, 20 + missing, "about 9 hours", "compute robustness_900")
+    assert text == (f"and 20 of the {20 + missing} 900-epoch runs (Hypotheses 2 and 4); the other {missing} are "
+                    "being computed (about 9 hours: `compute robustness_900`)")
+    assert "GPU" in robustness.progress_900("lenet5-relu", 0, 40, "about 9 hours", "c")
+    assert robustness.progress_900("mlp7-linear", 200, 200, "", "c") == "and all 200 of its 900-epoch runs (Hypotheses 2 and 4)"
+    decided = robustness.pairs(frame, COMMANDS)
+    alone = {h: a.verdict for h, a, _ in decided}
+    note = robustness.long_note(decided, [0.8], missing, 5)
+    assert note.startswith(f"Hypotheses 2 and 4 need 900-epoch runs from the other networks ({missing} runs")
+    assert f"Hypothesis 2 is {alone[2]} at 0.8; Hypothesis 4 is {alone[4]} at 0.8." in note
+    # all stored: no gain anywhere but H1's, so H2 (H1's gain falls to 0 at 900 epochs) is
+    # reproduced at both levels; H4 (no OrthP gain at either length) is not decided either way
+    frame = _frame([1.0] * 5, long_stored=True)
+    decided = robustness.pairs(frame, COMMANDS)
+    (h2, a2, b2), (h4, a4, b4) = [d for d in decided if d[0] in (2, 4)]
+    assert (a2.verdict, b2.verdict) == (claims.REPRODUCED, claims.REPRODUCED)
+    note = robustness.long_note(decided, [0.8], 0, 5)
+    assert note.startswith("**Hypotheses 2 and 4 (900 epochs) across the 5 networks.** Hypothesis 2 at 0.8 is "
+                           "reproduced across them, as with the book's network alone; Hypothesis 4 at 0.8 is "
+                           f"{b4.verdict} across them")
+    assert "pending" not in note
 
 
 def test_the_page_costs_the_missing_900_epoch_runs_from_the_stored_ones(tmp_path):

@@ -3,7 +3,7 @@
 The paper varies only the finetuning seed of **one** pretrained network per architecture, and so
 does the book's Table 3. Here Table 3's settings are rerun from five pretrained networks
 (pretraining seeds 0-4; seed 0 is Table 3's: ``grids.robustness``, and ``grids.robustness_900``
-for the 900-epoch settings, a GPU's work) and each hypothesis is decided at two levels: with the
+for the 900-epoch settings, about a day of one CPU thread) and each hypothesis is decided at two levels: with the
 book's one network (``evidence.hypothesis_verdicts``, as in its chapter) and across networks,
 finetuning seeds nested in them (the same with ``across=True``: ``claims.greater_across`` /
 ``claims.smaller_gain_across``). The network is a parameter: MLP-7-Linear at Table 3's ratios
@@ -27,21 +27,21 @@ def source(net: str) -> str:
     return "§3.3, Table 3" if net == NET else "§4, Table 7 (Table 3's hypotheses)"
 
 
-STATE = {90: "are being computed", 900: "are a GPU's work, computed when one is available"}  # of missing runs
+COMPUTING, GPU_WORK = "are being computed", "are a GPU's work, computed when one is available"  # of missing runs
 
 
-def state(net: str, epochs: int) -> str:
-    """What a pending verdict says of its missing runs: on the book's network, the 90-epoch runs
-    are the CPU's work and the 900-epoch ones a GPU's; the Table 7 networks' grid
-    (``robustness_table7``) is a GPU's work at either length."""
-    return STATE[epochs] if net == NET else STATE[900]
+def state(net: str) -> str:
+    """What a pending verdict says of its missing runs: on the book's network they are being
+    computed (the 900-epoch ones too: about a day of one CPU thread, in the background); the Table 7
+    networks' grid (``robustness_table7``, about 150 thread-hours) is a GPU's work at either length."""
+    return COMPUTING if net == NET else GPU_WORK
 
 
 def commands(ch: Chapter, net: str) -> dict[int, str]:
     """The command that computes the missing runs of each finetuning length."""
     if net == NET:
         return {90: f"python -m dipcore compute robustness --dataset {ch.dataset}",
-                900: f"python -m dipcore compute robustness_900 --dataset {ch.dataset} --device cuda"}
+                900: f"python -m dipcore compute robustness_900 --dataset {ch.dataset}"}
     return {e: f"python -m dipcore compute robustness_table7 --net {net} --dataset {ch.dataset}" for e in (90, 900)}
 
 
@@ -50,7 +50,8 @@ def runs(ch: Chapter, net: str = NET, compute: bool = True, seeds: tuple[int, ..
     pretrained networks' records by pretraining seed (None: not stored yet), and the commands that
     compute what is missing (by finetuning length). The 90-epoch runs are computed first when
     ``compute`` and ``ch.compute`` allow; the 900-epoch ones only where a GPU tier computes
-    (``gpu_tier_computes``: on a GPU, or at a protocol other than the paper's)."""
+    (``gpu_tier_computes``: on a GPU, or at a protocol other than the paper's; on a CPU they are
+    about a day of one thread, for the command line in the background, not for a notebook)."""
     import pandas as pd
 
     frames = []
@@ -162,16 +163,45 @@ def notes(frame, pre: dict) -> dict[str, str]:
             "unpruned_range": f"{max(accs) - min(accs):.2f}" if accs and len(accs) == len(pre) else "–"}
 
 
+def progress_900(net: str, have: int, need: int, cost: str, command: str) -> str:
+    """What the page says of its 900-epoch runs (Markdown, to follow "N of the M 90-epoch runs
+    (Hypotheses 1 and 3)"): all in, or how many, how the rest come in (``state``), what they would
+    cost (``cost_line``) and the command that computes them."""
+    if have >= need:
+        return f"and all {need} of its 900-epoch runs (Hypotheses 2 and 4)"
+    return (f"and {have} of the {need} 900-epoch runs (Hypotheses 2 and 4); the other {need - have} "
+            f"{state(net)} ({cost}: `{command}`)")
+
+
+def long_note(decided, ratios, missing: int, networks: int) -> str:
+    """The page's note on Hypotheses 2 and 4, the 900-epoch ones (Markdown), from their verdicts at
+    both levels (``pairs``, one per ratio in ``ratios``' order): while ``missing`` runs are not
+    stored, the verdicts with the book's network and what the rest waits for; then how each falls
+    across the ``networks`` pretrained networks beside the book's one."""
+    long = [(h, r, a, b) for h in HYPOTHESES if grids.HYPOTHESES[h].epochs == 900
+            for r, (_, a, b) in zip(ratios, [d for d in decided if d[0] == h])]
+    if missing:
+        alone = "; ".join(f"Hypothesis {h} is " + " and ".join(f"{a.verdict} at {r:g}" for g, r, a, _ in long if g == h)
+                          for h in dict.fromkeys(h for h, *_ in long))
+        return (f"Hypotheses 2 and 4 need 900-epoch runs from the other networks ({missing} runs not stored "
+                f"yet); with the book's network alone, {alone}. Whether each holds across networks is the "
+                "question this page leaves open until they are in.")
+    each = "; ".join(f"Hypothesis {h} at {r:g} is {b.verdict} across them"
+                     + (", as with the book's network alone" if a.verdict == b.verdict
+                        else f" (with the book's network alone: {a.verdict})") for h, r, a, b in long)
+    return f"**Hypotheses 2 and 4 (900 epochs) across the {networks} networks.** {each}."
+
+
 def verdicts(frame, commands: dict[int, str]) -> list[claims.Verdict]:
     """Each hypothesis at each ratio across the pretrained networks (pending while runs are
-    missing; the 900-epoch settings of Hypotheses 2 and 4 are a GPU's work)."""
+    missing)."""
     return [v for h in HYPOTHESES for v in _verdicts(frame, h, commands, True)]
 
 
 def _verdicts(frame, h: int, commands: dict[int, str], across: bool) -> list[claims.Verdict]:
     epochs = grids.HYPOTHESES[h].epochs
     return evidence.hypothesis_verdicts(frame, h, source(frame.net.iloc[0]), commands[epochs], across,
-                                         state(frame.net.iloc[0], epochs))
+                                         state(frame.net.iloc[0]))
 
 
 def pairs(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES):
@@ -242,8 +272,8 @@ def check_net(net) -> str:
 
 def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     """Reads (or computes) the grid on ``net``; glues ``rb_have``, ``rb_need``, ``rb_have_90``,
-    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, ``rb_missing_900`` (900-epoch runs
-    not stored), ``rb_cost_900`` (what they would cost, ``cost_line``), ``rb_command_900`` (Markdown), per ratio (``rb_80_...`` at 0.8)
+    ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, ``rb_progress_900`` (Markdown,
+    ``progress_900``), ``rb_long_note`` (Markdown, ``long_note``), per ratio (``rb_80_...`` at 0.8)
     Hypothesis 1's LR gain with the book's network (``_book``), with the others (``_others``), its
     spread across networks (``_sd_net``) and from the seeds alone (``_sd_seed``), the same two
     spreads with OrthP (``_orthp_sd_net``, ``_orthp_sd_seed``), each of ``notes`` as ``rb_<key>``,
@@ -261,9 +291,9 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     glue("rb_seeds", int(frame.seed.nunique()))
     glue("rb_networks", len(grids.ROBUSTNESS_PRETRAINED))
     glue("rb_net", paper.NET_LABELS[net])
-    glue("rb_missing_900", int((~stored & ~short).sum()))
-    glue("rb_cost_900", cost_line(ch, frame[~stored & ~short].key, net))
-    glue_markdown("rb_command_900", f"`{cmds[900]}`")
+    missing_900 = frame[~stored & ~short].key
+    glue_markdown("rb_progress_900", progress_900(net, int((stored & ~short).sum()), int((~short).sum()),
+                                                  cost_line(ch, missing_900, net) if len(missing_900) else "", cmds[900]))
     ratios = sorted(frame.ratio.unique())
     fig, axes = plt.subplots(1, len(ratios), figsize=(6.5 * len(ratios), 4), squeeze=False, sharey=True)
     for ax, ratio in zip(axes[0], ratios):
@@ -288,6 +318,7 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     for key, text in notes(frame, pre).items():
         glue(f"rb_{key}", text)
     decided = pairs(frame, cmds)  # each across-networks bootstrap once, for the verdicts and the table
+    glue_markdown("rb_long_note", long_note(decided, ratios, len(missing_900), int(frame.pretrained.nunique())))
     return RobustnessPage(frame, {"gains": gains}, [b for _, _, b in decided], networks_table(frame, pre),
                           two_levels(frame, cmds, decided=decided))
 

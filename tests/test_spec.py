@@ -191,3 +191,17 @@ def test_the_smoke_protocol_sweeps_two_of_section_3_4s_ratios():
     assert grids.value_ratios("smoke") == (0.5, 0.95)
     assert {l["ratio"] for l, _ in grids.labelled_value("mlp7-relu", "mnist", "smoke")} == {0.5, 0.95}
     assert {l["ratio"] for l, _ in grids.labelled_value("mlp7-relu", "mnist", "smoke", (0.3,))} == {0.3}
+
+
+def test_every_grid_is_named_where_readers_look_for_the_command_lines():
+    """Each grid ``python -m dipcore compute`` knows is described in the README's grid list and
+    named in the introduction's "How to rerun"; no other name is given there as a grid."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    listed = readme[readme.index("\nGrids: "):].split("A grid lists")[0]
+    intro = (root / "chapters" / "intro.md").read_text()
+    named = intro[intro.index("(grids: "):].split(")")[0]
+    for text in (listed, named):
+        assert set(re.findall(r"`(\w+)`", text)) == set(grids.GRIDS)

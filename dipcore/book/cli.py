@@ -5,6 +5,7 @@ server) can compute what the chapters need.
     python -m dipcore compute table3 --dataset fashion-mnist --device cuda
     python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
     python -m dipcore edition --protocol smoke --out /tmp/smoke-book  # the whole book at other parameters
+    python -m dipcore data mnist                               # MNIST's four files, fetched and verified
 """
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import edition
 
         return edition.main(argv[1:])
+    if argv[:1] == ["data"]:  # MNIST onto this machine (dipcore.fetch)
+        from .. import fetch
+
+        return fetch.main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m dipcore", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=("status", "compute", "list", "export"))

@@ -124,7 +124,7 @@ def build(net: str, ratio: float, scratch: bool, pretrained: bool, in_channels: 
             raise ValueError(f"{net} has no published weights: pretrain it first (--ratio 0) and pass --start")
         model, example = resnet.cifar_resnet(int(net[6:]), in_channels), torch.zeros(1, in_channels, 32, 32)
     if start:
-        model.load_state_dict(torch.load(start, map_location="cpu"))
+        model.load_state_dict(torch.load(start, map_location="cpu", weights_only=True))  # no code from the file
     if not ratio:
         return model
     if net in nets.NETS:

@@ -103,6 +103,52 @@ def test_smoke_runs_never_land_in_the_committed_store(monkeypatch, tmp_path):
     assert chapter.setup("table3").store.root == ROOT / "data" / "runs"
 
 
+def test_smoke_runs_from_the_command_line_never_land_in_the_committed_store(monkeypatch, tmp_path, capsys,
+                                                                            no_training):
+    """Issue 37, defect 4: ``compute GRID --protocol smoke`` without ``--store`` wrote into
+    ``data/runs``; now it goes to the scratch store, and naming ``data/runs`` is refused."""
+    monkeypatch.setenv("DIPBOOK_SCRATCH_STORE", str(tmp_path / "scratch"))
+    before = sorted(p.name for p in (ROOT / "data" / "runs").iterdir())
+    assert main(["list", "pretrain", "--protocol", "smoke"]) == 0
+    assert "4 runs, 0 stored" in capsys.readouterr().out  # the scratch store, not data/runs' smoke runs
+    for store in ("data/runs", str(ROOT / "data" / "runs")):
+        monkeypatch.chdir(ROOT)
+        assert main(["compute", "pretrain", "--protocol", "smoke", "--store", store, "--no-progress"]) == 2
+        assert "never go into the committed store" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="never go into the committed store"):
+        chapter.setup("table3", protocol="smoke", store=ROOT / "data" / "runs")
+    assert sorted(p.name for p in (ROOT / "data" / "runs").iterdir()) == before
+
+
+def test_a_missing_runs_hint_names_the_store_it_was_read_from(tmp_path):
+    """Issue 37, defect 4: the command a chapter prints for missing runs names its store, so
+    following it fills the store the chapter reads."""
+    ch = chapter.setup("table3", protocol="smoke", store=str(tmp_path / "runs"))
+    with pytest.raises(LookupError) as e:
+        ch.ensure(_smoke()[:1])
+    assert f"--protocol smoke --store {tmp_path / 'runs'}" in str(e.value)
+
+
+def test_distributed_loads_a_start_file_without_running_its_code(tmp_path, monkeypatch):
+    """Issue 37, defect 3: ``--start`` is loaded with ``weights_only=True``: a pickle that would
+    run code is refused, not executed."""
+    import pickle
+
+    from dipcore import distributed
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    bad = tmp_path / "start.pt"
+    bad.write_bytes(pickle.dumps(Evil()))
+    asked, load = [], torch.load  # asked for explicitly: torch before 2.6 defaults to running the pickle
+    monkeypatch.setattr(torch, "load", lambda *a, **k: asked.append(k.get("weights_only")) or load(*a, **k))
+    with pytest.raises(pickle.UnpicklingError):
+        distributed.build("resnet20", 0.0, False, False, 1, 0, start=str(bad))
+    assert not (tmp_path / "pwned").exists() and asked == [True]
+
+
 def test_a_chapter_says_which_store_it_reads(tmp_path, capsys):
     chapter.setup("table3", protocol="smoke", store=str(tmp_path / "runs"))
     assert f"run store {tmp_path / 'runs'}: does not exist yet" in capsys.readouterr().out

@@ -47,8 +47,9 @@ class Chapter:
 
     def ensure(self, specs: list[dict], grid: str | None = None) -> list[dict]:
         """The records of ``specs``, computed if ``compute`` allows (see ``RunStore.ensure``)."""
+        at = "" if self.store.root.resolve() == default_store(self.protocol.name).resolve() else f" --store {self.store.root}"
         hint = (f"python -m dipcore compute {grid or self.name} --dataset {self.dataset} "
-                f"--protocol {self.protocol.name}")
+                f"--protocol {self.protocol.name}{at}")
         recs = executor.ensure(self.store, specs, self.compute, device=self.device, command_hint=hint)
         self.shown.update((r["key"], r) for r in recs if r)
         return recs
@@ -170,6 +171,16 @@ def default_store(protocol: str) -> Path:
     return Path(os.environ.get("DIPBOOK_SCRATCH_STORE", Path.home() / ".cache" / "dipbook" / f"runs-{protocol}"))
 
 
+def store_for(protocol: str, store: str | Path | None) -> Path:
+    """The store a command or chapter uses: ``store``, or the protocol's default; a run of another
+    protocol than the paper's is refused in the committed ``data/runs``."""
+    path = default_store(protocol) if store is None else Path(store)
+    if protocol != "paper" and path.resolve() == DEFAULT_ROOT.resolve():
+        raise ValueError(f"runs at protocol {protocol!r} never go into the committed store {DEFAULT_ROOT}: "
+                         f"leave --store out (they go to {default_store(protocol)}) or name another folder")
+    return path
+
+
 def _assigned(src: str) -> list[str]:
     try:
         tree = ast.parse(src)
@@ -229,7 +240,7 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
         check_writable_folder(figures, "figures folder", "give another folder with figures=..., or None")
     if store is not None and (not isinstance(store, (str, Path)) or not str(store)):
         raise ValueError(f"store must be a folder (a non-empty path) or None (the default store), got {store!r}")
-    st = RunStore(store if store is not None else default_store(proto.name))
+    st = RunStore(store_for(proto.name, store))
     if compute != "never":
         executor.check_targets(st)
     print(st.describe())

@@ -17,8 +17,8 @@ import time
 import torch
 
 from . import cost, executor, export, grids, spec as specmod
-from .chapter import check_device
-from .store import DEFAULT_ROOT, RunStore
+from .chapter import check_device, store_for
+from .store import RunStore
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--protocol", default="paper")
     ap.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ... (default: cuda if present)")
-    ap.add_argument("--store", default=str(DEFAULT_ROOT), help="run store folder")
+    ap.add_argument("--store", default=None, help="run store folder (default: data/runs at protocol paper, "
+                    "else ~/.cache/dipbook/runs-<protocol>, $DIPBOOK_SCRATCH_STORE)")
     ap.add_argument("--data-root", default=None, help="dataset folder (default $DIPBOOK_DATA or ~/.cache/dipbook)")
     ap.add_argument("--download", action="store_true", help="allow downloading the dataset")
     ap.add_argument("--always", action="store_true", help="recompute runs already stored")
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="export: the file to write (CSV: standard output by default)")
     a = ap.parse_args(argv)
     try:
+        a.store = str(store_for(a.protocol, a.store))
         if a.action == "export":
             df = export.frame(a.grid, a.dataset, a.protocol, a.store, per_epoch=a.per_epoch)
             export.write(df, a.format, a.out)

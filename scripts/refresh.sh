@@ -9,3 +9,4 @@ for page in $(python3 -c "from dipcore.book.chapter import published; print(' '.
     papermill "$page.ipynb" "$page.ipynb" -k python3 --cwd . --no-progress-bar
   fi
 done
+python3 -m dipcore.book.clean ./*.ipynb  # no timestamps or durations in the committed notebooks

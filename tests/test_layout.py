@@ -20,3 +20,33 @@ def test_the_public_api():
     assert public == ["NETS", "SGDConfig", "approximate_isometry", "build", "initialize", "layerwise_singular_values",
                       "load_data", "mean_jsv", "orthogonal_init", "orthogonalize", "orthp", "parse_schedule",
                       "prune_l1", "prune_snip", "pruned_widths", "singular_values", "train_stacked"]
+
+
+def test_committed_notebooks_carry_no_execution_metadata():
+    """A chapter's diff shows only what changed on the page (issue 35): no cell keeps papermill's or
+    the kernel's timestamps and durations, and the notebook keeps no run times."""
+    from pathlib import Path
+
+    import nbformat
+
+    from dipcore.book import clean
+
+    chapters = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
+    assert chapters
+    for path in chapters:
+        nb = nbformat.read(path, 4)
+        assert not clean.strip(nb), f"{path.name} carries execution metadata: python -m dipcore.book.clean {path}"
+
+
+def test_clean_strips_timestamps_and_keeps_the_page():
+    import nbformat
+
+    from dipcore.book import clean
+
+    cell = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["hide-input"], "execution": {"iopub.status.idle": "t"},
+                                                          "papermill": {"duration": 4.6}})
+    cell.outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"papermill": {"duration": 9.0, "parameters": {"a": 1}}})
+    assert clean.strip(nb) and not clean.strip(nb)
+    assert nb.cells[0].metadata == {"tags": ["hide-input"]} and nb.cells[0].outputs[0].text == "1\n"
+    assert nb.metadata.papermill == {"parameters": {"a": 1}}

@@ -165,12 +165,23 @@ def test_a_chapter_says_which_store_it_reads(tmp_path, capsys):
     (["compute", "pretrain", "--dataset", "cifar"], "unknown dataset 'cifar'"),
     (["compute", "pretrain", "--protocol", "quick"], "unknown protocol 'quick'"),
     (["compute", "pretrain", "--store", "/dev/null"], "run store '/dev/null' is a file"),
+    # issue 37, defect 6: each of these printed "0 runs ... done" (or ignored the filter) with rc 0
+    (["compute", "table3", "--net", "nosuch"], "grid table3 has no network 'nosuch'; its networks are mlp7-linear"),
+    (["compute", "table3", "--epochs", "-5"], "--epochs must be at least 1, got -5"),
+    (["compute", "table3", "--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["compute", "table3", "--epochs", "90"], "no training runs of 90 epochs; its lengths are 2, 3"),
+    (["compute", "pretrain", "--store", ""], "--store must name a folder, got an empty path"),
+    (["status", "pretrain", "--store", "/etc/hostname"], "run store '/etc/hostname' is a file"),
+    (["list", "pretrain", "--store", "/etc/hostname"], "run store '/etc/hostname' is a file"),
+    (["export", "pretrain", "--store", "/etc/hostname"], "run store '/etc/hostname' is a file"),
 ])
 def test_bad_command_lines_are_refused_before_any_compute(argv, message, capsys, no_training, tmp_path):
     if "--store" not in argv:
         argv = argv + ["--store", str(tmp_path / "runs")]
+    cwd = sorted(Path.cwd().iterdir())
     assert main(argv + ["--protocol", "smoke"] * ("--protocol" not in argv) + ["--no-progress"]) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and sorted(Path.cwd().iterdir()) == cwd  # nothing written
 
 
 def test_status_fails_and_names_the_repair_when_a_run_is_damaged(tmp_path, capsys):

@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -55,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="export: the file to write (CSV: standard output by default)")
     a = ap.parse_args(argv)
     try:
+        if a.store is not None and not a.store.strip():
+            raise ValueError("--store must name a folder, got an empty path (leave it out for the protocol's default)")
         a.store = str(store_for(a.protocol, a.store))
+        if Path(a.store).exists() and not Path(a.store).is_dir():
+            raise ValueError(f"run store {a.store!r} is a file, not a folder: give a folder with --store")
+        if a.epochs is not None and a.epochs < 1:
+            raise ValueError(f"--epochs must be at least 1, got {a.epochs}")
         if a.action == "export":
             df = export.frame(a.grid, a.dataset, a.protocol, a.store, per_epoch=a.per_epoch)
             export.write(df, a.format, a.out)
@@ -75,11 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(a.threads)
         if a.device is not None:  # checked before any compute: "gpu", or cuda without a GPU
             a.device = check_device(a.device)
-        specs = grids.get(a.grid, a.dataset, a.protocol)
-        if a.net:
-            specs = [s for s in specs if s["net"] == a.net]
-        if a.epochs:
-            specs = [s for s in specs if s["kind"] != "train" or s["epochs"] == a.epochs]
+        specs = restrict(grids.get(a.grid, a.dataset, a.protocol), a.grid, a.protocol, a.net, a.epochs)
         store = RunStore(a.store)
         done, missing, damaged = store.status(specs)
         if a.max_stack < 1:
@@ -121,6 +124,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def restrict(specs: list[dict], grid: str, protocol: str, net: str | None, epochs: int | None) -> list[dict]:
+    """The grid's runs of ``net`` and ``epochs`` (training runs of that length; measurements are
+    kept); a filter that keeps nothing is refused, naming what the grid holds."""
+    if net is not None:
+        nets_ = sorted({s["net"] for s in specs})
+        specs = [s for s in specs if s["net"] == net]
+        if not specs:
+            raise ValueError(f"grid {grid} has no network {net!r}; its networks are {', '.join(nets_)}")
+    if epochs is not None:
+        lengths = sorted({s["epochs"] for s in specs if s["kind"] == "train"})
+        specs = [s for s in specs if s["kind"] != "train" or s["epochs"] == epochs]
+        if epochs not in lengths:
+            held = ", ".join(map(str, lengths)) or "none (it holds measurements only)"
+            raise ValueError(f"grid {grid} at protocol {protocol} has no training runs of {epochs} epochs; "
+                             f"its lengths are {held}")
+    return specs
 
 
 def run() -> int:

@@ -402,3 +402,12 @@ def test_a_bad_checkpoint_interval_is_refused_before_any_compute(tmp_path, monke
     monkeypatch.setenv("DIPBOOK_CHECKPOINT_S", "soon")
     with pytest.raises(ValueError, match="DIPBOOK_CHECKPOINT_S must be a number of seconds >= 0, got 'soon'"):
         executor.ensure(RunStore(tmp_path / "runs"), _smoke(), progress=False)
+
+
+def test_a_measurement_grid_says_what_it_measured(tmp_path, capsys):
+    """Issue 37, defect 14: ``compute table1`` wrote its measurements and printed '0 run(s) trained'."""
+    assert main(["compute", "table1", "--protocol", "smoke", "--store", str(tmp_path / "runs"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    n = len(grids.get("table1", "fashion-mnist", "smoke"))
+    assert f"0 run(s) trained and {n} measurement(s) taken by this process" in out
+    assert len(list((tmp_path / "runs").glob("*.json"))) == n

@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
                             download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard,
                             report=report)
-            print(f"done in {time.time() - t0:.0f} s: {report.get('trained', 0)} run(s) trained by this process")
+            print(f"done in {time.time() - t0:.0f} s: {report.get('trained', 0)} run(s) trained and "
+                  f"{report.get('measured', 0)} measurement(s) taken by this process")
         elif damaged:
             print(f"{len(damaged)} damaged run file(s): 'python -m dipcore compute {a.grid} ...' with the same "
                   "options sets each aside and recomputes it (or restore them from git)", file=sys.stderr)

@@ -313,23 +313,23 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     if shard is not None:
         share = shares(specs, shard[1], max_stack)
         mine = {k for k, j in share.items() if j == shard[0]}
-    trained = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
+    done = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
     if report is not None:
-        report["trained"] = trained
+        report.update(done)
     if compute == "always":
         found = {}  # everything was recomputed: read it anew
     return [found.get(specmod.key(s)) or store.get(s) for s in specs]
 
 
 def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str] | None, always: set[str],
-             device, data_root, download, max_stack, progress) -> int:
+             device, data_root, download, max_stack, progress) -> dict[str, int]:
     """Compute ``todo`` level by level (a run once the run it starts from is stored); with shards,
     only the runs in ``mine``, waiting for ancestors that other shards compute. A run stored
     meanwhile by another process is skipped, unless it is to be recomputed (``always``); a run
     another process is training (it holds its lock) is waited for. Return how many runs were
-    trained here."""
+    trained and how many measurements taken here (``trained``, ``measured``)."""
     pending = {specmod.key(s): s for s in todo}
-    trained = 0
+    trained = measured = 0
     datasets: dict[tuple, datamod.Data] = {}
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     while pending:
@@ -349,6 +349,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
             body = recipe.measure(s, recipe.initial_model(s, store.weights, data).to(dev), data)
             store.write(s, body, environment(dev) | {"wall_s": round(time.time() - t0, 2)})
             pending.pop(specmod.key(s))
+            measured += 1
         chunks = stacks([s for s in ready if s["kind"] == "train"], grid, max_stack)
         for chunk in chunks:
             for s in chunk:
@@ -374,7 +375,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
             chunks = stacks(elsewhere, grid, max_stack)
         if mine is not None and blocked:
             _wait_for(store, blocked)
-    return trained
+    return {"trained": trained, "measured": measured}
 
 
 def _wait_for(store: RunStore, keys: set[str]) -> None:

@@ -57,3 +57,28 @@ def test_a_damaged_weights_file_is_reported(store):
     store.weights_path(spec.key(pre)).write_bytes(b"not a tensor")
     with pytest.raises(DamagedRun, match="weights"):
         store.get(pre)
+
+
+def test_swapped_pretrained_weights_are_never_trained_from(store):
+    """Issue 37, defect 1: two pretrained networks' ``.pt`` files swapped, a finetuning run
+    recomputed: it trained from the wrong weights and was stored with a valid checksum. Now the
+    weights are verified against their record wherever they are read, and nothing is stored."""
+    pre = [grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke", seed) for seed in (0, 1)]
+    executor.ensure(store, pre, progress=False)
+    a, b = (store.weights_path(spec.key(p)) for p in pre)
+    good = store.weights(spec.key(pre[0]))
+    buf_a, buf_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(buf_b)
+    b.write_bytes(buf_a)
+    child = grids.finetune_spec("mlp7-linear", "fashion-mnist", "smoke", 0.8, 90, 0.01, False, 0)
+    with pytest.raises(DamagedRun, match=f"weights .*{spec.key(pre[0])}.* damaged"):
+        store.weights(spec.key(pre[0]))
+    with pytest.raises(DamagedRun):
+        executor.ensure(store, [child], progress=False)
+    assert not store.path(spec.key(child)).exists()  # nothing stored from the wrong weights
+    a.write_bytes(buf_a[: len(buf_a) // 2])  # truncated: a message, not a traceback
+    with pytest.raises(DamagedRun, match="damaged"):
+        store.weights(spec.key(pre[0]))
+    a.write_bytes(buf_a)
+    b.write_bytes(buf_b)
+    assert all(good[k].equal(v) for k, v in store.weights(spec.key(pre[0])).items())

@@ -88,11 +88,22 @@ class RunStore:
         return w.exists() and rec.get("weights_sha256") == _sha256(w.read_bytes())
 
     def weights(self, key: str) -> dict[str, torch.Tensor]:
-        """Final weights of stored run ``key`` (loaded with ``weights_only=True``)."""
-        w = self.weights_path(key)
-        if not w.exists():
-            raise RunsMissing(f"no stored weights for run {key} ({w}); compute its grid first")
-        return torch.load(w, map_location="cpu", weights_only=True)
+        """Final weights of stored run ``key``, verified: the bytes loaded (with
+        ``weights_only=True``) are the ones whose SHA-256 its sound record holds, so swapped,
+        replaced or truncated weights are refused (``DamagedRun``), never trained from."""
+        w, path = self.weights_path(key), self.path(key)
+        if not path.exists() or not w.exists():
+            raise RunsMissing(f"no stored weights for run {key} ({w}) in the store {self.root}; compute the grid "
+                              f"that holds it first (e.g. python -m dipcore compute pretrain --store {self.root})")
+        rec = self._read(path)  # the record itself is sound
+        buf = w.read_bytes()
+        if rec.get("weights_sha256") != _sha256(buf):
+            raise DamagedRun(f"weights {w} of run {key} do not match the SHA-256 its record holds (swapped, replaced "
+                             "or damaged): restore the file from git, or move both files away and recompute the run.")
+        try:
+            return torch.load(io.BytesIO(buf), map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - a file that matches its checksum but does not load
+            raise DamagedRun(f"weights {w} of run {key} do not load ({type(e).__name__}); recompute the run.") from None
 
     def record_paths(self) -> list[Path]:
         """The files named as records (``<key>.json``); anything else in the folder is foreign."""

@@ -24,6 +24,38 @@ def test_bad_parameters_are_refused_before_anything_runs(kw, message, tmp_path):
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize("where", ["data/runs", "dipcore", "_ext", "dipcore/new-folder", "~"])
+def test_an_edition_never_writes_into_the_repository_or_the_home_folder(where, tmp_path):
+    """Issue 37, defect 2: ``--out`` inside the repository (but for ``_build``) or the home folder
+    itself was accepted."""
+    out = (edition.ROOT / where) if where != "~" else edition.Path.home()
+    with pytest.raises(ValueError, match="would overwrite the book's own sources|holds files that no edition wrote"):
+        edition.check("mnist", "smoke", "cpu", "missing", str(tmp_path / "runs"), out)
+    assert not (edition.ROOT / "dipcore" / "new-folder").exists()
+
+
+def test_an_edition_never_deletes_a_folder_it_did_not_write(tmp_path):
+    """Issue 37, defect 2: ``edition --out P`` deleted an existing ``P/source`` (a user's thesis)
+    without a word. A folder with files and no edition marker is refused before anything runs,
+    by ``check`` and by ``build``; nothing in it is touched."""
+    out = tmp_path / "mine"
+    (out / "source").mkdir(parents=True)
+    (out / "source" / "thesis.tex").write_text("years of work")
+    with pytest.raises(ValueError, match="holds files that no edition wrote"):
+        edition.check("mnist", "smoke", "cpu", "missing", str(tmp_path / "runs"), out)
+    with pytest.raises(ValueError, match="holds files that no edition wrote"):
+        edition.build({"dataset": "mnist", "protocol": "smoke", "device": "cpu", "compute": "missing", "store": None},
+                      out, progress=False, execute=False)
+    assert (out / "source" / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in out.rglob("*")) == ["source", "thesis.tex"]
+    # a new folder, an empty one, and one an edition marked are the edition's own
+    for own in (tmp_path / "new", tmp_path / "empty"):
+        own.mkdir(exist_ok=own.name == "new") if own.name == "empty" else None
+        assert edition.check_out(own) == own.resolve()
+    (out / edition.MARKER).write_text("")
+    assert edition.check_out(out) == out.resolve()
+
+
 def test_good_parameters_are_the_chapters_parameters(tmp_path):
     p = edition.check("mnist", "smoke", "auto", "missing", str(tmp_path / "runs"), tmp_path / "ed")
     import torch

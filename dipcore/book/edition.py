@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
+import tempfile
 import shutil
 import sys
 from pathlib import Path
@@ -25,10 +27,11 @@ from pathlib import Path
 from .. import data
 from . import executor, protocol as protomod
 from .chapter import check_device, published
-from .store import DEFAULT_ROOT, RunStore, check_writable_folder
+from .store import DEFAULT_ROOT, RunStore
 
 ROOT = DEFAULT_ROOT.parents[1]
 SOURCES = ("_config.yml", "_toc.yml", "references.bib", "favicon.png", "_ext", "chapters")
+MARKER = ".dipbook-edition"  # in an edition's folder: the only kind of folder an edition replaces files in
 
 
 def check(dataset: str, protocol: str, device: str, compute: str, store: str | None, out: str | Path) -> dict:
@@ -40,15 +43,33 @@ def check(dataset: str, protocol: str, device: str, compute: str, store: str | N
     if compute not in executor.POLICIES:
         raise ValueError(f"compute must be one of {', '.join(executor.POLICIES)}, got {compute!r}")
     device = check_device(device)
-    out = Path(out).resolve()
-    if out == ROOT or ROOT / "chapters" in (out, *out.parents) or out in ROOT.parents:
-        raise ValueError(f"--out {out} would overwrite the book's own sources; give a folder of its own "
-                         "(e.g. _build/mnist)")
-    check_writable_folder(out, "edition folder", "give another --out")
+    out = check_out(out)
     if store is not None and compute != "never":
         executor.check_targets(RunStore(store))
     return {"dataset": dataset, "protocol": protocol, "device": device, "compute": compute,
             "store": None if store is None else str(Path(store).resolve())}
+
+
+def check_out(out: str | Path) -> Path:
+    """The edition's folder, refused unless it is the edition's own: a folder that does not exist
+    yet, an empty one, or one an earlier edition marked (``MARKER``), outside the repository but
+    for its ``_build``; and writable. Nothing is created here (``build`` creates it)."""
+    out = Path(out).resolve()
+    if out in (ROOT, *ROOT.parents) or (out.is_relative_to(ROOT) and not out.is_relative_to(ROOT / "_build")):
+        raise ValueError(f"--out {out} would overwrite the book's own sources; give a folder of its own "
+                         "(e.g. _build/mnist, or one outside the repository)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"edition folder {str(out)!r} is a file, not a folder: give another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise ValueError(f"edition folder {out} holds files that no edition wrote (it has no {MARKER}): an edition "
+                         "replaces its folder's source/ and _build/, so give a new or empty folder with --out")
+    parent = next(p for p in (out, *out.parents) if p.exists())
+    try:  # proven by making (and removing) a folder there: permissions alone do not tell for root
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
+    except OSError as e:
+        raise ValueError(f"edition folder {str(out)!r} cannot be written ({parent}: {e.strerror or e}): "
+                         "give another --out") from None
+    return out
 
 
 def banner(params: dict, when: str) -> str:
@@ -115,10 +136,12 @@ def build(params: dict, out: str | Path, progress: bool = True, execute: bool = 
     import nbformat
     import papermill
 
-    out = Path(out).resolve()
+    out = check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("a dipbook edition: python -m dipcore edition may replace this folder's source/ and _build/\n")
     src = out / "source"
     if src.exists():
-        shutil.rmtree(src)
+        shutil.rmtree(src)  # an earlier edition's copy (the folder carries the marker)
     src.mkdir(parents=True)
     for name in SOURCES:
         p = ROOT / name

@@ -3,6 +3,7 @@
 # (which nbval checks against re-execution) match the store. Run it after adding runs to data/runs.
 set -euo pipefail
 cd "$(dirname "$0")/../chapters"
+export OMP_NUM_THREADS=1  # as the test command (scripts/test.sh) re-executes them for nbval
 for page in $(python3 -c "from dipcore.book.chapter import published; print(' '.join(p.split('/')[-1] for p in published()))"); do
   if [ -f "$page.ipynb" ]; then
     echo "executing $page"

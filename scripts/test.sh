@@ -13,4 +13,7 @@ python3 -m ipykernel install --user --name python3 >/dev/null  # the kernel pape
 # MNIST, the paper's dataset (the real-dataset test): fetched and verified (python -m dipcore data mnist)
 python3 -m dipcore data mnist --no-progress \
   || echo "WARNING: MNIST could not be fetched; the real-MNIST test will be skipped" >&2
-python3 -m pytest -q tests chapters --nbval --nbval-current-env "$@"
+# Both cores: pytest-xdist's two workers, one thread each; conftest.py groups the tests that share
+# a build (the smoke edition, the book) or a kernel (a notebook's cells) onto one worker.
+OMP_NUM_THREADS=1 python3 -m pytest -q tests chapters --nbval --nbval-current-env \
+  -n 2 --dist loadgroup --no-loadscope-reorder "$@"

@@ -110,10 +110,19 @@ def test_bad_parameters_fail_before_any_compute(bad, message, tmp_path):
 
 @pytest.fixture(scope="session")
 def book(tmp_path_factory):
+    """The published book, built with warnings as errors from the committed notebooks' outputs
+    (execution off): nbval, in the same test run, re-executes every published chapter and checks
+    that those outputs are what the run store gives, so the chapters are executed once per run.
+    ``scripts/book.sh`` builds the site itself with execution forced."""
     out = tmp_path_factory.mktemp("book")
+    config = out / "_config.yml"
+    text = (ROOT / "_config.yml").read_text()
+    assert "execute_notebooks: force" in text and "offline_site: _ext" in text
+    config.write_text(text.replace("execute_notebooks: force", 'execute_notebooks: "off"')  # local extensions
+                      .replace("offline_site: _ext", f"offline_site: {ROOT / '_ext'}"))  # are found from the config's folder
     jb = shutil.which("jupyter-book") or str(Path(sys.executable).with_name("jupyter-book"))
-    proc = subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([jb, "build", str(ROOT), "--config", str(config), "--path-output", str(out),
+                           "-W", "-n", "--keep-going"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
     return out / "_build" / "html"
 

@@ -108,10 +108,12 @@ def test_ai_drives_every_pruned_layer_towards_isometry_and_keeps_shapes_and_bias
 def test_ai_error_floor_shrinks_with_its_learning_rate():
     """The unsquared norm has a corner at its minimum: plain gradient descent with a constant step
     hovers at a distance proportional to the step. This is why Lee et al.'s AI (lr 0.1) is
-    *approximate*: measured on one layer, ten times smaller lr, about ten times smaller error."""
+    *approximate*: measured on one layer, ten times smaller lr, about ten times smaller error. Each
+    lr runs for the same span of "time" (lr x iterations = 20: 200, 2000, 20 000 iterations), enough
+    for each to reach its floor."""
     torch.manual_seed(0)
     layer = torch.nn.Sequential(torch.nn.Linear(40, 10))
-    err = {lr: isometry.isometry_error(isometry.approximate_isometry(layer, 1.0, lr, 20000)[0].weight).item()
+    err = {lr: isometry.isometry_error(isometry.approximate_isometry(layer, 1.0, lr, round(20 / lr))[0].weight).item()
            for lr in (0.1, 0.01, 0.001)}
     assert err[0.001] < err[0.01] < err[0.1] < 0.5
     assert err[0.001] < 0.01 and err[0.1] / err[0.001] > 5
@@ -120,9 +122,9 @@ def test_ai_error_floor_shrinks_with_its_learning_rate():
 def test_ai_brings_the_jsvs_of_pruned_mlp7_linear_close_to_one():
     small, _ = pruning.prune_l1(_pretrained_like("mlp7-linear"), "mlp7-linear", 0.9)
     before = torch.linalg.svdvals(jsv.weight_product(small))
-    after = torch.linalg.svdvals(jsv.weight_product(isometry.approximate_isometry(small, 1.0, 0.001, 20000)))
+    after = torch.linalg.svdvals(jsv.weight_product(isometry.approximate_isometry(small, 1.0, 0.005, 4000)))
     assert (before - 1).abs().max() > 0.5
-    assert (after - 1).abs().max() < 0.05  # within the error floor of lr 0.001 (see above), not exact
+    assert (after - 1).abs().max() < 0.05  # within the error floor of lr 0.005 (0.012 measured; see above), not exact
 
 
 def test_ai_keeps_masked_entries_at_zero():

@@ -15,8 +15,8 @@ def test_every_stored_record_keeps_its_key():
     """The committed store is the reference: each file's spec passes today's checks, hashes to the
     key it is filed under, and is a run today's grids define (so no chapter recomputes it)."""
     assert len(STORED) >= 168
-    defined = {spec.key(s): s for g in grids.GRIDS for s in grids.get(g, "fashion-mnist", "paper")}
-    defined |= {spec.key(s): s for s in grids.pretrain("fashion-mnist", "paper")}
+    defined = {spec.key(s): s for d in ("fashion-mnist", "mnist") for g in grids.GRIDS for s in grids.get(g, d, "paper")}
+    defined |= {spec.key(s): s for d in ("fashion-mnist", "mnist") for s in grids.pretrain(d, "paper")}
     for path in STORED:
         rec = json.loads(path.read_text())
         spec.validate(rec["spec"])

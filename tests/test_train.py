@@ -247,14 +247,16 @@ def test_resnet20_stacked_runs_equal_runs_trained_one_by_one(synthetic):
     (weights, running statistics, loss, accuracy, mean JSV). Not over more: this setting is so
     ill-conditioned that the conventional loop itself, with weights moved by 1e-8, ends its
     second step 1e-3 away (measured), so a rounding difference is no test of the trainer. After
-    one step, stacked (grouped convolutions) against plain: weights within 1e-5 (alone: 1.2e-7);
-    a wrong LR, schedule or statistic would be ~1e-2 off."""
+    one step, stacked (grouped convolutions) against plain: weights within 1e-5 (alone: 1.2e-7)
+    on two threads, within 6.7e-5 on one (measured: the single-threaded convolution kernels round
+    differently, and this setting amplifies it), hence ``atol=2e-4``; a wrong LR, schedule or
+    statistic would be ~1e-2 off."""
     one_batch = data.Data("synthetic", synthetic.x_train[:100], synthetic.y_train[:100], synthetic.x_test,
                           synthetic.y_test, synthetic.mean, synthetic.std)
     models = [pruning.prune_l1(nets.seeded_build("resnet20", s), "resnet20", 0.5)[0] for s in range(2)]
     assert nets.widths_of(models[0], "resnet20") == pruning.pruned_widths("resnet20", 0.5)
     scheds = [schedule.parse("0:0.05"), schedule.parse("0:0.02")]
-    _assert_stacked_equals_reference(models, scheds, [3, 4], 1, one_batch, rel=1e-5, jsv_rel=1e-4, rtol=1e-4, atol=5e-5)
+    _assert_stacked_equals_reference(models, scheds, [3, 4], 1, one_batch, rel=1e-5, jsv_rel=1e-4, rtol=1e-4, atol=2e-4)
 
 
 def test_conv_stacks_on_a_cpu_lay_runs_innermost_with_the_default_layouts_result():

@@ -542,15 +542,23 @@ def recovery_moves(weights, net: str, dataset: str, protocol: str, ratio: float)
     far apart their results are, and how far ``W`` is from the nearest matrix with orthonormal rows
     or columns (its polar factor, scaled by the gain): the least any exact recovery must move it.
     The isometry error ``|W W^T - g^2 I|`` before and after each. ``weights(key)`` reads stored
-    weights (``RunStore.weights``). Recomputes AI (seconds)."""
+    weights (``RunStore.weights``). Recomputes AI (seconds), on one CPU thread as the store's runs
+    are computed: a float32 reduction's rounding depends on the thread count, and AI's 10 000 steps
+    carry it into the page's numbers (the 8th digit), which nbval compares."""
     import pandas as pd
+    import torch
 
     from .. import isometry, nets
     from . import grids, recipe
 
     g = nets.gain(net)
-    models = {rec: recipe.initial_model(grids.pruned_jsv_spec(net, dataset, protocol, ratio, recovery=rec), weights)
-              for rec in ("none", "orthp", "ai")}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        models = {rec: recipe.initial_model(grids.pruned_jsv_spec(net, dataset, protocol, ratio, recovery=rec), weights)
+                  for rec in ("none", "orthp", "ai")}
+    finally:
+        torch.set_num_threads(threads)
     rows = []
     layers = zip(*(nets.weight_layers(models[r]) for r in ("none", "orthp", "ai")))
     for i, (w, o, a) in enumerate(layers):

@@ -2,10 +2,13 @@
 
 * ``paper``: exactly the paper: the full dataset, 90/900 epochs, 5 seeds, mean JSV on 1000
   training examples. The only protocol whose numbers the book sets beside the paper's.
-* ``smoke``: the synthetic dataset (2000/500 examples), 1 to 3 epochs, 1 seed, JSV on 100
+* ``smoke``: the synthetic dataset (2000/500 examples), 1 to 3 epochs, 1 seed, JSV on 20
   examples, 100 iterations of approximate isometry, two of §3.4's six pruning ratios (0.5 and
-  0.95), and ResNet-20 (a CPU's slowest network) on 500/250 examples: proves every code path in
-  seconds to minutes (CI).
+  0.95), and ResNet-20 (a CPU's slowest network) on 200/100 examples: proves every code path in
+  seconds to minutes (CI). The JSV examples and ResNet-20's data are the smallest that still
+  exercise every path (a JSV sample of several examples, more than one batch of ResNet-20): they
+  were 100 and 500/250, which made the layerwise JSVs of pruning at initialization (one SVD per
+  layer and example) and ResNet-20 two thirds of the test command's time.
 
 A protocol maps the paper's epoch counts and LR schedules to its own (``epochs``, ``schedule``).
 """
@@ -46,9 +49,9 @@ class Protocol:
 
 PROTOCOLS = {
     "paper": Protocol("paper", seeds=(0, 1, 2, 3, 4), jsv_examples=1000),
-    "smoke": Protocol("smoke", seeds=(0,), jsv_examples=100, dataset="synthetic", n_train=2000,
+    "smoke": Protocol("smoke", seeds=(0,), jsv_examples=20, dataset="synthetic", n_train=2000,
                       n_test=500, epochs_map={17: 1, 20: 1, 90: 2, 120: 2, 900: 3}, ai_iterations=100,
-                      value_ratios=(0.5, 0.95), residual_data=(500, 250)),
+                      value_ratios=(0.5, 0.95), residual_data=(200, 100)),
 }
 
 

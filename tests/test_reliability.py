@@ -411,3 +411,17 @@ def test_a_measurement_grid_says_what_it_measured(tmp_path, capsys):
     n = len(grids.get("table1", "fashion-mnist", "smoke"))
     assert f"0 run(s) trained and {n} measurement(s) taken by this process" in out
     assert len(list((tmp_path / "runs").glob("*.json"))) == n
+
+
+@pytest.mark.parametrize("text", ["0,1", "0, 1", "[0, 1]", "0 1"])
+def test_the_hint_for_a_list_given_as_text_is_a_command_that_works(text):
+    """Issue 37, defect 11: ``-p seeds 0,1`` suggested ``-y "seeds: 0,1"``, which fails the same
+    way. The suggested YAML now reads back as the list, which the chapter accepts."""
+    import re
+
+    import yaml
+
+    with pytest.raises(ValueError) as e:
+        chapter.check_seeds(text)
+    (option,) = re.findall(r'-y "([^"]+)"', str(e.value))
+    assert chapter.check_seeds(yaml.safe_load(option)["seeds"]) == (0, 1)

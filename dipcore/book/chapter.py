@@ -135,9 +135,13 @@ def check_device(device: str) -> str:
 
 
 def _papermill_hint(name: str, value) -> str:
-    """What to say when a list parameter arrives as text (papermill's ``-p`` passes text)."""
+    """What to say when a list parameter arrives as text (papermill's ``-p`` passes text): the
+    ``-y`` option that passes it as a YAML list (``0,1`` -> ``-y "seeds: [0, 1]"``)."""
+    if not isinstance(value, str):
+        return ""
+    items = [v for v in value.strip().strip("[]").replace(",", " ").split() if v]
     return (f"{name} is the text {value!r}; papermill's -p passes text: give the list with "
-            f"-y \"{name}: {value}\"" if isinstance(value, str) else "")
+            f"-y \"{name}: [{', '.join(items)}]\"")
 
 
 def check_ratios(ratios) -> tuple[float, ...]:

@@ -80,3 +80,44 @@ def test_a_page_links_the_csv_of_every_run_it_read(store, tmp_path, monkeypatch)
     assert linked.final_acc.tolist() == pytest.approx(df.final_acc.tolist())
     assert "3 stored runs" in obj["text/plain"] and 'download="table3_runs_synthetic_smoke.csv"' in obj["text/html"]
     assert pd.read_csv(tmp_path / "table3_runs_synthetic_smoke.csv").key.tolist() == linked.key.tolist()
+
+
+@pytest.mark.parametrize("where,message", [
+    ("missing-folder/runs.csv", "does not exist; create it first"),
+    ("", "is a folder: give a file name"),
+    ("/proc/version", "cannot be written|could not be written"),
+])
+def test_an_out_that_cannot_be_a_file_is_refused_with_a_message(store, tmp_path, capsys, where, message):
+    """Issue 37, defect 7: ``export --out`` into a missing folder, onto a folder or onto a file that
+    cannot be written gave tracebacks. Now a message and rc 2, and nothing written."""
+    from dipcore.book.cli import main
+
+    out = where if where.startswith("/") else str(tmp_path / where)
+    before = sorted(tmp_path.rglob("*"))
+    rc = main(["export", "table3", "--dataset", "mnist", "--protocol", "smoke", "--store", str(store.root), "--out", out])
+    import re
+
+    assert rc == 2
+
+    assert re.search(message, capsys.readouterr().err)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_damaged_runs_are_named_and_the_export_says_so(tmp_path, capsys):
+    """Issue 37, defect 10: a damaged run file was counted as "not stored yet", named nowhere, rc 0.
+    Now it is named, counted apart, and the command exits 3 (as ``status``); the sound runs are
+    still exported."""
+    from dipcore.book.cli import main
+
+    st = RunStore(tmp_path / "runs")
+    specs = grids.get("table3", "mnist", "smoke")[:2]
+    executor.ensure(st, specs, "missing", device="cpu", progress=False)
+    bad = st.path(spec.key(specs[1]))
+    bad.write_text(bad.read_text()[:100])
+    rc = main(["export", "table3", "--dataset", "mnist", "--protocol", "smoke", "--store", str(st.root),
+               "--out", str(tmp_path / "t.csv")])
+    err = capsys.readouterr().err
+    assert rc == 3 and "1 damaged, left out" in err and f"damaged: run file {bad}" in err
+    assert len(pd.read_csv(tmp_path / "t.csv")) == 1
+    df = export.frame("table3", "mnist", "smoke", st)
+    assert len(df.attrs["damaged"]) == 1 and df.attrs["missing"] == len(grids.get("table3", "mnist", "smoke")) - 2

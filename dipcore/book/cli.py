@@ -64,11 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         if a.epochs is not None and a.epochs < 1:
             raise ValueError(f"--epochs must be at least 1, got {a.epochs}")
         if a.action == "export":
+            export.check_out(a.out)
             df = export.frame(a.grid, a.dataset, a.protocol, a.store, per_epoch=a.per_epoch)
             export.write(df, a.format, a.out)
+            damaged = df.attrs["damaged"]
             print(f"exported {df.key.nunique() if len(df) else 0} stored run(s) of grid {a.grid} ({len(df)} rows"
-                  f"{', one per epoch' if a.per_epoch else ''}); {df.attrs['missing']} not stored yet, left out",
-                  file=sys.stderr)
+                  f"{', one per epoch' if a.per_epoch else ''}); {df.attrs['missing']} not stored yet"
+                  f"{f', {len(damaged)} damaged' if damaged else ''}, left out", file=sys.stderr)
+            for why in damaged:
+                print(f"  damaged: {why}", file=sys.stderr)
+            if damaged:
+                print(f"{len(damaged)} damaged run file(s) left out of the export: 'python -m dipcore compute "
+                      f"{a.grid} ...' with the same options sets each aside and recomputes it (or restore them "
+                      "from git)", file=sys.stderr)
+                return 3
             return 0
         shard = None
         if a.shard:

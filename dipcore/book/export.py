@@ -10,7 +10,9 @@ grid that are not stored yet are left out (``missing`` says how many).
 """
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 from . import grids, spec as specmod
 from .store import RunStore
@@ -70,12 +72,14 @@ def epoch_rows(rec: dict) -> list[dict]:
 def frame(grid: str, dataset: str = "fashion-mnist", protocol: str = "paper", store: str | RunStore | None = None,
           per_epoch: bool = False):
     """The stored runs of ``grid`` as a pandas DataFrame (``per_epoch``: one row per run and epoch),
-    with ``.attrs["missing"]``, the number of the grid's runs not stored yet (left out)."""
+    with ``.attrs["missing"]``, the number of the grid's runs not stored yet, and
+    ``.attrs["damaged"]``, why each damaged run file of the grid is damaged (both left out)."""
     st = store if isinstance(store, RunStore) else RunStore(store) if store is not None else RunStore()
     specs = grids.get(grid, dataset, protocol)
     done, missing, damaged, found = st._scan(specs)  # each record read once
     out = frame_of([found[specmod.key(s)] for s in done], per_epoch)
-    out.attrs["missing"] = len(missing) + len(damaged)
+    out.attrs["missing"] = len(missing)
+    out.attrs["damaged"] = [why for _, why in damaged]  # left out too, each with what is wrong
     return out
 
 
@@ -87,8 +91,24 @@ def frame_of(records, per_epoch: bool = False):
     return pd.DataFrame([r for rec in records for r in epoch_rows(rec)] if per_epoch else [run_row(rec) for rec in records])
 
 
+def check_out(out: str | None) -> None:
+    """Refuse, before anything is read or written, an ``--out`` that cannot be a file: a folder, a
+    file in a missing folder, or one that cannot be written."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(f"--out {out} is a folder: give a file name (e.g. {path / 'runs.csv'})")
+    if not path.parent.is_dir():
+        raise ValueError(f"--out {out}: the folder {path.parent} does not exist; create it first or give another file")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--out {out} cannot be written (no permission): give another file")
+
+
 def write(df, fmt: str = "csv", out: str | None = None) -> None:
-    """Write ``df`` as CSV (to standard output when ``out`` is None) or Parquet (needs ``out``)."""
+    """Write ``df`` as CSV (to standard output when ``out`` is None) or Parquet (needs ``out``);
+    a file is written whole or not at all (a temporary file renamed into place)."""
+    check_out(out)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "parquet":
@@ -98,8 +118,13 @@ def write(df, fmt: str = "csv", out: str | None = None) -> None:
             import pyarrow  # noqa: F401
         except ImportError:
             raise ValueError("parquet needs pyarrow: pip install pyarrow (or use --format csv)") from None
-        df.to_parquet(out, index=False)
-    elif out is None:
+    if out is None:
         df.to_csv(sys.stdout, index=False)
-    else:
-        df.to_csv(out, index=False)
+        return
+    tmp = Path(out).with_name(f".{Path(out).name}.part")
+    try:
+        df.to_parquet(tmp, index=False) if fmt == "parquet" else df.to_csv(tmp, index=False)
+        tmp.replace(out)
+    except OSError as e:  # a read-only file system, a full disk
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"--out {out} could not be written ({e.strerror or e}): give another file") from None

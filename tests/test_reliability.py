@@ -425,3 +425,21 @@ def test_the_hint_for_a_list_given_as_text_is_a_command_that_works(text):
         chapter.check_seeds(text)
     (option,) = re.findall(r'-y "([^"]+)"', str(e.value))
     assert chapter.check_seeds(yaml.safe_load(option)["seeds"]) == (0, 1)
+
+
+def test_status_names_a_damaged_run_the_grid_starts_from_and_compute_repairs_it(tmp_path, capsys):
+    """Issue 37, defect 9: ``status GRID`` never looked at the pretrained runs its grid starts from;
+    ``compute`` then stopped with "compute its grid first", naming neither that grid nor the store.
+    Now status names the damaged ancestor (rc 3) and compute sets it aside and recomputes it first."""
+    store = str(tmp_path / "runs")
+    pre = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
+    executor.ensure(RunStore(store), [pre], progress=False)
+    RunStore(store).weights_path(spec.key(pre)).unlink()
+    assert main(["status", "table3", "--protocol", "smoke", "--store", store]) == 3
+    err_out = capsys.readouterr()
+    assert f"a run this grid starts from: {spec.describe(pre)}" in err_out.out
+    assert "damaged run file(s)" in err_out.err
+    specs = [s for s in _smoke("table3") if s["start"] == spec.key(pre)][:1]
+    with pytest.warns(UserWarning, match="will be recomputed"):
+        (rec,) = executor.ensure(RunStore(store), specs, progress=False)
+    assert rec["status"] == "ok" and RunStore(store).weights(spec.key(pre))

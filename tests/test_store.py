@@ -37,7 +37,8 @@ def test_truncated_json_is_reported_not_used(store):
     with pytest.warns(UserWarning, match="recomputed"):
         rec = executor.ensure(store, [s], compute="missing", progress=False)[0]
     assert rec["status"] == "ok"
-    assert len(list(store.root.glob("*.damaged-*"))) == 1  # the damaged file was kept aside
+    assert len(list(store.root.glob("*.json.damaged-*"))) == 1  # the damaged file was kept aside
+    assert len(list(store.root.glob("*.pt.damaged-*"))) == 1  # and the weights it named, unverifiable without it
 
 
 def test_edited_record_fails_its_checksum(store):
@@ -74,11 +75,16 @@ def test_swapped_pretrained_weights_are_never_trained_from(store):
     with pytest.raises(DamagedRun, match=f"weights .*{spec.key(pre[0])}.* damaged"):
         store.weights(spec.key(pre[0]))
     with pytest.raises(DamagedRun):
-        executor.ensure(store, [child], progress=False)
-    assert not store.path(spec.key(child)).exists()  # nothing stored from the wrong weights
+        executor.ensure(store, [child], compute="never")
+    b.write_bytes(buf_b)
     a.write_bytes(buf_a[: len(buf_a) // 2])  # truncated: a message, not a traceback
     with pytest.raises(DamagedRun, match="damaged"):
         store.weights(spec.key(pre[0]))
-    a.write_bytes(buf_a)
-    b.write_bytes(buf_b)
+    # computing repairs it: the damaged pretrained run is set aside (both files kept), recomputed
+    # (bit for bit the same weights), and only then is the finetuning run trained from it
+    with pytest.warns(UserWarning, match="will be recomputed"):
+        (rec,) = executor.ensure(store, [child], progress=False)
+    assert rec["status"] == "ok"
     assert all(good[k].equal(v) for k, v in store.weights(spec.key(pre[0])).items())
+    assert len(list(store.root.glob(f"{spec.key(pre[0])}.pt.damaged-*"))) == 1
+    assert len(list(store.root.glob(f"{spec.key(pre[0])}.json.damaged-*"))) == 1

@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grid {a.grid} ({a.dataset}, {a.protocol}): {len(specs)} runs, {len(done)} stored, "
               f"{len(missing)} missing, {len(damaged)} damaged")
         own = {specmod.key(s) for s in specs}
+        for s, why in executor.damaged_ancestors(missing, store):  # named now, not when compute reaches them
+            damaged.append((s, f"{why} (a run this grid starts from: {specmod.describe(s)})"))
         ancestors = [s for s in executor.closure(missing, store) if specmod.key(s) not in own]
         if ancestors:
             print(f"  and {len(ancestors)} missing run(s) they start from, computed first:")

@@ -273,6 +273,28 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
     return out
 
 
+def damaged_ancestors(specs: list[dict], store: RunStore) -> list[tuple[dict, str]]:
+    """The stored runs that ``specs`` start from (directly or further up) whose record or weights
+    are damaged, each with what is wrong: a run is never trained from them (``RunStore.weights``
+    refuses them), so they are named up front (``status``) and recomputed first (``ensure``)."""
+    out: dict[str, tuple[dict, str]] = {}
+    seen: set[str] = set()
+    todo = [p for s in specs for p in getattr(s, "requires", ())]
+    while todo:
+        p = todo.pop()
+        k = specmod.key(p)
+        if k in seen:
+            continue
+        seen.add(k)
+        if store.path(k).exists():
+            try:
+                store.get(p)
+            except DamagedRun as e:
+                out[k] = (p, str(e))
+        todo += list(getattr(p, "requires", ()))
+    return list(out.values())
+
+
 # -- computing ---------------------------------------------------------------------------------------
 def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device: str | None = None,
            data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
@@ -290,6 +312,8 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     if compute not in POLICIES:
         raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
     done, missing, damaged, found = store._scan(specs)
+    if missing or compute == "always":  # what they would start from must be sound
+        damaged += damaged_ancestors([s for s in specs if compute == "always" or s in missing], store)
     if compute == "never":
         if damaged:
             raise DamagedRun("; ".join(why for _, why in damaged))

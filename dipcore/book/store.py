@@ -114,7 +114,7 @@ class RunStore:
         damaged record set aside; temporary files of a write in progress are not listed."""
         own = {p.name for p in self.record_paths()} | {p.with_suffix(".pt").name for p in self.record_paths()}
         return sorted(p for p in self.root.iterdir() if p.name not in own and not p.name.startswith(".")
-                      and ".json.damaged-" not in p.name) if self.root.is_dir() else []
+                      and ".json.damaged-" not in p.name and ".pt.damaged-" not in p.name) if self.root.is_dir() else []
 
     def read_all(self) -> tuple[list[dict], list[str]]:
         """Every sound record of the store, and why each damaged one is damaged, in one pass over
@@ -204,11 +204,15 @@ class RunStore:
         return rec
 
     def set_aside(self, spec: dict) -> Path:
-        """Rename a damaged run file out of the way (nothing is deleted)."""
+        """Rename a damaged run file out of the way, and its weights file when there is one, so
+        that recomputing the run overwrites nothing (nothing is deleted)."""
         path = self.path(specmod.key(spec))
         stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         aside = path.with_name(f"{path.name}.damaged-{stamp}")
         path.replace(aside)
+        w = self.weights_path(specmod.key(spec))
+        if w.exists():
+            w.replace(w.with_name(f"{w.name}.damaged-{stamp}"))
         return aside
 
 def check_writable_folder(path: Path, what: str, fix: str) -> None:

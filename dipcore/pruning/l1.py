@@ -8,41 +8,12 @@ kept channel's feature map), with the kept biases. The classifier is never prune
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from ..nets import INPUT_SHAPE, arch, build, weight_layers
-
-
-def n_pruned(n: int, ratio: float) -> int:
-    """How many of ``n`` units a layer loses at pruning ratio ``ratio``.
-
-    ``min(ceil(ratio * n), n - 1)``: at least one unit survives. ``ratio * n`` is rounded to 9
-    decimals first, so that float error cannot prune one unit too many (``0.3 * 100`` is
-    ``30.000000000000004`` in floating point; we prune 30, the intended count).
-    """
-    check_ratio(ratio)
-    return min(math.ceil(round(ratio * n, 9)), n - 1)
-
-
-def check_ratio(ratio: float) -> None:
-    if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
-        raise ValueError(f"pruning ratio must be a number in [0, 1), got {ratio!r}")
-
-
-def l1_scores(weight: torch.Tensor) -> torch.Tensor:
-    """Mean absolute weight of each output unit (row of the ``[out, in*k*k]`` flattening)."""
-    return weight.detach().abs().flatten(1).mean(1)
-
-
-def kept_units(weight: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Indices (ascending) of the units a layer keeps: the lowest L1 scores go.
-    Ties are broken by index (a stable sort), so the result is deterministic."""
-    n = weight.shape[0]
-    order = torch.argsort(l1_scores(weight), stable=True)
-    return order[n_pruned(n, ratio):].sort().values
+from .criterion import check_ratio, kept_units, n_pruned
+from .residual import block_first_convs, prune_filters
 
 
 def pruned_widths(name: str, ratio: float) -> tuple[int, ...]:
@@ -81,8 +52,6 @@ def prune_l1(model: nn.Sequential, name: str, ratio: float) -> tuple[nn.Sequenti
     """
     check_ratio(ratio)
     if arch(name).residual:  # coupled channels: through Torch-Pruning's dependency graph
-        from .residual import block_first_convs, prune_filters
-
         return prune_filters(model, block_first_convs(model), ratio, torch.zeros(1, *INPUT_SHAPE))
     layers = weight_layers(model)
     n_prunable = arch(name).prunable

@@ -19,7 +19,7 @@ import copy
 import torch
 from torch import nn
 
-from .l1 import check_ratio, kept_units
+from .criterion import check_ratio, kept_units
 
 
 def prune_filters(model: nn.Module, layers: list[nn.Conv2d | nn.Linear], ratio: float,

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../chapters"
 export OMP_NUM_THREADS=1  # as the test command (scripts/test.sh) re-executes them for nbval
+export PYTHONPATH="$(cd .. && pwd)${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's dipcore, whatever is installed
 for page in $(python3 -c "from dipcore.book.chapter import published; print(' '.join(p.split('/')[-1] for p in published()))"); do
   if [ -f "$page.ipynb" ]; then
     echo "executing $page"

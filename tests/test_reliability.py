@@ -443,3 +443,20 @@ def test_status_names_a_damaged_run_the_grid_starts_from_and_compute_repairs_it(
     with pytest.warns(UserWarning, match="will be recomputed"):
         (rec,) = executor.ensure(RunStore(store), specs, progress=False)
     assert rec["status"] == "ok" and RunStore(store).weights(spec.key(pre))
+
+
+def test_a_chapter_of_another_checkout_says_whose_code_it_runs(tmp_path, capsys, monkeypatch):
+    """Issue 37, defect 5: a chapter run from checkout B silently ran checkout A's installed
+    dipcore. It now says so in its first output (editions and refresh.sh put their own checkout
+    first on the kernels' path); run from its own checkout it says nothing more."""
+    other = tmp_path / "other-checkout"
+    (other / "dipcore").mkdir(parents=True)
+    (other / "dipcore" / "__init__.py").write_text("")
+    (other / "chapters").mkdir()
+    assert chapter.foreign_code(other / "chapters") == ROOT
+    assert chapter.foreign_code(ROOT / "chapters") is None
+    assert chapter.foreign_code(tmp_path / "edition" / "source" / "chapters") is None  # not a checkout
+    monkeypatch.chdir(other / "chapters")
+    chapter.setup("table3", protocol="smoke", store=str(tmp_path / "runs"))
+    assert f"WARNING: this chapter runs the dipcore of {ROOT}, not the one of its own checkout {other}" in \
+        capsys.readouterr().out

@@ -248,8 +248,29 @@ def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", de
     if compute != "never":
         executor.check_targets(st)
     print(st.describe())
+    warn_foreign_code()
     show_whole_tables()
     return Chapter(dataset, proto, check_device(device), compute, st, name, seeds, figures)
+
+
+def foreign_code(cwd: Path | None = None) -> Path | None:
+    """The checkout whose ``dipcore`` this kernel imported, when the chapter being run belongs to
+    another checkout (issue 37, defect 5: an editable install of one checkout made every other
+    checkout's chapters run its code); None when it is the chapter's own (or the chapter is not in
+    a checkout, e.g. an edition's copy). A chapter runs in its folder, ``<checkout>/chapters``."""
+    checkout = (cwd or Path.cwd()).resolve().parent
+    mine = Path(__file__).resolve().parents[2]
+    if (checkout / "dipcore" / "__init__.py").exists() and checkout != mine:
+        return mine
+    return None
+
+
+def warn_foreign_code() -> None:
+    other = foreign_code()
+    if other is not None:
+        print(f"WARNING: this chapter runs the dipcore of {other}, not the one of its own checkout "
+              f"{Path.cwd().resolve().parent}: run it with PYTHONPATH={Path.cwd().resolve().parent} "
+              "(scripts/refresh.sh and editions do), or pip install -e that checkout")
 
 
 def show_whole_tables() -> None:

@@ -158,6 +158,8 @@ def build(params: dict, out: str | Path, progress: bool = True, execute: bool = 
     notebooks = [p for p in pages if (src / f"{p}.ipynb").exists()]
     from tqdm import tqdm
 
+    # the chapters' kernels import this checkout's dipcore, whatever another checkout installed
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     bar = tqdm(notebooks, desc="edition", unit="chapter", disable=not progress)
     for page in bar:
         path = src / f"{page}.ipynb"

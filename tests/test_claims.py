@@ -82,7 +82,7 @@ def test_decreasing():
 def test_pending_is_a_verdict_of_its_own():
     v = claims.pending("H1 on MLP-7", "§3.3", 12, 20, "python -m dipcore compute table3")
     assert v.verdict == claims.PENDING and v.verdict in claims.VERDICTS
-    assert v.evidence == ("12 of 20 runs in the store; the rest are being computed "
+    assert v.evidence == ("12 of 20 runs in the store; the rest are not stored yet "
                           "(python -m dipcore compute table3)")
     assert v._repr_markdown_().startswith("**⏳ pending** — H1 on MLP-7 (§3.3).")
 

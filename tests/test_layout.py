@@ -50,3 +50,15 @@ def test_clean_strips_timestamps_and_keeps_the_page():
     assert clean.strip(nb) and not clean.strip(nb)
     assert nb.cells[0].metadata == {"tags": ["hide-input"]} and nb.cells[0].outputs[0].text == "1\n"
     assert nb.metadata.papermill == {"parameters": {"a": 1}}
+
+
+def test_no_page_says_runs_are_being_computed():
+    """Issue 38: a page said missing runs "are being computed" when no process was computing them.
+    A page states what is stored and what is missing, with the command (and, where known, the
+    cost) that computes the rest; whether something is running is not the page's to say."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    pages = sorted((root / "chapters").glob("*.ipynb")) + sorted((root / "chapters").glob("*.md"))
+    said = [p.name for p in pages if "being computed" in p.read_text()]
+    assert not said, f"pages that say runs are being computed: {said}"

@@ -39,7 +39,7 @@ def test_two_levels_finds_what_the_books_one_network_misses():
     h2 = evidence.hypothesis_claim("MLP-7-Linear", 0.8, 2)
     assert levels.loc[h2, "with the book's network"] != "⏳ pending"
     assert levels.loc[h2, "across 5 pretrained networks"] == "⏳ pending"
-    assert "being computed" in levels.loc[h2, "evidence across networks"]
+    assert "not stored yet" in levels.loc[h2, "evidence across networks"]
     assert COMMANDS[900] in levels.loc[h2, "evidence across networks"]
     verdicts = robustness.verdicts(frame, COMMANDS)
     assert [v.verdict for v in verdicts[::2]][0] == claims.REPRODUCED and {verdicts[1].verdict, verdicts[3].verdict} == {claims.PENDING}
@@ -63,7 +63,7 @@ def test_the_network_is_a_parameter_checked_before_anything_runs():
 
 
 def test_a_pending_verdict_says_who_computes_its_missing_runs():
-    """On the book's network the runs of both lengths are being computed (the 900-epoch ones on the
+    """On the book's network the missing runs of both lengths are not stored yet (the 900-epoch ones on the
     CPU in the background); on a Table 7 network (robustness_table7, not computed on the CPU) both
     lengths are a GPU's work."""
     for net, gpu in (("mlp7-linear", False), ("mlp7-relu", True)):
@@ -72,7 +72,7 @@ def test_a_pending_verdict_says_who_computes_its_missing_runs():
         h1, h2 = robustness.verdicts(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
         assert h1.verdict == h2.verdict == claims.PENDING
         for v in (h1, h2):
-            assert ("GPU" in v.evidence) == gpu and ("being computed" in v.evidence) != gpu
+            assert ("GPU" in v.evidence) == gpu and ("not stored yet" in v.evidence) != gpu
 
 
 def test_the_pages_words_on_the_900_epoch_runs_follow_the_store():
@@ -82,7 +82,7 @@ def test_the_pages_words_on_the_900_epoch_runs_follow_the_store():
     missing = int((frame.status == "missing").sum())
     text = robustness.progress_900("mlp7-linear", 20, 20 + missing, "about 9 hours", "compute robustness_900")
     assert text == (f"and 20 of the {20 + missing} 900-epoch runs (Hypotheses 2 and 4); the other {missing} are "
-                    "being computed (about 9 hours: `compute robustness_900`)")
+                    "not stored yet (about 9 hours: `compute robustness_900`)")
     assert "GPU" in robustness.progress_900("lenet5-relu", 0, 40, "about 9 hours", "c")
     assert robustness.progress_900("mlp7-linear", 200, 200, "", "c") == "and all 200 of its 900-epoch runs (Hypotheses 2 and 4)"
     decided = robustness.pairs(frame, COMMANDS)

@@ -2,7 +2,7 @@
 
 Each function compares samples of our runs and returns a ``Verdict`` whose ``verdict`` is one of
 ``reproduced``, ``not reproduced`` or ``inconclusive`` (or ``pending`` while its runs are
-being computed), with the evidence in words. The rules:
+not stored yet), with the evidence in words. The rules:
 
 * ``greater(a, b)``: the claim "a is larger than b". Welch's t-test on the two samples: a
   significant difference (p < alpha) in the claimed direction reproduces it, a significant one
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-PENDING = "pending"  # not decided yet: the runs it needs are still being computed
+PENDING = "pending"  # not decided yet: the runs it needs are not stored yet
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PENDING)
 
 
@@ -57,7 +57,7 @@ class Verdict:
         return f"**{MARKS[self.verdict]} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
 
 
-def pending(claim: str, source: str, have: int, need: int, command: str, state: str = "are being computed") -> Verdict:
+def pending(claim: str, source: str, have: int, need: int, command: str, state: str = "are not stored yet") -> Verdict:
     """A claim whose runs are not all in the store yet: said so (the rest ``state``), with the
     command that computes them."""
     return Verdict(claim, source, PENDING, f"{have} of {need} runs in the store; the rest {state} ({command})")

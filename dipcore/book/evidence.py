@@ -169,7 +169,7 @@ def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
     """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed), its
     epochs, final and best test accuracy, the test accuracy right after pruning/OrthP (``acc_0``) and after
     the first finetuning epoch (``acc_1``), and the mean JSV right after pruning/OrthP and at the end.
-    A run not in the store yet (record None) is a row with status ``missing`` and no numbers."""
+    A run not stored yet (record None) is a row with status ``missing`` and no numbers."""
     import pandas as pd
 
     from .spec import key
@@ -307,7 +307,7 @@ def lr_gain(frame, ratio: float, setting: str, column: str = "final_acc") -> flo
 
 
 def _pending(frame, ratio: float, settings: list[str], claim: str, source: str, command: str | dict | None,
-             state: str = "are being computed"):
+             state: str = "are not stored yet"):
     """A pending verdict when some runs of ``settings`` at ``ratio`` are not stored yet, else None.
     ``command`` computes them: one command, or one per grid (``{grid: command}``, the frame's
     ``grid`` column saying which grid each run belongs to), of which the verdict names those its
@@ -334,7 +334,7 @@ def hypothesis_claim(net_label: str, ratio: float, h: int) -> str:
 
 
 def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: str | dict | None = None,
-                        across: bool = False, state: str = "are being computed") -> list[claims.Verdict]:
+                        across: bool = False, state: str = "are not stored yet") -> list[claims.Verdict]:
     """The verdict of hypothesis ``h`` (``grids.HYPOTHESES``) at each pruning ratio (rules in
     ``dipcore.book.claims``): H1, LR 0.01 beats 0.001 in its setting; H2-H4, the gain of LR 0.01
     over 0.001 is smaller in its setting than in its base hypothesis's. Pending while runs are

@@ -204,7 +204,7 @@ def table7(ch: Chapter) -> Table7Page:
     axes[0, 0].legend(loc="lower right")
     ch.figure(fig, "table7_runs", "**Table 7, run by run.** Final test accuracy (%) of each stored finetuning and "
               "scratch run (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey"
-              + ("; a setting whose runs are all still being computed is marked pending." if have < len(frame) else "."),
+              + ("; a setting none of whose runs is in the store yet is marked pending." if have < len(frame) else "."),
               seeds=len(ch.seeds))
     compute = evidence.compute_table(frame, by_key, by=("net", "grid", "epochs"))
     glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")

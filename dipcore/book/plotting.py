@@ -32,14 +32,14 @@ def use_style() -> None:
 def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, setting: str, legend: bool = True) -> None:
     """Mean JSV and test accuracy per epoch of one setting, LR 0.01 against LR 0.001: the mean
     over seeds as a line, the range over seeds as a band (epoch 0: right after pruning/OrthP).
-    Runs not in the store yet (status ``missing``) are left out; a setting with none says so."""
+    Runs not stored yet (status ``missing``) are left out; a setting with none says so."""
     import numpy as np
 
     drawn = False
     for lr in (0.01, 0.001):
         rows = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)]
         keys = rows[rows.status != "missing"].key if "status" in rows else rows.key
-        if not len(keys):  # not in the store yet
+        if not len(keys):  # not stored yet
             continue
         drawn = True
         for ax, metric in ((ax_jsv, "jsv_mean"), (ax_acc, "test_acc")):
@@ -54,7 +54,7 @@ def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, settin
     ax_acc.set(ylabel="test accuracy (%)", xlabel="finetuning epoch")
     if not drawn:
         for ax in (ax_jsv, ax_acc):
-            ax.text(0.5, 0.5, "pending: runs\nbeing computed", transform=ax.transAxes, ha="center", va="center",
+            ax.text(0.5, 0.5, "pending: runs\nnot stored yet", transform=ax.transAxes, ha="center", va="center",
                     color="0.4")
             ax.set_xticks([])
     elif legend:
@@ -69,7 +69,7 @@ def final_accuracy_dots(ax, frame, ratio: float, column: str = "final_acc") -> N
 
     g = frame[frame.ratio == ratio]
     settings = list(dict.fromkeys(g.setting))  # in the grid's order
-    if "status" in g:  # runs not in the store yet: their setting keeps its place, marked pending
+    if "status" in g:  # runs not stored yet: their setting keeps its place, marked pending
         for i, setting in enumerate(settings):
             if (g[g.setting == setting].status == "missing").all():
                 ax.text(i, 0.5, "pending", transform=ax.get_xaxis_transform(), ha="center", va="center", color="0.4",

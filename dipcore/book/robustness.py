@@ -27,7 +27,7 @@ def source(net: str) -> str:
     return "§3.3, Table 3" if net == NET else "§4, Table 7 (Table 3's hypotheses)"
 
 
-COMPUTING, GPU_WORK = "are being computed", "are a GPU's work, computed when one is available"  # of missing runs
+COMPUTING, GPU_WORK = "are not stored yet", "are a GPU's work, computed when one is available"  # of missing runs
 
 
 def state(net: str) -> str:

@@ -172,7 +172,7 @@ def verdicts(frame, net: str, command: str) -> list[claims.Verdict]:
         cells = g[g.setting.isin([a, b])]
         have = int((cells.status != "missing").sum())
         if have < len(cells) or not len(cells):
-            state = "await a GPU" if nets.arch(net).residual else "are being computed"
+            state = "await a GPU" if nets.arch(net).residual else "are not stored yet"
             out.append(claims.pending(claim, source, have, len(cells), command, state))
         elif rule == "most":
             out.append(claims.at_most(_per_ratio(g, a, b, claim, source), claim, source))

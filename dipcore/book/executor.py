@@ -313,7 +313,7 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
         raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
     done, missing, damaged, found = store._scan(specs)
     if missing or compute == "always":  # what they would start from must be sound
-        damaged += damaged_ancestors([s for s in specs if compute == "always" or s in missing], store)
+        damaged += damaged_ancestors(specs if compute == "always" else missing, store)
     if compute == "never":
         if damaged:
             raise DamagedRun("; ".join(why for _, why in damaged))

@@ -107,8 +107,8 @@ def check_out(out: str | None) -> None:
 
 def write(df, fmt: str = "csv", out: str | None = None) -> None:
     """Write ``df`` as CSV (to standard output when ``out`` is None) or Parquet (needs ``out``);
-    a file is written whole or not at all (a temporary file renamed into place)."""
-    check_out(out)
+    a file is written whole or not at all (a temporary file renamed into place). The command line
+    calls ``check_out`` first, so that a bad ``--out`` is refused before the store is read."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "parquet":

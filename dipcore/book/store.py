@@ -64,9 +64,9 @@ class RunStore:
         path = self.path(specmod.key(spec))
         return self._read(path, spec) if path.exists() else None
 
-    def _read(self, path: Path, spec: dict | None = None) -> dict:
+    def _read(self, path: Path, spec: dict | None = None, weights: bool = True) -> dict:
         """Read and check one record: it parses, its checksum holds, it is filed under the key
-        of its spec (and that spec is ``spec`` when given), and its weights are intact."""
+        of its spec (and that spec is ``spec`` when given), and (``weights``) its weights are intact."""
         try:
             rec = json.loads(path.read_text())
             body = {k: v for k, v in rec.items() if k != "checksum"}
@@ -78,7 +78,7 @@ class RunStore:
         if not ok or rec.get("key") != key or path.stem != key or (spec is not None and rec["spec"] != spec):
             raise DamagedRun(f"run file {path} is damaged (its checksum or spec does not match). "
                              "Move it away and recompute it (compute='missing'), or restore it from git.")
-        if rec["spec"].get("keep_weights") and not self._weights_ok(rec):
+        if weights and rec["spec"].get("keep_weights") and not self._weights_ok(rec):
             raise DamagedRun(f"weights {self.weights_path(key)} of run {key} are missing or damaged; "
                              "recompute the run (compute='missing') or restore the file from git.")
         return rec
@@ -95,7 +95,7 @@ class RunStore:
         if not path.exists() or not w.exists():
             raise RunsMissing(f"no stored weights for run {key} ({w}) in the store {self.root}; compute the grid "
                               f"that holds it first (e.g. python -m dipcore compute pretrain --store {self.root})")
-        rec = self._read(path)  # the record itself is sound
+        rec = self._read(path, weights=False)  # the record itself is sound; its weights are checked here, read once
         buf = w.read_bytes()
         if rec.get("weights_sha256") != _sha256(buf):
             raise DamagedRun(f"weights {w} of run {key} do not match the SHA-256 its record holds (swapped, replaced "

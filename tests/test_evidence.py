@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dipcore.book import chapter, claims, evidence, grids
+from dipcore.book.chapters import dynamical_isometry, hypotheses, orthp, reproducibility, table7
 
 
 def _fake_records(labelled, acc):
@@ -36,7 +37,7 @@ def test_table3_layout_and_verdicts_from_records():
     assert [v.verdict for v in evidence.hypothesis_verdicts(frame, 1)] == [claims.REPRODUCED] * 2
     for h in (2, 3, 4):  # each shrinks the gain: 1 -> 0.5 (H2), 1 -> 0.1 (H3), 0.1 -> 0 (H4)
         assert [v.verdict for v in evidence.hypothesis_verdicts(frame, h)] == [claims.REPRODUCED] * 2, h
-    extra = evidence.table3_extra_verdicts(frame)
+    extra = hypotheses.table3_extra_verdicts(frame)
     # per ratio: OrthP-90 (91.1) against 900 epochs (91.5), both at LR 0.01; first epoch at each LR; epoch 0
     assert [v.verdict for v in extra] == [claims.NOT_REPRODUCED] + [claims.REPRODUCED] * 3 + \
         [claims.NOT_REPRODUCED] + [claims.REPRODUCED] * 3
@@ -77,18 +78,18 @@ def _jsv_rec(net, ratio=0.0, orthp=False, seed=0, mean=1.0, spread=0.0, acc=50.0
 def test_table1_verdict_needs_exact_isometry_of_the_linear_mlp_only():
     exact = [_jsv_rec("mlp7-linear", spread=1e-6)]
     others = [_jsv_rec(n, mean=0.8, spread=0.5) for n in ("mlp7-relu", "lenet5-linear", "lenet5-relu")]
-    v = evidence.table1_verdict(exact + others)
+    v = dynamical_isometry.table1_verdict(exact + others)
     assert v.verdict == claims.REPRODUCED and "MLP-7-Linear 1.0e-06" in v.evidence
-    assert evidence.table1_verdict([_jsv_rec("mlp7-linear", spread=1e-2)] + others).verdict == claims.NOT_REPRODUCED
+    assert dynamical_isometry.table1_verdict([_jsv_rec("mlp7-linear", spread=1e-2)] + others).verdict == claims.NOT_REPRODUCED
     near = [_jsv_rec(n, spread=1e-3) for n in ("mlp7-relu", "lenet5-linear", "lenet5-relu")]  # others too exact
-    assert evidence.table1_verdict(exact + near).verdict == claims.NOT_REPRODUCED
+    assert dynamical_isometry.table1_verdict(exact + near).verdict == claims.NOT_REPRODUCED
 
 
 def test_figure1_verdicts_per_network():
     ratios = [0.0, 0.3, 0.6, 0.9]
     falling = [_jsv_rec("mlp7-linear", r, mean=1 - r) for r in ratios]
     rising = [_jsv_rec("lenet5-relu", r, mean=1 + r) for r in ratios]
-    lin, relu = evidence.figure1_verdicts(falling + rising)
+    lin, relu = dynamical_isometry.figure1_verdicts(falling + rising)
     assert lin.verdict == claims.REPRODUCED and lin.claim.startswith("MLP-7-Linear")
     assert "below the unpruned network's at 100% of the ratios" in lin.evidence
     assert relu.verdict == claims.NOT_REPRODUCED and "at 0% of the ratios" in relu.evidence
@@ -97,10 +98,10 @@ def test_figure1_verdicts_per_network():
 def test_orthp_verdict_reads_the_orthp_rows_of_the_linear_mlp():
     recs = [_jsv_rec("mlp7-linear", 0.9, orthp=False, mean=0.1, spread=0.05),
             _jsv_rec("mlp7-linear", 0.9, orthp=True, spread=2e-6), _jsv_rec("mlp7-relu", 0.9, orthp=True, spread=0.4)]
-    v = evidence.orthp_verdict(recs)
+    v = orthp.orthp_verdict(recs)
     assert v.verdict == claims.REPRODUCED and v.evidence.endswith("at ratios 0.9: 2.0e-06")
     recs[1] = _jsv_rec("mlp7-linear", 0.9, orthp=True, spread=1e-3)
-    assert evidence.orthp_verdict(recs).verdict == claims.NOT_REPRODUCED
+    assert orthp.orthp_verdict(recs).verdict == claims.NOT_REPRODUCED
 
 
 def test_pretrained_frame_sets_ours_beside_the_papers():
@@ -122,11 +123,11 @@ def test_store_summary_counts_runs_and_hours_per_kind():
             *[{"spec": {"kind": "train", "keep_weights": False, "dataset": "d", "epochs": 900},
                "meta": {**meta, "wall_s": 7200.0, "stacked_with": 4}} for _ in range(4)],
             {"spec": {"kind": "jsv", "dataset": "d"}, "meta": {**meta, "wall_s": 36.0}}]
-    out = evidence.store_summary(recs).reset_index().set_index("kind")
+    out = reproducibility.store_summary(recs).reset_index().set_index("kind")
     assert out.loc["finetuning / scratch", ["runs", "epochs", "hours"]].tolist() == [4, 3600, 2.0]  # a stack's time once
     assert out.loc["pretraining", ["runs", "epochs", "hours"]].tolist() == [1, 90, 1.0]
     assert out.loc["measurement", "hours"] == 0.01
-    assert evidence.store_summary([]).empty
+    assert reproducibility.store_summary([]).empty
 
 
 def test_table7_verdicts_wait_for_their_runs_and_then_decide():
@@ -146,7 +147,7 @@ def test_table7_verdicts_wait_for_their_runs_and_then_decide():
                     + grids.labelled_ai(net, "mnist", "paper", (0.9,)))
         recs = _fake_records(labelled, acc)
         frame = evidence.runs_frame(labelled, recs)
-        verdicts = {v.claim.split(": ", 1)[1]: v.verdict for v in evidence.table7_verdicts(frame, "cmd")}
+        verdicts = {v.claim.split(": ", 1)[1]: v.verdict for v in table7.decide(frame, "cmd")}
         assert len(verdicts) == 2 + 2 + 2 + 2
         assert verdicts["900 epochs of finetuning beat 90 epochs (LR 0.01)"] == claims.REPRODUCED
         orthp_claims = [v for c, v in verdicts.items() if c.startswith("OrthP")]
@@ -157,7 +158,7 @@ def test_table7_verdicts_wait_for_their_runs_and_then_decide():
         # half of the 900-epoch runs missing: what needs them is pending, the rest decided as before
         partial = [None if (l["setting"] == "900 epochs" and l["seed"] < 2) else r for (l, _), r in zip(labelled, recs)]
         frame = evidence.runs_frame(labelled, partial)
-        out = {v.claim.split(": ", 1)[1]: v for v in evidence.table7_verdicts(frame, "cmd")}
+        out = {v.claim.split(": ", 1)[1]: v for v in table7.decide(frame, "cmd")}
         first = out["900 epochs of finetuning beat 90 epochs (LR 0.01)"]
         assert first.verdict == claims.PENDING and first.evidence.startswith("16 of 20 runs") and "(cmd)" in first.evidence
         assert out["the gain of LR 0.01 over 0.001 is smaller with OrthP and 900 epochs than with OrthP and 90"].verdict \
@@ -178,14 +179,14 @@ def test_table7_notes_quote_the_runs_and_wait_for_missing_ones():
     labelled = grids.labelled_hypotheses("mlp7-relu", "mnist", "paper", (0.9,)) + \
         grids.labelled_ai("mlp7-relu", "mnist", "paper", (0.9,))
     recs = _fake_records(labelled, lambda lab: level[lab["setting"]] + (0.5 if lab["lr"] == 0.01 else 0.0))
-    notes = evidence.table7_notes(evidence.runs_frame(labelled, recs))
+    notes = table7.notes(evidence.runs_frame(labelled, recs))
     assert notes["scratch"] == "92.50" and notes["scratch_vs"] == "below"
     assert notes["best"] == "93.50 % (AI, 900 epochs, LR 0.01)"
     assert (notes["peak_900"], notes["final_900"]) == ("91.60", "91.50")  # best_acc is final + 0.1 here
     assert notes["jsv_0"] == "0.1, 0.1, 0.1" and notes["jsv_end_90"] == notes["jsv_end_900"] == "1.00-1.00"
     partial = [None if lab["setting"] in ("AI, 900 epochs", "Scratch") and lab["seed"] == 0 else r
                for (lab, _), r in zip(labelled, recs)]
-    notes = evidence.table7_notes(evidence.runs_frame(labelled, partial))
+    notes = table7.notes(evidence.runs_frame(labelled, partial))
     assert notes["scratch"] == notes["scratch_vs"] == "–"
     assert notes["best"] == "92.50 % (AI, 90 epochs, LR 0.01)"  # the setting with a missing run is left out
 
@@ -223,14 +224,14 @@ def paper_value(net):
 
 def test_stack_drift_states_the_measured_guarantee(tmp_path):
     path = tmp_path / "drift.csv"
-    assert evidence.stack_drift(path)[0] is None and "Not measured yet" in evidence.stack_drift(path)[1]
+    assert reproducibility.stack_drift(path)[0] is None and "Not measured yet" in reproducibility.stack_drift(path)[1]
     path.write_text("key,setting,epochs,stored_stack,stored_segments,new_stack,stored_final_acc,new_final_acc,"
                     "max_abs_acc_gap,max_rel_jsv_gap,bitwise_equal,device,torch,date,max_rel_loss_gap,differing_metrics\n"
                     "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d,,\n"  # an old row: which metrics not recorded
                     "b,y,90,25,1,1,84.00,83.70,0.4,3.0e-06,False,cpu,2,d,0,test_acc jsv_mean\n"
                     "c,z,900,20,2,4,80.00,80.00,0.0,0,True,cpu,2,d,0,\n"
                     "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d,0,jsv_std\n")  # a re-measurement of a
-    table, sentence = evidence.stack_drift(path)
+    table, sentence = reproducibility.stack_drift(path)
     assert table.loc[(90, 25, 1), "runs"] == 2 and table.loc[(90, 25, 1), "max_final_acc_gap"] == 0.3
     assert table.loc[(90, 25, 1), "not_bitwise_equal"] == "jsv_mean, jsv_std, test_acc"
     assert table.loc[(900, 20, 4), "not_bitwise_equal"] == "-" and table.loc[(900, 20, 4), "bitwise_equal"] == 1
@@ -248,7 +249,7 @@ def test_a_pending_table7_verdict_names_only_the_grids_that_miss_its_runs(tmp_pa
     every grid still missing runs of that network.)"""
     import shutil
 
-    from dipcore.book import pages, spec
+    from dipcore.book import spec
     from dipcore.book.store import DEFAULT_ROOT
 
     ch = chapter.setup("table7", dataset="fashion-mnist", protocol="paper", store=str(tmp_path / "runs"))
@@ -259,14 +260,14 @@ def test_a_pending_table7_verdict_names_only_the_grids_that_miss_its_runs(tmp_pa
                if s["epochs"] == 90]
     for _, s in copied:
         shutil.copy(DEFAULT_ROOT / f"{spec.key(s)}.json", tmp_path / "runs")
-    frame, by_key, commands = pages.table7_runs(ch)
+    frame, by_key, commands = table7.runs(ch)
     run = "python -m dipcore compute {} --net {} --dataset fashion-mnist"
     assert commands["mlp7-relu"] == {g: run.format(g, "mlp7-relu") for g in ("table7", "table7_ai")}
     assert len(by_key) == len(copied) == int((frame.status != "missing").sum())
     assert set(frame.grid) == {"table7", "table7_ai"}
 
     def pending(net):
-        return {v.claim: v.evidence for v in evidence.table7_verdicts(frame[frame.net == net], commands[net])
+        return {v.claim: v.evidence for v in table7.decide(frame[frame.net == net], commands[net])
                 if v.verdict == claims.PENDING}
 
     mlp = pending("mlp7-relu")
@@ -290,18 +291,18 @@ def test_table3_notes_quote_the_unpruned_networks_and_orthps_two_lengths():
         return evidence.runs_frame(labelled, _fake_records(labelled, lambda lab: level.get(
             lab["setting"], short_level(lab["ratio"], lab["lr"]) if lab["setting"] == "OrthP, 90 epochs" else 80.0)))
 
-    notes = evidence.table3_notes(frame(lambda r, lr: 90.6 if r == 0.8 else 90.7), {"final_acc": 84.75})
+    notes = hypotheses.table3_notes(frame(lambda r, lr: 90.6 if r == 0.8 else 90.7), {"final_acc": 84.75})
     assert notes == {"unpruned": "84.8", "paper_unpruned": "92.8", "orthp_900_vs_90": "0.6 to 0.7 points below"}
-    assert evidence.table3_notes(frame(lambda r, lr: 89.5), None)["orthp_900_vs_90"] == "0.5 to 0.5 points above"
-    mixed = evidence.table3_notes(frame(lambda r, lr: 90.2 if lr == 0.01 else 89.9), None)
+    assert hypotheses.table3_notes(frame(lambda r, lr: 89.5), None)["orthp_900_vs_90"] == "0.5 to 0.5 points above"
+    mixed = hypotheses.table3_notes(frame(lambda r, lr: 90.2 if lr == 0.01 else 89.9), None)
     assert mixed == {"unpruned": "–", "paper_unpruned": "92.8", "orthp_900_vs_90": "between -0.2 and +0.1 points from"}
     f = frame(lambda r, lr: 90.6)
     f.loc[(f.setting == "OrthP, 900 epochs") & (f.seed == 0) & (f.lr == 0.01) & (f.ratio == 0.9), "status"] = "missing"
-    assert evidence.table3_notes(f, None)["orthp_900_vs_90"] == "–"
+    assert hypotheses.table3_notes(f, None)["orthp_900_vs_90"] == "–"
 
 
 def test_table7_progress_says_how_many_runs_are_in_and_what_waits():
-    assert evidence.table7_progress(195, 195) == "All 195 runs are in the store, and every verdict is decided on all of its runs."
-    line = evidence.table7_progress(175, 195)
+    assert table7.progress(195, 195) == "All 195 runs are in the store, and every verdict is decided on all of its runs."
+    line = table7.progress(175, 195)
     assert line.startswith("175 of the 195 runs are in the store;") and "`scripts/device_grid.sh table7 table7_ai`" in line
     assert "*pending*" in line

@@ -149,3 +149,20 @@ def test_ai_bad_settings_are_clear_errors(kw, message):
 def test_ai_on_a_network_without_weight_layers_is_a_clear_error():
     with pytest.raises(ValueError, match="needs a network with Conv or Linear layers"):
         isometry.approximate_isometry(torch.nn.Sequential(torch.nn.ReLU()))
+
+
+@pytest.mark.parametrize("shape", [(6, 10), (10, 6), (4, 3, 3, 3)])
+def test_the_nearest_isometry_is_an_isometry_and_no_farther_than_orthp(shape):
+    """The polar factor has orthonormal rows or columns (times the gain), and is at least as near
+    to the layer as any other such matrix: OrthP's Q, and random ones (the least an exact
+    recovery must move a layer, as the OrthP chapter reports)."""
+    from dipcore.isometry import isometry_error, nearest_isometry, orthogonalize
+
+    torch.manual_seed(0)
+    w, g = torch.randn(shape, dtype=torch.float64), 2 ** 0.5
+    near = nearest_isometry(w, g)
+    assert near.shape == w.shape and float(isometry_error(near, g)) < 1e-10
+    dist = float((near - w).norm())
+    assert dist <= float((orthogonalize(w, g) - w).norm()) + 1e-12
+    for _ in range(20):
+        assert dist <= float((orthogonalize(torch.randn(shape, dtype=torch.float64), g) - w).norm())

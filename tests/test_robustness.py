@@ -1,10 +1,11 @@
 """Beyond the paper: each §3.3 verdict with one pretrained network and across five
-(``dipcore.book.robustness``), on synthetic runs whose answer is known."""
+(``dipcore.book.chapters.robustness``), on synthetic runs whose answer is known."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from dipcore.book import claims, evidence, grids, robustness
+from dipcore.book import claims, evidence, grids
+from dipcore.book.chapters import robustness
 
 COMMANDS = {90: "compute robustness", 900: "compute robustness_900 --device cuda"}
 
@@ -41,7 +42,7 @@ def test_two_levels_finds_what_the_books_one_network_misses():
     assert levels.loc[h2, "across 5 pretrained networks"] == "⏳ pending"
     assert "not stored yet" in levels.loc[h2, "evidence across networks"]
     assert COMMANDS[900] in levels.loc[h2, "evidence across networks"]
-    verdicts = robustness.verdicts(frame, COMMANDS)
+    verdicts = robustness.decide(frame, COMMANDS)
     assert [v.verdict for v in verdicts[::2]][0] == claims.REPRODUCED and {verdicts[1].verdict, verdicts[3].verdict} == {claims.PENDING}
     assert all(v.claim.endswith("(across pretrained networks)") for v in verdicts)
 
@@ -69,7 +70,7 @@ def test_a_pending_verdict_says_who_computes_its_missing_runs():
     for net, gpu in (("mlp7-linear", False), ("mlp7-relu", True)):
         frame = _frame([1.0] * 5).assign(net=net)
         frame.loc[(frame.pretrained == 1) & (frame.setting == grids.HYPOTHESES[1].setting), "status"] = "missing"
-        h1, h2 = robustness.verdicts(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
+        h1, h2 = robustness.decide(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
         assert h1.verdict == h2.verdict == claims.PENDING
         for v in (h1, h2):
             assert ("GPU" in v.evidence) == gpu and ("not stored yet" in v.evidence) != gpu

@@ -212,7 +212,8 @@ def test_a_masked_run_through_the_executor_ends_with_its_pruned_weights_exactly_
 def test_two_criteria_at_chance_do_not_count_as_matching():
     import pandas as pd
 
-    from dipcore.book import claims, pai
+    from dipcore.book import claims
+    from dipcore.book.chapters import pruning_at_init as pai
 
     chance = pd.Series([10.0, 10.0, 10.0])
     assert pai._matches(chance, chance, "c").verdict == claims.INCONCLUSIVE
@@ -253,7 +254,7 @@ def _pai_frames():
 def test_the_pai_notes_quote_the_runs_and_wait_for_missing_ones():
     """The numbers the page's "What we noticed" quotes, from made-up runs whose every number is
     known; a number one of whose runs is missing is "–", the others stay."""
-    from dipcore.book import pai
+    from dipcore.book.chapters import pruning_at_init as pai
 
     frame, meas = _pai_frames()
     notes = pai.notes(frame, meas)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dipcore.book import grids, spec
+from dipcore.book import chapters, grids, spec
 from dipcore.book.store import DEFAULT_ROOT
 
 STORED = sorted(DEFAULT_ROOT.glob("*.json"))
@@ -195,7 +195,8 @@ def test_the_smoke_protocol_sweeps_two_of_section_3_4s_ratios():
 
 def test_every_grid_is_named_where_readers_look_for_the_command_lines():
     """Each grid ``python -m dipcore compute`` knows is described in the README's grid list and
-    named in the introduction's "How to rerun"; no other name is given there as a grid."""
+    named in the introduction's "How to rerun", in the order of the chapters' registry; no other
+    name is given there as a grid."""
     import re
 
     root = Path(__file__).resolve().parent.parent
@@ -205,3 +206,6 @@ def test_every_grid_is_named_where_readers_look_for_the_command_lines():
     named = intro[intro.index("(grids: "):].split(")")[0]
     for text in (listed, named):
         assert set(re.findall(r"`(\w+)`", text)) == set(grids.GRIDS)
+        # in the book's order: the chapters' registry, each grid where its first chapter is
+        assert list(dict.fromkeys(re.findall(r"`(\w+)`", text))) == list(dict.fromkeys(
+            g for row in chapters.ROWS for g in row.grids))

@@ -1,10 +1,11 @@
-"""§3.4, the value of pruning (``grids.value``, ``dipcore.book.value``): the sweep's specs, its
+"""§3.4, the value of pruning (``grids.value``, ``dipcore.book.chapters.value_of_pruning``): the sweep's specs, its
 table, the reductions and the verdicts."""
 import numpy as np
 import pytest
 
 from dipcore import nets, pruning
-from dipcore.book import claims, evidence, grids, paper, spec, value
+from dipcore.book import claims, evidence, grids, paper, spec
+from dipcore.book.chapters import value_of_pruning as value
 from test_evidence import _fake_records
 
 
@@ -79,7 +80,7 @@ def test_verdicts_wait_for_their_runs_and_then_decide():
     labelled = grids.labelled_value("mlp7-relu", "mnist", "paper")
     recs = _fake_records(labelled, acc)
     frame = evidence.runs_frame(labelled, recs)
-    out = value.verdicts(frame, "mlp7-relu", "cmd")
+    out = value.decide(frame, "mlp7-relu", "cmd")
     assert [v.verdict for v in out] == [claims.REPRODUCED] * 5
     table = value.sweep_table(frame, "mlp7-relu")
     assert table.loc[0.9, "LR 0.01 - LR 0.001"] == f"{0.5 + 2 * 0.9:+.2f}"
@@ -88,7 +89,7 @@ def test_verdicts_wait_for_their_runs_and_then_decide():
     partial = [None if (l["setting"] == "Scratch" and l["ratio"] == 0.5 and l["seed"] == 0) else r
                for (l, _), r in zip(labelled, recs)]
     frame = evidence.runs_frame(labelled, partial)
-    out = value.verdicts(frame, "mlp7-relu", "cmd")
+    out = value.decide(frame, "mlp7-relu", "cmd")
     assert [v.verdict for v in out] == [claims.PENDING, claims.REPRODUCED, claims.REPRODUCED, claims.REPRODUCED,
                                         claims.PENDING]
     assert "35 of 36 runs" in out[0].evidence

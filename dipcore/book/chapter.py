@@ -17,6 +17,7 @@ import torch
 
 from .. import data
 from . import executor, protocol as protomod
+from .evidence import runs_frame
 from .spec import SEED_LIMIT
 from .store import DEFAULT_ROOT, RunStore, check_writable_folder
 
@@ -62,6 +63,16 @@ class Chapter:
         recs = [self.store.get(s) for s in specs]
         self.shown.update((r["key"], r) for r in recs if r)
         return recs
+
+    def frame(self, labelled: list[tuple[dict, dict]], grid: str, compute: bool = True, complete: bool = False):
+        """The runs ``labelled`` (``(labels, spec)`` pairs, as ``grids.labelled_*`` give them) as one
+        frame, one row per run with its labels (``evidence.runs_frame``), and their records by key.
+        ``complete``: every run must be there (``ensure``: computed when ``compute`` allows, else
+        an error naming the command that computes ``grid``); otherwise a run not stored yet is a row
+        with status ``missing`` (``records``)."""
+        specs = [s for _, s in labelled]
+        recs = self.ensure(specs, grid) if complete else self.records(specs, grid, compute)
+        return runs_frame(labelled, recs), {r["key"]: r for r in recs if r}
 
     def download_runs(self, page: str):
         """A link that downloads, as CSV, every run the page ``page`` has read (one row per run, the

@@ -37,18 +37,12 @@ from typing import NamedTuple
 
 import torch
 
-from .. import __version__, data as datamod, train
+from .. import __version__, data as datamod, nets, train
 from ..schedule import parse
 from . import recipe, spec as specmod
 from .store import DamagedRun, RunsMissing, RunStore, check_writable_folder
 
 POLICIES = ("never", "missing", "always")
-# Relative cost of one run-epoch by network family, for dealing stacks to shards: (the family's
-# cost at the pruning ratios of Table 7, measured on the 2-core CPU, stacked; the share of it that
-# pruning does not remove, read off the stored runs' speed across §3.4's ratios). ResNet-20's is
-# its FLOPs' ratio to LeNet-5's (about 100), as no CPU run of it is stored; a family missing here
-# costs as MLP-7 does.
-COST = {"mlp7": (1.0, 0.5), "lenet5": (4.0, 0.2), "resnet20": (400.0, 0.1)}
 WAIT_S = 30.0  # how often a shard looks for an ancestor another shard computes
 LOCK_WAIT_S = 10.0  # how often a process looks again at runs that another process is training
 
@@ -199,10 +193,10 @@ def _groups(specs: list[dict], max_stack: int) -> list[list[dict]]:
 
 def cost(chunk: list[dict]) -> float:
     """A stack's relative cost for the shard deal: epochs x runs x the cost of one run-epoch of its
-    network at its pruning ratio (``COST``; the kept share of a layer's filters sets the pruned
-    network's width, so a run at ratio 0.95 costs a fraction of one at 0.1)."""
+    network at its pruning ratio (its ``nets.ENTRIES`` cost; the kept share of a layer's filters sets
+    the pruned network's width, so a run at ratio 0.95 costs a fraction of one at 0.1)."""
     s = chunk[0]
-    base, floor = COST.get(s["net"].split("-")[0], COST["mlp7"])
+    base, floor = nets.ENTRIES[s["net"]].cost
     kept = 1.0 - specmod.pruning_ratio(s)
     return s["epochs"] * len(chunk) * base * (floor + (1.0 - floor) * kept)
 
@@ -311,7 +305,7 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     Before anything is computed, every folder it will write to is checked (``check_targets``)."""
     if compute not in POLICIES:
         raise ValueError(f"compute must be one of {', '.join(POLICIES)}, got {compute!r}")
-    done, missing, damaged, found = store._scan(specs)
+    done, missing, damaged, found = store.scan(specs)
     if missing or compute == "always":  # what they would start from must be sound
         damaged += damaged_ancestors(specs if compute == "always" else missing, store)
     if compute == "never":

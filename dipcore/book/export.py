@@ -76,7 +76,7 @@ def frame(grid: str, dataset: str = "fashion-mnist", protocol: str = "paper", st
     ``.attrs["damaged"]``, why each damaged run file of the grid is damaged (both left out)."""
     st = store if isinstance(store, RunStore) else RunStore(store) if store is not None else RunStore()
     specs = grids.get(grid, dataset, protocol)
-    done, missing, damaged, found = st._scan(specs)  # each record read once
+    done, missing, damaged, found = st.scan(specs)  # each record read once
     out = frame_of([found[specmod.key(s)] for s in done], per_epoch)
     out.attrs["missing"] = len(missing)
     out.attrs["damaged"] = [why for _, why in damaged]  # left out too, each with what is wrong

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..nets import ENTRIES
+
 NUMBERS = Path(__file__).resolve().parents[2] / "data" / "paper" / "numbers.csv"
 DATASETS = {1: "MNIST", 3: "MNIST", 4: "ImageNet", 5: "ImageNet", 6: "CIFAR-10", 7: "MNIST"}
-NET_LABELS = {"mlp7-linear": "MLP-7-Linear", "mlp7-relu": "MLP-7-ReLU",
-              "lenet5-linear": "LeNet-5-Linear", "lenet5-relu": "LeNet-5-ReLU", "resnet20": "ResNet-20",
-              "mlp7-tanh": "MLP-7-Tanh"}
+NET_LABELS = {name: entry.label for name, entry in ENTRIES.items()}  # the paper's names
 
 
 def numbers(table: int | None = None):

@@ -1,7 +1,9 @@
 """One plotting style for the whole book, readable in its light theme."""
 from __future__ import annotations
 
-NET_COLORS = {"mlp7-linear": "#0072B2", "mlp7-relu": "#D55E00", "lenet5-linear": "#009E73", "lenet5-relu": "#CC79A7"}
+from ..nets import ENTRIES
+
+NET_COLORS = {name: entry.color for name, entry in ENTRIES.items()}
 LR_COLORS = {0.01: "#D55E00", 0.001: "#0072B2"}  # Okabe-Ito, colour-blind safe
 SCRATCH_COLOR = "0.45"
 AI_COLOR = "0.1"  # approximate isometry: near-black outlines, apart from every network colour

@@ -157,11 +157,12 @@ class RunStore:
 
     def status(self, specs: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
         """(done, missing, damaged with the reason) among ``specs``."""
-        done, missing, damaged, _ = self._scan(specs)
+        done, missing, damaged, _ = self.scan(specs)
         return done, missing, damaged
 
-    def _scan(self, specs: list[dict]):
-        """``status`` and the records read on the way (by key)."""
+    def scan(self, specs: list[dict]):
+        """What ``status`` returns (the specs done, missing and damaged: ``(spec, why)``), and the
+        records read on the way, by key: a caller that needs both reads each file once."""
         done, missing, damaged, found = [], [], [], {}
         for s in specs:
             try:

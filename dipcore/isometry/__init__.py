@@ -1,7 +1,8 @@
 """Dynamical isometry tools: recovery methods applied to a pruned network, and the orthogonal
 initialisation that gives exact isometry to a linear network.
 
-* ``orthp``: OrthP (Eq. 2, §3.2), the paper's recovery method.
+* ``orthp``: OrthP (Eq. 2, §3.2), the paper's recovery method, and the nearest isometry to a
+  layer (its polar factor), the least any exact recovery moves it.
 * ``ai``: approximate isometry (Lee et al., ICLR 2020), data-free gradient descent towards
   orthogonal layers: the second recovery method of §4.
 * ``init``: orthogonal initialisation (Table 1) and the variance-scaling inits Lee et al. compare
@@ -9,8 +10,8 @@ initialisation that gives exact isometry to a linear network.
 """
 from .ai import approximate_isometry, isometry_error
 from .init import INITS, initialize, orthogonal_init
-from .orthp import orthogonalize, orthp
+from .orthp import nearest_isometry, orthogonalize, orthp
 
 RECOVERIES = ("none", "orthp", "ai")  # the names a run's spec may give (its recovery)
 
-__all__ = ["INITS", "RECOVERIES", "approximate_isometry", "initialize", "isometry_error", "orthogonal_init", "orthogonalize", "orthp"]
+__all__ = ["INITS", "RECOVERIES", "approximate_isometry", "initialize", "isometry_error", "nearest_isometry", "orthogonal_init", "orthogonalize", "orthp"]

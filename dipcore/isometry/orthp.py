@@ -26,6 +26,15 @@ def orthogonalize(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     return (gain * (q.T if wide else q)).reshape(weight.shape)
 
 
+def nearest_isometry(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """The matrix with orthonormal rows or columns (times ``gain``) nearest to ``weight`` in the
+    Frobenius norm: ``U V^T`` of its SVD (the polar factor), on the ``[out, in*k*k]`` flattening.
+    The least any exact recovery must move a layer; OrthP's ``Q`` is one such matrix, not in
+    general the nearest (§3.2)."""
+    u, _, vh = torch.linalg.svd(weight.detach().flatten(1), full_matrices=False)
+    return (gain * u @ vh).reshape(weight.shape)
+
+
 @torch.no_grad()
 def orthp(model: nn.Module, gain: float = 1.0) -> nn.Module:
     """OrthP: a copy of the (pruned) ``model`` with Eq. 2 applied to every Conv/Linear weight,

@@ -27,6 +27,32 @@ INPUT_SHAPE = (1, 32, 32)
 
 
 @dataclass(frozen=True)
+class Entry:
+    """How the book names, draws and schedules one network: the paper's name for it, its colour in
+    every figure (Okabe-Ito, colour-blind safe), and its relative cost of one run-epoch for dealing
+    stacks to shards (``dipcore.book.executor.cost``): the cost unpruned, relative to MLP-7
+    (measured on the 2-core CPU, stacked, at Table 7's ratios), and the share of it that pruning
+    does not remove (read off the stored runs' speed across §3.4's ratios). ResNet-20's is its
+    FLOPs' ratio to LeNet-5's (about 100), as no CPU run of it is stored."""
+
+    label: str
+    color: str
+    cost: tuple[float, float]
+
+
+# Every network a run may name, with its entry: a new network is a module of this package (its
+# ``build``), its name in ``NETS``/``LEE``/``RESIDUAL`` and a line here.
+ENTRIES = {
+    "mlp7-linear": Entry("MLP-7-Linear", "#0072B2", (1.0, 0.5)),
+    "mlp7-relu": Entry("MLP-7-ReLU", "#D55E00", (1.0, 0.5)),
+    "lenet5-linear": Entry("LeNet-5-Linear", "#009E73", (4.0, 0.2)),
+    "lenet5-relu": Entry("LeNet-5-ReLU", "#CC79A7", (4.0, 0.2)),
+    "mlp7-tanh": Entry("MLP-7-Tanh", "#E69F00", (1.0, 0.5)),
+    "resnet20": Entry("ResNet-20", "#56B4E9", (400.0, 0.1)),
+}
+
+
+@dataclass(frozen=True)
 class Arch:
     """What the methods need to know of a network beyond its modules."""
 

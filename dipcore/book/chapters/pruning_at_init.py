@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from scipy import stats
 
-from . import claims, evidence, grids, paper, plotting
-from .chapter import Chapter, glue
+from .. import claims, evidence, grids, paper, plotting
+from ..chapter import Chapter, glue
+
+GRIDS = ("pai", "pai_jsv")  # the grids this page's runs come from
 
 SOURCE = "Lee et al. (ICLR 2020)"
 VS_INITS = ("lecun", "glorot", "he")  # variance scaling
@@ -49,10 +55,7 @@ def runs(ch: Chapter, compute: bool = True, seeds: tuple[int, ...] | None = None
     (``CHANCE``) and has no first-epoch loss. ``seeds`` None: the chapter's."""
     labelled = [pair for net in grids.PAI_NETS for pair in
                 grids.labelled_pai(net, ch.dataset, ch.protocol.name, seeds or ch.seeds)]
-    specs = [s for _, s in labelled]
-    recs = ch.records(specs, "pai", compute)
-    frame = evidence.runs_frame(labelled, recs)
-    by_key = {r["key"]: r for r in recs if r}
+    frame, by_key = ch.frame(labelled, "pai", compute)
     losses = [by_key[k]["metrics"]["train_loss"] if k in by_key else [] for k in frame.key]
     frame["loss_1"] = [float(x[1]) if len(x) > 1 else float("nan") for x in losses]
     frame["diverged"] = frame.status == "diverged"
@@ -64,8 +67,6 @@ def measurements(ch: Chapter, compute: bool = True):
     """The JSVs before training of every arm (seed 0): one row per arm with the input-output mean
     JSV (``io_jsv``), each layer's mean JSV (``layers``) and their mean over layers (``layer_jsv``),
     and the test accuracy at initialization; arms not measured yet have status ``missing``."""
-    import pandas as pd
-
     labelled = [pair for net in grids.PAI_NETS for pair in grids.labelled_pai_jsv(net, ch.dataset, ch.protocol.name)]
     specs = [s for _, s in labelled]
     recs = ch.records(specs, "pai_jsv", compute)
@@ -94,8 +95,6 @@ def accuracy_table(frame, net: str, column: str = "final_acc"):
     dense network at that init), the test accuracy (%) at the end of training (``column``
     ``best_acc``: the best epoch, as Lee et al. report), mean (std) over seeds, a diverged run
     counted at chance and named."""
-    import pandas as pd
-
     rows = {}
     for arm, (label, _, _) in ARMS.items():
         g = _arm_rows(frame, arm, net, dense=arm[2] == "none" and arm[1] == "snip")
@@ -108,8 +107,6 @@ def jsv_table(meas, net: str, column: str = "layer_jsv"):
     """Mean JSV before training (``layer_jsv``: the mean over layers of each layer's own mean JSV,
     Lee et al.'s layerwise dynamical isometry; ``io_jsv``: the input-output one, Eq. 1), per arm and
     sparsity, the first seed."""
-    import pandas as pd
-
     rows = {}
     for arm, (label, _, _) in ARMS.items():
         g = _arm_rows(meas, arm, net, dense=arm[2] == "none" and arm[1] == "snip")
@@ -124,7 +121,7 @@ def _at(g, s):
     return g[g.sparsity == s]
 
 
-def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
+def decide(frame, meas, net: str, command: str) -> list[claims.Verdict]:
     """The claims of Lee et al. on one network, each decided once all its runs are in the store:
     (1) with the orthogonal init SNIP-pruned networks train better at high sparsity than with
     the best variance-scaling init; (2) pruning moves the layerwise JSVs away from 1, the more the
@@ -180,6 +177,13 @@ def verdicts(frame, meas, net: str, command: str) -> list[claims.Verdict]:
     return out
 
 
+def verdicts(ch: Chapter) -> list[claims.Verdict]:
+    """The page's claims (Lee et al.'s, per network), for the claims page, on the first ``PAI_SEEDS`` seeds."""
+    frame, _, command = runs(ch, seeds=ch.seeds[:grids.PAI_SEEDS])
+    meas = measurements(ch)
+    return [v for net in grids.PAI_NETS for v in decide(frame, meas, net, command)]
+
+
 def _dist(x):
     """Distance of a mean JSV from 1, on a log scale (0.1 and 10 are equally far); a dead network
     (JSV 0) is far, not left out."""
@@ -211,8 +215,6 @@ def notes(frame, meas) -> dict[str, str]:
     - ``best_gap_low`` and ``best_gap_high``: how far the best epoch's mean accuracy lies above the
       final one at most, over every arm up to 95 % and from 98 %; ``best_gap_where``: where the
       latter is."""
-    from scipy import stats
-
     out: dict[str, str] = {}
     sp, high2 = grids.PAI_SPARSITIES, grids.PAI_SPARSITIES[-2:]
 
@@ -312,8 +314,6 @@ def plot_against_sparsity(ax, frame, net: str, column: str, arms=tuple(ARMS), lo
 def plot_layers(ax, meas, net: str) -> None:
     """Each layer's own mean JSV before training, orthogonal init, one line per sparsity: solid
     after SNIP, dashed after SNIP and AI."""
-    import matplotlib as mpl
-
     cmap = mpl.colormaps["viridis"]
     for arm, style in ((ORTH, "-"), (ORTH_AI, "--")):
         g = evidence.stored(_arm_rows(meas, arm, net, dense=arm == ORTH))
@@ -360,8 +360,6 @@ def page(ch: Chapter) -> PaiPage:
     ``lee_lr_diverged`` and ``lee_lr_dense`` (MLP-7-Linear's dense runs at Lee et al.'s LR),
     ``pai_dataset`` (the data's name), each of ``notes`` as ``pai_<key>``, and the figures
     ``pai_accuracy``, ``pai_jsv``, ``pai_layers`` and ``pai_loss``."""
-    import matplotlib.pyplot as plt
-
     frame, by_key, command = runs(ch)
     meas = measurements(ch)
     seeds = int(frame.seed.nunique())
@@ -378,7 +376,7 @@ def page(ch: Chapter) -> PaiPage:
     jsv_tables = {paper.NET_LABELS[n]: jsv_table(meas, n) for n in nets_}
     best_tables = {paper.NET_LABELS[n]: accuracy_table(frame, n, "best_acc") for n in nets_}
     io_tables = {paper.NET_LABELS[n]: jsv_table(meas, n, "io_jsv") for n in nets_}
-    out = [v for n in nets_ for v in verdicts(frame, meas, n, command)]
+    out = [v for n in nets_ for v in decide(frame, meas, n, command)]
     glue("pai_dataset", ch.label)
     for key, text in notes(frame, meas).items():
         glue(f"pai_{key}", text)

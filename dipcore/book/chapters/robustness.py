@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from scipy import stats
 
-from . import claims, cost, evidence, grids, paper, plotting, spec
-from .chapter import Chapter, glue, glue_markdown, gpu_tier_computes
+from .. import claims, cost, evidence, grids, paper, plotting, spec
+from ..chapter import Chapter, glue, glue_markdown, gpu_tier_computes
+
+GRIDS = ("robustness", "robustness_900", "robustness_table7")  # the grids this page's runs come from
 
 NET = "mlp7-linear"  # the published chapter's network
 SETTINGS = [h.setting for h in grids.HYPOTHESES.values()]  # Table 3's four finetuning settings
@@ -52,13 +57,11 @@ def runs(ch: Chapter, net: str = NET, compute: bool = True, seeds: tuple[int, ..
     ``compute`` and ``ch.compute`` allow; the 900-epoch ones only where a GPU tier computes
     (``gpu_tier_computes``: on a GPU, or at a protocol other than the paper's; on a CPU they are
     about a day of one thread, for the command line in the background, not for a notebook)."""
-    import pandas as pd
-
     frames = []
     for epochs, may in ((90, compute), (900, compute and gpu_tier_computes(ch))):
         labelled = grids.labelled_robustness(net, ch.dataset, ch.protocol.name, seeds=seeds or ch.seeds, epochs=(epochs,))
         grid = "robustness_table7" if net != NET else "robustness" if epochs == 90 else "robustness_900"
-        frames.append(evidence.runs_frame(labelled, ch.records([s for _, s in labelled], grid, may)))
+        frames.append(ch.frame(labelled, grid, may)[0])
     pre = dict(zip(grids.ROBUSTNESS_PRETRAINED, ch.records(
         [grids.pretrain_spec(net, ch.dataset, ch.protocol.name, p) for p in grids.ROBUSTNESS_PRETRAINED], "robustness", False)))
     return pd.concat(frames, ignore_index=True), pre, commands(ch, net)
@@ -87,8 +90,6 @@ def _acc(frame, pretrained: int, ratio: float, setting: str, lr: float) -> list[
 def networks_table(frame, pre: dict):
     """One row per pretrained network: its unpruned test accuracy and the mean JSV right after
     L1 pruning at each ratio (the same for every finetuning seed)."""
-    import pandas as pd
-
     rows = []
     for p, rec in pre.items():
         row = {"pretraining seed": p, "unpruned accuracy (%)": f"{rec['final_acc']:.2f}" if rec else "pending"}
@@ -115,8 +116,6 @@ def gains_table(frame):
     """The LR gain per (ratio, setting) with each pretrained network, its mean and spread across
     networks, and the spread one network's gain has from its finetuning seeds alone (the standard
     error of a difference of two means of the seeds, averaged over networks)."""
-    import pandas as pd
-
     pres = sorted(frame.pretrained.unique())
     rows = []
     for ratio in sorted(frame.ratio.unique()):
@@ -139,8 +138,6 @@ def jsv_gain_rank(frame, ratio: float) -> str:
     """Spearman's rho between a network's mean JSV right after pruning and its Hypothesis 1 LR
     gain, over the pretrained networks ("pending" until all are stored): does the pruned mean JSV
     tell which network gains most from the larger LR?"""
-    from scipy import stats
-
     pres = sorted(frame.pretrained.unique())
     gains = [gain(frame, p, ratio, SETTINGS[0]) for p in pres]
     if any(g is None for g in gains) or len(pres) < 3:
@@ -192,10 +189,17 @@ def long_note(decided, ratios, missing: int, networks: int) -> str:
     return f"**Hypotheses 2 and 4 (900 epochs) across the {networks} networks.** {each}."
 
 
-def verdicts(frame, commands: dict[int, str]) -> list[claims.Verdict]:
+def decide(frame, commands: dict[int, str]) -> list[claims.Verdict]:
     """Each hypothesis at each ratio across the pretrained networks (pending while runs are
     missing)."""
     return [v for h in HYPOTHESES for v in _verdicts(frame, h, commands, True)]
+
+
+def verdicts(ch: Chapter) -> list[claims.Verdict]:
+    """The page's claims (each hypothesis across pretrained networks), for the claims page; read
+    only, nothing computed here (its own chapter computes the grid)."""
+    frame, _, commands = runs(ch, compute=False)
+    return decide(frame, commands)
 
 
 def _verdicts(frame, h: int, commands: dict[int, str], across: bool) -> list[claims.Verdict]:
@@ -214,8 +218,6 @@ def pairs(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHE
 def two_levels(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HYPOTHESES, decided=None):
     """Each hypothesis at each ratio decided at two levels, side by side (``pairs``, or the
     ``decided`` pairs when given); one row per claim, with the evidence of the second."""
-    import pandas as pd
-
     decided = pairs(frame, commands, hypotheses) if decided is None else decided
     rows = [{"hypothesis": h, "claim": a.claim, "with the book's network": _mark(a),
              f"across {frame.pretrained.nunique()} pretrained networks": _mark(b), "evidence across networks": b.evidence}
@@ -279,8 +281,6 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     spreads with OrthP (``_orthp_sd_net``, ``_orthp_sd_seed``), each of ``notes`` as ``rb_<key>``,
     and the figure
     ``robustness_spread``."""
-    import matplotlib.pyplot as plt
-
     frame, pre, cmds = runs(ch, check_net(net))
     stored = frame.status != "missing"
     short = frame.setting.isin([h.setting for h in grids.HYPOTHESES.values() if h.epochs == 90])

@@ -6,11 +6,15 @@ from ``data/paper/numbers.csv`` and are shown as reference, never compared numbe
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from .. import nets, pruning
-from . import claims, evidence, grids, paper, plotting
-from .chapter import Chapter, gpu_tier_computes, glue, glue_markdown
+from ... import nets, pruning
+from .. import claims, evidence, grids, paper, plotting
+from ..chapter import Chapter, gpu_tier_computes, glue, glue_markdown
+
+GRIDS = ("value", "value_resnet")  # the grids this page's runs come from
 
 SCRATCH, FT20, FIXED90, DECAY_LOW, DECAY_HIGH = grids.VALUE_ARMS  # the five arms, in Table 4's order
 FINETUNED = (FT20, FIXED90, DECAY_LOW, DECAY_HIGH)
@@ -22,8 +26,6 @@ SOURCE_T4, SOURCE_T5 = "§3.4, Table 4", "§3.4, Table 5"
 def reductions(net: str, ratios: tuple[float, ...] = grids.VALUE_RATIOS):
     """Table 5's "Params reduc." and "FLOPs reduc." (%) of ``net`` L1-pruned at each ratio, counted
     from the networks themselves (``nets.cost``), with the counts."""
-    import pandas as pd
-
     dense = nets.cost(nets.build(net))
     rows = []
     for r in ratios:
@@ -42,12 +44,10 @@ def runs(ch: Chapter, ratios: tuple[float, ...] | None = None, seeds: tuple[int,
     computes what is missing."""
     dataset, protocol = ch.dataset, ch.protocol.name
     labelled = [pair for net in nets_ for pair in grids.labelled_value(net, dataset, protocol, ratios, seeds or ch.seeds)]
-    specs = [s for _, s in labelled]
     grid = "value_resnet" if grids.VALUE_RESIDUAL in nets_ else "value"
-    recs = ch.records(specs, grid, compute)
+    frame, by_key = ch.frame(labelled, grid, compute)
     device = " --device cuda" if grid == "value_resnet" else ""
-    return (evidence.runs_frame(labelled, recs), {r["key"]: r for r in recs if r},
-            f"python -m dipcore compute {grid} --dataset {dataset}{device}")
+    return frame, by_key, f"python -m dipcore compute {grid} --dataset {dataset}{device}"
 
 
 def _mean(frame, ratio, arm) -> float | None:
@@ -59,8 +59,6 @@ def sweep_table(frame, net: str):
     """Our sweep in Table 5's layout (with Table 4's four finetuning arms): per ratio, the
     reductions, each arm's final test accuracy mean (std) over seeds, and the gain of LR 0.01
     over LR 0.001 (both decayed), Table 5's parenthesis."""
-    import pandas as pd
-
     g = frame[frame.net == net]
     red = reductions(net, tuple(dict.fromkeys(g.ratio)))
     rows = []
@@ -147,7 +145,7 @@ def _gains(frame, a: str, b: str) -> tuple[list[float], list[float]]:
     return ratios, [_mean(frame, r, a) - _mean(frame, r, b) for r in ratios]
 
 
-def verdicts(frame, net: str, command: str) -> list[claims.Verdict]:
+def decide(frame, net: str, command: str) -> list[claims.Verdict]:
     """The claims of §3.4 on one network, each decided once all its runs are stored:
     (1) with Rethinking's schedule scratch beats finetuning at most ratios (Table 4, the "no value"
     observation the paper reproduces); (2) 90 decayed epochs at LR 0.001 beat that schedule at most
@@ -194,6 +192,16 @@ COMPARISONS = (  # (a, b, what a - b says, its row in the table): the difference
 )
 
 
+def verdicts(ch: Chapter) -> list[claims.Verdict]:
+    """The page's claims, for the claims page: the sweep's per network (its first ``VALUE_SEEDS``
+    seeds), then the residual tier's (read only: its own chapter computes it, on a GPU)."""
+    seeds = ch.seeds[:grids.VALUE_SEEDS]
+    frame, _, command = runs(ch, seeds=seeds)
+    out = [v for net in grids.VALUE_NETS for v in decide(frame, net, command)]
+    frame, _, command = runs(ch, seeds=seeds, nets_=(grids.VALUE_RESIDUAL,), compute=False)
+    return out + decide(frame, grids.VALUE_RESIDUAL, command)
+
+
 def _differences(frame, a: str, b: str) -> list[tuple[float, float | None, int]]:
     """Per ratio of ``frame`` (one network): (ratio, mean a - mean b in points, +1/-1 where Welch's
     test finds a ahead/behind at p < 0.05, else 0); the difference is None while a run is missing."""
@@ -213,8 +221,6 @@ def differences(frame, net: str):
     """The four comparisons of ``COMPARISONS`` on ``net`` as a table (one row each, one column per
     pruning ratio): the difference of mean final accuracies in points, starred where Welch's test
     on the seeds finds it significant (p < 0.05, either way), empty while a run is missing."""
-    import pandas as pd
-
     g = frame[frame.net == net]
     rows = {}
     for a, b, _, row in COMPARISONS:
@@ -226,8 +232,6 @@ def differences(frame, net: str):
 
 def differences_table(frame):
     """``differences`` for every network of ``frame``, one block per network (its label)."""
-    import pandas as pd
-
     return pd.concat({paper.NET_LABELS[n]: differences(frame, n) for n in dict.fromkeys(frame.net)}, names=["network"])
 
 
@@ -363,10 +367,6 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
     (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
     ``vp_need``, ``vp_seeds``, ``vp_res_have``, ``vp_res_need``, the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
-    import matplotlib.pyplot as plt
-
-    import pandas as pd
-
     pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")}
     ratios = ratios or grids.value_ratios(ch.protocol.name)
     frame, by_key, command = runs(ch, ratios)
@@ -385,8 +385,8 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     shown = grids.VALUE_NETS + ((grids.VALUE_RESIDUAL,) if (res_frame.status != "missing").any() else ())
     tables = {paper.NET_LABELS[n]: sweep_table(frame if n in grids.VALUE_NETS else res_frame, n)
               for n in grids.VALUE_NETS + (grids.VALUE_RESIDUAL,)}
-    out = [v for n in grids.VALUE_NETS for v in verdicts(frame, n, command)]
-    out += verdicts(res_frame, grids.VALUE_RESIDUAL, res_command)
+    out = [v for n in grids.VALUE_NETS for v in decide(frame, n, command)]
+    out += decide(res_frame, grids.VALUE_RESIDUAL, res_command)
     frame, by_key = pd.concat([frame, res_frame], ignore_index=True), by_key | res_keys
     fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 4.2), squeeze=False)
     for ax, net in zip(axes[0], shown):

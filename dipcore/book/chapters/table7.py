@@ -1,0 +1,195 @@
+"""§4, isometry recovery in nonlinear networks (``chapters/table7``): Table 7 (MLP-7-ReLU,
+LeNet-5-Linear and LeNet-5-ReLU pruned at 0.9, finetuned 90 and 900 epochs with and without OrthP,
+and scratch) with the book's approximate-isometry arm, its curves, its cost and §4's observations
+as verdicts. Shows what is stored and says what is pending.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+
+from .. import claims, cost, grids, paper, plotting
+from ..chapter import Chapter, glue, glue_markdown
+from ..evidence import (GridPage, acc, best_lr, compute_table, hypothesis_verdicts, pending, pretrained_frame,
+                        results_table)
+
+GRIDS = ("table7", "table7_ai")
+
+
+def _better_lr_verdict(frame, ratio: float, a: str, b: str, claim: str, source: str, names: tuple[str, str],
+                       reverse: bool = False) -> claims.Verdict:
+    """``claims.greater`` of setting ``a`` over ``b`` (``b`` over ``a`` when ``reverse``), each at its
+    better LR, the LRs named in the evidence."""
+    (xa, la), (xb, lb) = best_lr(frame, ratio, a), best_lr(frame, ratio, b)
+    v = claims.greater(xb, xa, claim, source, unit=" points") if reverse else \
+        claims.greater(xa, xb, claim, source, unit=" points")
+    return claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; {names[0]} at LR {la}, {names[1]} at LR {lb}")
+
+
+def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
+    """§4's three observations on one network of Table 7 (``frame``: its runs, with the AI arm when
+    present), and the book's question about approximate isometry:
+
+    1. more epochs help, whatever the LR: 900 epochs beat 90 at each LR (no recovery);
+    2. OrthP helps only on LeNet-5-ReLU: with OrthP beats without (each at its better LR) there,
+       and without OrthP is at least as good on the other networks (90 and 900 epochs);
+    3. the advantage of LR 0.01 shrinks with 900 epochs: hypotheses 2 and 4 of §3.3;
+    4. (beyond the paper) approximate isometry beats OrthP, each at its better LR (90 and 900 epochs).
+    Each pending while its runs are missing; ``command`` computes them (one command, or one per grid
+    as ``runs`` gives them: a pending verdict then names the grids its own runs miss)."""
+    setting_name = grids.setting_name
+    key = frame.net.iloc[0]
+    net = paper.NET_LABELS[key]
+    out = []
+    for ratio in sorted(frame.ratio.unique()):
+        pre = f"{net}, ratio {ratio}: "
+        for lr in (0.01, 0.001):
+            claim = pre + f"900 epochs of finetuning beat 90 epochs (LR {lr})"
+            settings = [setting_name(900, False), setting_name(90, False)]
+            out.append(pending(frame, ratio, settings, claim, source, command) or claims.greater(
+                acc(frame, ratio, settings[0], lr), acc(frame, ratio, settings[1], lr), claim, source, unit=" points"))
+        for epochs in (90, 900):
+            plain, orthp = setting_name(epochs, False), setting_name(epochs, True)
+            helps = key == "lenet5-relu"
+            claim = pre + (f"OrthP helps ({epochs} epochs, each at its better LR)" if helps else
+                           f"OrthP does not help: without it is at least as good ({epochs} epochs, each at its better LR)")
+            out.append(pending(frame, ratio, [plain, orthp], claim, source, command) or _better_lr_verdict(
+                frame, ratio, orthp, plain, claim, source, ("OrthP", "without"), reverse=not helps))
+        for h in (2, 4):
+            out += hypothesis_verdicts(frame[frame.ratio == ratio], h, source, command)
+        if (frame.setting.str.startswith("AI")).any():
+            for epochs in (90, 900):
+                ai, orthp = setting_name(epochs, False, "ai"), setting_name(epochs, True)
+                claim = pre + f"approximate isometry beats OrthP ({epochs} epochs, each at its better LR)"
+                source_ai = "beyond the paper, §4"
+                out.append(pending(frame, ratio, [ai, orthp], claim, source_ai, command) or _better_lr_verdict(
+                    frame, ratio, ai, orthp, claim, source_ai, ("AI", "OrthP")))
+    return out
+
+
+def notes(frame) -> dict[str, str]:
+    """The numbers the §4 page's prose quotes for one network of Table 7 (``frame``: its runs), as
+    text, each "–" while a run it needs is missing: ``scratch``, the pruned architecture trained
+    from scratch (mean final accuracy); ``best``, the best finetuning setting and LR by mean final
+    accuracy, with that mean (every setting whose runs are all stored, AI included), and
+    ``scratch_vs``, whether scratch is "above" or "below" it; ``peak_900`` and
+    ``final_900``, the 900-epoch runs without recovery at LR 0.01, the mean of each run's best epoch
+    and of its final one; ``jsv_0``, the mean JSV right after pruning, after OrthP and after AI;
+    ``jsv_end_90`` and ``jsv_end_900``, the range of the per-setting means at the end of 90 and
+    900 epochs (no recovery, OrthP and AI, those whose runs are all stored)."""
+    setting_name = grids.setting_name
+    done = frame[frame.status != "missing"]
+    complete = [s for s, g in frame.groupby("setting") if (g.status != "missing").all()]
+    out = dict.fromkeys(["scratch", "scratch_vs", "best", "peak_900", "final_900", "jsv_0", "jsv_end_90", "jsv_end_900"], "–")
+    scratch = done[done.setting == "Scratch"].final_acc.mean() if "Scratch" in complete else None
+    if scratch is not None:
+        out["scratch"] = f"{scratch:.2f}"
+    tuned = done[done.setting.isin(complete) & (done.setting != "Scratch")]
+    if len(tuned):
+        (setting, lr), best = max(tuned.groupby(["setting", "lr"]).final_acc.mean().items(), key=lambda kv: kv[1])
+        out["best"] = f"{best:.2f} % ({setting}, LR {lr})"
+        if scratch is not None:
+            out["scratch_vs"] = "above" if scratch > best else "below"
+    plain900 = setting_name(900, False)
+    if plain900 in complete:
+        g = done[(done.setting == plain900) & (done.lr == 0.01)]
+        out["peak_900"], out["final_900"] = f"{g.best_acc.mean():.2f}", f"{g.final_acc.mean():.2f}"
+    starts = [done[done.setting == setting_name(90, False, r)].jsv_0 for r in ("none", "orthp", "ai")]
+    if all(len(x) for x in starts):
+        out["jsv_0"] = ", ".join(f"{x.iloc[0]:.3g}" for x in starts)
+    for epochs in (90, 900):
+        names = [n for n in (setting_name(epochs, False, r) for r in ("none", "orthp", "ai")) if n in complete]
+        if names:
+            ends = done[done.setting.isin(names)].groupby(["setting", "lr"]).jsv_end.mean()
+            out[f"jsv_end_{epochs}"] = f"{ends.min():.2f}-{ends.max():.2f}"
+    return out
+
+
+def progress(have: int, need: int) -> str:
+    """What the §4 page says of its runs' progress (Markdown): all in, or how many and how the rest
+    come in, the verdicts that need them pending."""
+    if have >= need:
+        return f"All {need} runs are in the store, and every verdict is decided on all of its runs."
+    return (f"{have} of the {need} runs are in the store; the others land as they are computed in the "
+            "background, or on a GPU (`scripts/device_grid.sh table7 table7_ai`; not yet run on one). Verdicts "
+            "that need them stay *pending* until then; none is decided on part of its runs.")
+
+
+def verdicts(ch: Chapter) -> list[claims.Verdict]:
+    """§4's claims per network (``decide``), for the claims page: each pending until its runs are in."""
+    frame, _, commands = runs(ch)
+    return [v for net in grids.TABLE7_NETS for v in decide(frame[frame.net == net], commands[net])]
+
+
+@dataclass
+class Table7Page(GridPage):
+    """§4: Table 7 with the approximate-isometry arm, per network (tables: each network's Table 7
+    block, ours beside the paper's)."""
+
+    unpruned: object  # the unpruned networks, ours beside the paper's (pretrained_frame)
+    compute: object  # what the stored runs cost, by network, grid and epochs (compute_table)
+
+
+def runs(ch: Chapter):
+    """The runs of Table 7 and its AI arm as a frame (``runs_frame``; runs not stored yet
+    have status ``missing``; its ``grid`` column names the grid each run belongs to, ``table7`` or
+    ``table7_ai``), computing the missing ones first when ``ch.compute`` allows; with the records by
+    key and, per network, the command that computes each grid's runs of it (``{grid: command}``: a
+    pending verdict names only the grids its own missing runs belong to)."""
+    dataset, protocol = ch.dataset, ch.protocol.name
+    parts = {(net, g): make(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds) for net in grids.TABLE7_NETS
+             for g, make in (("table7", grids.labelled_hypotheses), ("table7_ai", grids.labelled_ai))}
+    labelled = [({**labels, "grid": g}, s) for (_, g), part in parts.items() for labels, s in part]
+    frame, by_key = ch.frame(labelled, "table7 and table7_ai")
+    commands = {net: {g: f"python -m dipcore compute {g} --net {net} --dataset {dataset}" for g in ("table7", "table7_ai")}
+                for net in grids.TABLE7_NETS}
+    return frame, by_key, commands
+
+
+def page(ch: Chapter) -> Table7Page:
+    """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
+    runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
+    the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
+    ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
+    thread-hours), ``t7_<net>_<note>`` (``notes``), the figures ``table7_<net>``
+    (curves) and ``table7_runs`` (every run)."""
+    pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")
+           if r["spec"]["net"] in grids.TABLE7_NETS]
+    frame, by_key, commands = runs(ch)
+    glue("n_seeds", len(ch.seeds))
+    have = glue("t7_have", int((frame.status != "missing").sum()))
+    glue("t7_need", len(frame))
+    glue_markdown("t7_progress", progress(have, len(frame)))
+    unpruned = pretrained_frame(pre, ch.label)
+    tables, verdicts = {}, []
+    settings = [grids.setting_name(e, False, r) for r in ("none", "orthp", "ai") for e in (90, 900)]
+    for net in grids.TABLE7_NETS:
+        g = frame[frame.net == net]
+        tables[paper.NET_LABELS[net]] = results_table(g, 7, net)
+        verdicts += decide(g, commands[net])
+        for k, v in notes(g).items():
+            glue(f"t7_{net}_{k}", v)
+        fig, axes = plt.subplots(2, len(settings), figsize=(16, 5.2), sharex="col", sharey="row", squeeze=False)
+        for j, setting in enumerate(settings):
+            plotting.finetuning_curves(axes[0, j], axes[1, j], g, by_key, grids.TABLE7_RATIOS[0], setting, legend=j == 0)
+            axes[0, j].set_title(setting)
+            if j:
+                axes[0, j].set_ylabel("")
+                axes[1, j].set_ylabel("")
+        ch.figure(fig, f"table7_{net}", f"**{paper.NET_LABELS[net]}, pruned at ratio 0.9: mean JSV (top) and "
+                  "test accuracy (bottom) per finetuning epoch** in every setting of Table 7 and the approximate-"
+                  "isometry arm, LR 0.01 against LR 0.001: mean over seeds (line), range (band); epoch 0 is the "
+                  "network right after pruning and recovery.", seeds=len(ch.seeds))
+    fig, axes = plt.subplots(1, len(grids.TABLE7_NETS), figsize=(15, 3.8), squeeze=False)
+    for ax, net in zip(axes[0], grids.TABLE7_NETS):
+        plotting.final_accuracy_dots(ax, frame[frame.net == net], grids.TABLE7_RATIOS[0])
+        ax.set_title(paper.NET_LABELS[net])
+    axes[0, 0].legend(loc="lower right")
+    ch.figure(fig, "table7_runs", "**Table 7, run by run.** Final test accuracy (%) of each stored finetuning and "
+              "scratch run (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey"
+              + ("; a setting none of whose runs is in the store yet is marked pending." if have < len(frame) else "."),
+              seeds=len(ch.seeds))
+    compute = compute_table(frame, by_key, by=("net", "grid", "epochs"))
+    glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")
+    return Table7Page(frame, tables, verdicts, unpruned, compute)

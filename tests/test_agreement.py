@@ -1,5 +1,4 @@
 """Our cell beside the paper's: Welch's test from summary statistics (issue 33)."""
-import math
 
 import numpy as np
 import pytest

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -166,3 +168,42 @@ def test_the_nearest_isometry_is_an_isometry_and_no_farther_than_orthp(shape):
     assert dist <= float((orthogonalize(w, g) - w).norm()) + 1e-12
     for _ in range(20):
         assert dist <= float((orthogonalize(torch.randn(shape, dtype=torch.float64), g) - w).norm())
+
+
+def test_a_new_recovery_method_is_one_registered_object(monkeypatch):
+    """A third recovery method needs only its ``Recovery`` in ``isometry.RECOVERIES``: a run's spec
+    then stores its settings (defaults filled, present only with it, checked), the recipe applies
+    it with them, and the tables' row labels and progress lines name it; keys of the other methods'
+    runs are untouched."""
+    from dipcore.book import grids, recipe, spec
+
+    before = spec.key(spec.train_spec("mlp7-relu", "mnist", recovery="ai", schedule_text="0:0.1", epochs=2, seed=0))
+
+    def scale(model, gain, masks, factor):
+        out = copy.deepcopy(model)
+        with torch.no_grad():
+            for m in nets.weight_layers(out):
+                m.weight.mul_(factor)
+        return out
+
+    def check(factor):
+        if factor <= 0:
+            raise ValueError(f"scale: factor must be positive, got {factor!r}")
+
+    monkeypatch.setitem(isometry.RECOVERIES, "scale", isometry.Recovery("scale", "Scale", scale, {"factor": 2.0},
+                                                                        "scale", check))
+    kw = dict(schedule_text="0:0.1", epochs=2, seed=0)
+    s = spec.train_spec("mlp7-relu", "mnist", recovery="scale", **kw)
+    assert (s["recovery"], s["scale_factor"]) == ("scale", 2.0) and "+Scale" in spec.describe(s)
+    assert spec.train_spec("mlp7-relu", "mnist", recovery="scale", settings={"factor": 3.0}, **kw)["scale_factor"] == 3.0
+    assert "scale_factor" not in spec.train_spec("mlp7-relu", "mnist", recovery="ai", **kw)
+    assert spec.key(spec.train_spec("mlp7-relu", "mnist", recovery="ai", **kw)) == before
+    with pytest.raises(ValueError, match="factor must be positive"):
+        spec.train_spec("mlp7-relu", "mnist", recovery="scale", settings={"factor": -1.0}, **kw)
+    with pytest.raises(ValueError, match="belong with recovery 'scale'"):
+        spec.validate(dict(spec.train_spec("mlp7-relu", "mnist", **kw), scale_factor=2.0))
+    model = nets.seeded_build("mlp7-relu", 0)
+    out = recipe.recover(model, s)
+    for a, b in zip(nets.weight_layers(model), nets.weight_layers(out)):
+        torch.testing.assert_close(b.weight, 2.0 * a.weight)
+    assert grids.setting_name(90, False, "scale") == "Scale, 90 epochs"

@@ -159,7 +159,7 @@ def test_pruning_at_init_specs_and_their_errors():
 def test_the_recipe_prunes_at_init_and_ai_keeps_the_masks(synthetic):
     kw = dict(ratio=0.9, criterion="snip", init="orthogonal", schedule_text="0:0.1", epochs=1, seed=2, n_train=250,
               n_test=120)
-    s = spec.train_spec("mlp7-tanh", "synthetic", recovery="ai", ai={"iterations": 50}, **kw)
+    s = spec.train_spec("mlp7-tanh", "synthetic", recovery="ai", settings={"iterations": 50}, **kw)
     model, masks = recipe.start(s, None, synthetic)
     plain, plain_masks = recipe.start(spec.train_spec("mlp7-tanh", "synthetic", **kw), None, synthetic)
     assert all(torch.equal(masks[k], plain_masks[k]) for k in masks)  # AI comes after pruning: the same masks
@@ -195,7 +195,7 @@ def test_a_masked_run_through_the_executor_ends_with_its_pruned_weights_exactly_
     kw = dict(ratio=0.95, criterion="snip", init="orthogonal", schedule_text="0:0.05", epochs=2, n_train=300,
               n_test=100, jsv_examples=20, momentum=0.9, keep_weights=True)
     specs = [spec.train_spec("mlp7-tanh", "synthetic", seed=s, **kw) for s in (0, 1)]
-    specs.append(spec.train_spec("mlp7-tanh", "synthetic", seed=0, recovery="ai", ai={"iterations": 20}, **kw))
+    specs.append(spec.train_spec("mlp7-tanh", "synthetic", seed=0, recovery="ai", settings={"iterations": 20}, **kw))
     recs = executor.ensure(store, specs, "missing", device="cpu", progress=False)
     from dipcore import data
 

@@ -128,19 +128,19 @@ def test_approximate_isometry_is_a_recovery_with_its_settings_in_the_spec():
     ai = spec.train_spec("mlp7-relu", "mnist", recovery="ai", **kw)
     assert (ai["orthp"], ai["recovery"], ai["ai_lr"], ai["ai_iterations"]) == (False, "ai", 0.1, 10000)  # Lee et al.'s
     assert spec.recovery(ai) == "ai" and "+AI" in spec.describe(ai)
-    assert spec.key(spec.train_spec("mlp7-relu", "mnist", recovery="ai", ai={"iterations": 100}, **kw)) != spec.key(ai)
+    assert spec.key(spec.train_spec("mlp7-relu", "mnist", recovery="ai", settings={"iterations": 100}, **kw)) != spec.key(ai)
     smoke = grids.finetune_spec("mlp7-relu", "mnist", "smoke", 0.9, 90, 0.01, False, 0, recovery="ai")
     assert smoke["ai_iterations"] == 100  # the smoke protocol shortens AI, the paper protocol does not
     with pytest.raises(ValueError, match="learning rate must be a positive number"):
-        spec.train_spec("mlp7-relu", "mnist", recovery="ai", ai={"lr": -0.1}, **kw)
+        spec.train_spec("mlp7-relu", "mnist", recovery="ai", settings={"lr": -0.1}, **kw)
     with pytest.raises(ValueError, match="iterations must be a positive integer"):
-        spec.train_spec("mlp7-relu", "mnist", recovery="ai", ai={"iterations": -5}, **kw)
+        spec.train_spec("mlp7-relu", "mnist", recovery="ai", settings={"iterations": -5}, **kw)
     with pytest.raises(ValueError, match="unknown recovery 'magic'; choose one of none, orthp, ai"):
         spec.train_spec("mlp7-relu", "mnist", recovery="magic", **kw)
     with pytest.raises(ValueError, match="contradict"):
         spec.train_spec("mlp7-relu", "mnist", recovery="ai", orthp=True, **kw)
-    with pytest.raises(ValueError, match="settings given, but the recovery is 'none'"):
-        spec.train_spec("mlp7-relu", "mnist", ai={"lr": 0.1}, **kw)
+    with pytest.raises(ValueError, match="recovery settings 'lr' given, but the recovery is 'none', which has no settings"):
+        spec.train_spec("mlp7-relu", "mnist", settings={"lr": 0.1}, **kw)
     with pytest.raises(ValueError, match="belong with recovery 'ai'"):
         spec.validate({k: v for k, v in ai.items() if k != "ai_lr"})
     with pytest.raises(ValueError, match="belong with recovery 'ai'"):

@@ -196,7 +196,7 @@ def cost(chunk: list[dict]) -> float:
     network at its pruning ratio (its ``nets.ENTRIES`` cost; the kept share of a layer's filters sets
     the pruned network's width, so a run at ratio 0.95 costs a fraction of one at 0.1)."""
     s = chunk[0]
-    base, floor = nets.ENTRIES[s["net"]].cost
+    base, floor = nets.ENTRIES.get(s["net"], nets.ENTRIES["mlp7-relu"]).cost  # a network without one: as MLP-7
     kept = 1.0 - specmod.pruning_ratio(s)
     return s["epochs"] * len(chunk) * base * (floor + (1.0 - floor) * kept)
 

@@ -30,7 +30,7 @@ def _spec_columns(spec: dict) -> dict:
 def spec_of(row: dict) -> dict:
     """The spec a row was made from (the inverse of its spec columns): its key is the row's key."""
     kind = row["kind"]
-    fields = set(specmod.FIELDS[kind]) | set(specmod.OPTIONAL) | set(specmod.AI_FIELDS)
+    fields = set(specmod.FIELDS[kind]) | set(specmod.OPTIONAL) | set(specmod.recovery_fields())
     spec = {"kind": kind}
     for f in fields:
         v = row.get(f)

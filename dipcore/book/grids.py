@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..data import DATASETS
-from .. import nets
+from .. import isometry, nets
 from ..nets import NETS
 from . import protocol as protomod
 from . import spec as specmod
@@ -87,7 +87,7 @@ def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: i
     start = pretrain_spec(net, dataset, protocol, pretrained)
     recovery = recovery or ("orthp" if orthp else "none")
     return specmod.train_spec(net, **_common(dataset, p, net), ratio=ratio, start=start, recovery=recovery,
-                              ai=p.ai() if recovery == "ai" else None,
+                              settings=p.settings(recovery),
                               schedule_text=p.schedule(FINETUNE[epochs, lr], epochs),
                               epochs=p.epochs(epochs), seed=seed)
 
@@ -104,13 +104,13 @@ def pretrain(dataset: str, protocol: str) -> list[dict]:
     return [pretrain_spec(net, dataset, protocol) for net in NETS]
 
 
-RECOVERY_LABELS = {"none": "", "orthp": "OrthP, ", "ai": "AI, "}
 
 
 def setting_name(epochs: int, orthp: bool, recovery: str | None = None) -> str:
     """The row label of Tables 3 and 7 (paper epochs: 90 or 900): "90 epochs", "OrthP, 900 epochs",
     and for the book's approximate-isometry arm "AI, 90 epochs"."""
-    return f"{RECOVERY_LABELS[recovery or ('orthp' if orthp else 'none')]}{epochs} epochs"
+    recovery = recovery or ("orthp" if orthp else "none")
+    return f"{'' if recovery == 'none' else isometry.RECOVERIES[recovery].label + ', '}{epochs} epochs"
 
 
 def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
@@ -198,7 +198,7 @@ def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: 
     start = pretrain_spec(net, dataset, protocol)
     recovery = recovery or ("orthp" if orthp else "none")
     return specmod.jsv_spec(net, init="pretrained", start=start, ratio=ratio, recovery=recovery,
-                            ai=p.ai() if recovery == "ai" else None,
+                            settings=p.settings(recovery),
                             keep_values=keep_values, **_common(dataset, p, net))
 
 
@@ -306,7 +306,7 @@ def pai_spec(net: str, dataset: str, protocol: str, init: str, sparsity: float, 
     p = protomod.get(protocol)
     masked = {"criterion": criterion} if sparsity > 0 else {}
     return specmod.train_spec(net, **_pai_common(dataset, p), **PAI_SGD, init=init, ratio=sparsity, seed=seed,
-                              recovery=recovery, ai=p.ai() if recovery == "ai" else None,
+                              recovery=recovery, settings=p.settings(recovery),
                               schedule_text=p.schedule(f"0:{lr or PAI_LR[net]}", PAI_EPOCHS), epochs=p.epochs(PAI_EPOCHS),
                               **masked)
 
@@ -347,7 +347,7 @@ def pai_jsv_spec(net: str, dataset: str, protocol: str, init: str, sparsity: flo
     p = protomod.get(protocol)
     masked = {"criterion": criterion} if sparsity > 0 else {}
     return specmod.jsv_spec(net, **_pai_common(dataset, p), init=init, ratio=sparsity, seed=seed, recovery=recovery,
-                            ai=p.ai() if recovery == "ai" else None, **masked)
+                            settings=p.settings(recovery), **masked)
 
 
 def labelled_pai_jsv(net: str, dataset: str, protocol: str) -> list[tuple[dict, dict]]:

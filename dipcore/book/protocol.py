@@ -32,9 +32,12 @@ class Protocol:
     value_ratios: tuple[float, ...] | None = None  # §3.4's pruning ratios; None: Table 5's six
     residual_data: tuple[int, int] | None = None  # (n_train, n_test) of the residual networks; None: as the rest
 
-    def ai(self) -> dict | None:
-        """The settings of approximate isometry at this protocol (None: Lee et al.'s)."""
-        return None if self.ai_iterations is None else {"iterations": self.ai_iterations}
+    def settings(self, recovery: str | None) -> dict | None:
+        """The settings of recovery method ``recovery`` at this protocol (None: its defaults; the
+        smoke protocol shortens approximate isometry)."""
+        if recovery == "ai" and self.ai_iterations is not None:
+            return {"iterations": self.ai_iterations}
+        return None
 
     def epochs(self, paper_epochs: int) -> int:
         return self.epochs_map.get(paper_epochs, paper_epochs)

@@ -56,17 +56,13 @@ def initial_model(spec: dict, weights: Callable[[str], dict[str, torch.Tensor]],
 
 
 def recover(model: nn.Module, spec: dict, masks: Masks | None = None) -> nn.Module:
-    """The spec's recovery method applied to a pruned network (§3.2, §4); AI keeps masked
-    weights at zero."""
-    method = specmod.recovery(spec)
-    if method == "orthp":
-        return isometry.orthp(model, nets.gain(spec["net"]))
-    if method == "ai":
-        by_index = None if masks is None else \
-            {i: masks[n] for i, n in enumerate(pruning.snip.weight_names(model)) if n in masks}
-        return isometry.approximate_isometry(model, nets.gain(spec["net"]), spec["ai_lr"], spec["ai_iterations"],
-                                             by_index)
-    return model
+    """The spec's recovery method (``isometry.RECOVERIES``) applied to a pruned network (§3.2, §4),
+    with the settings its spec stores; masks (pruning at initialization) are passed by weight layer."""
+    method = isometry.RECOVERIES[specmod.recovery(spec)]
+    by_index = None if masks is None else \
+        {i: masks[n] for i, n in enumerate(pruning.snip.weight_names(model)) if n in masks}
+    settings = {setting: spec[f] for f, setting in method.fields().items()}
+    return method.apply(model, nets.gain(spec["net"]), by_index, **settings)
 
 
 def measure(spec: dict, model: nn.Module, data: Data) -> dict:

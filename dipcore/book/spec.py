@@ -30,7 +30,6 @@ KEY = re.compile(r"[0-9a-f]{16}")
 
 # fields that stored specs do not have: present only when not at their default
 OPTIONAL = {"recovery": "none", "criterion": "l1", "scope": "layer", "trainer": "stacked", "init": "default"}
-AI_FIELDS = ("ai_lr", "ai_iterations")  # the settings of approximate isometry: present exactly when it is the recovery
 SCOPES = {"l1": "layer", "snip": "global", "snip-ae": "global"}  # L1 ranks units within each layer, SNIP all weights at once
 TRAINERS = ("stacked",)
 COMMON = ("kind", "version", "net", "dataset", "n_train", "n_test", "ratio", "start", "orthp", "seed",
@@ -59,6 +58,13 @@ def key(spec: dict) -> str:
     return hashlib.sha256(canonical(spec).encode()).hexdigest()[:16]
 
 
+def recovery_fields() -> dict[str, str]:
+    """The spec fields of every recovery method's settings (``isometry.RECOVERIES``), each with its
+    method's name (``{"ai_lr": "ai", "ai_iterations": "ai"}``): present exactly when it is the run's
+    recovery."""
+    return {f: name for name, r in isometry.RECOVERIES.items() for f in r.fields()}
+
+
 def _start(start) -> tuple[str, tuple]:
     """``start`` given as "scratch", a stored run's key, or the spec of the run itself."""
     if isinstance(start, dict):
@@ -66,20 +72,22 @@ def _start(start) -> tuple[str, tuple]:
     return start, ()
 
 
-def _optional(spec: dict, recovery: str, criterion: str, scope: str | None, trainer: str, ai: dict | None,
+def _optional(spec: dict, recovery: str, criterion: str, scope: str | None, trainer: str, settings: dict | None,
               init: str = "default") -> None:
     """Add the fields that stored specs lack, only where they differ from the default (a criterion's
-    scope, when not given, is the one it has)."""
-    _check_choice("recovery", recovery, isometry.RECOVERIES)
+    scope, when not given, is the one it has), and the recovery method's ``settings`` (its
+    defaults where not given)."""
+    _check_choice("recovery", recovery, tuple(isometry.RECOVERIES))
     if recovery == "orthp":  # one spelling per run: OrthP is the stored ``orthp: true``
         spec["orthp"] = True
-    if recovery == "ai":
-        from ..isometry.ai import DEFAULT_ITERATIONS, DEFAULT_LR
-
-        ai = {"lr": DEFAULT_LR, "iterations": DEFAULT_ITERATIONS, **(ai or {})}
-        spec["ai_lr"], spec["ai_iterations"] = ai["lr"], ai["iterations"]
-    elif ai:
-        raise ValueError(f"approximate isometry settings given, but the recovery is {recovery!r}")
+    method = isometry.RECOVERIES[recovery]
+    settings = dict(settings or {})
+    if unknown := [s for s in settings if s not in method.settings]:
+        what = f"has the settings {', '.join(method.settings)}" if method.settings else "has no settings"
+        raise ValueError(f"recovery settings {', '.join(map(repr, unknown))} given, but the recovery is {recovery!r}, "
+                         f"which {what}")
+    for f, setting in method.fields().items():
+        spec[f] = settings.get(setting, method.settings[setting])
     scope = SCOPES.get(criterion, "layer") if scope is None else scope
     pairs = [("recovery", recovery if recovery != "orthp" else "none"), ("criterion", criterion),
              ("scope", scope), ("trainer", trainer)]
@@ -95,15 +103,15 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
                jsv_examples: int = 1000, n_train: int | None = None, n_test: int | None = None,
                batch_size: int = 100, momentum: float = 0.9, weight_decay: float = 1e-4,
                keep_weights: bool = False, criterion: str = "l1", scope: str | None = None,
-               trainer: str = "stacked", ai: dict | None = None, init: str = "default") -> Spec:
+               trainer: str = "stacked", settings: dict | None = None, init: str = "default") -> Spec:
     """A training run: ``net`` pruned at ``ratio`` (0: dense) starting from ``start``
     (``"scratch"``: a fresh ``init`` with ``seed``, PyTorch's by default; else a stored run, given
     by its spec or its key), pruned by ``criterion`` (``l1``: ``ratio`` of the units of each layer;
     ``snip``/``snip-ae``: the fraction ``ratio`` of all weights, masked, from a scratch start),
     then recovered by ``recovery``, trained
     with SGD for ``epochs`` epochs with LR schedule ``schedule_text``, data order seeded by
-    ``seed``. ``orthp=True`` is the same as ``recovery="orthp"``; ``recovery="ai"`` takes its
-    settings from ``ai`` (``{"lr": ..., "iterations": ...}``; Lee et al.'s by default).
+    ``seed``. ``orthp=True`` is the same as ``recovery="orthp"``; a recovery with settings
+    takes them from ``settings`` (AI: ``{"lr": ..., "iterations": ...}``; Lee et al.'s by default).
 
     ``keep_weights`` stores the final weights for later runs to start from (pretraining)."""
     start, requires = _start(start)
@@ -119,7 +127,7 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
         "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay,
         "keep_weights": keep_weights,
     })
-    _optional(spec, recovery, criterion, scope, trainer, ai, init)
+    _optional(spec, recovery, criterion, scope, trainer, settings, init)
     spec.requires = requires
     validate(spec)
     return spec
@@ -128,7 +136,7 @@ def train_spec(net: str, dataset: str, *, schedule_text: str, epochs: int, seed:
 def jsv_spec(net: str, dataset: str, *, init: str, seed: int = 0, ratio: float = 0.0,
              start="scratch", recovery: str = "none", orthp: bool | None = None, jsv_examples: int = 1000,
              n_train: int | None = None, n_test: int | None = None, keep_values: bool = False,
-             criterion: str = "l1", scope: str | None = None, ai: dict | None = None) -> Spec:
+             criterion: str = "l1", scope: str | None = None, settings: dict | None = None) -> Spec:
     """A measurement, no training: the JSVs (Eq. 1), layerwise JSVs and test accuracy of ``net``
     initialised by ``init`` (``"default"``, ``"orthogonal"``, ``"lecun"``, ``"glorot"`` or ``"he"``
     with ``seed``; ``"pretrained"`` from the stored
@@ -143,7 +151,7 @@ def jsv_spec(net: str, dataset: str, *, init: str, seed: int = 0, ratio: float =
         "n_test": n_test, "init": init, "seed": seed, "ratio": ratio, "start": start, "orthp": False,
         "jsv_examples": jsv_examples, "keep_values": keep_values,
     })
-    _optional(spec, recovery, criterion, scope, "stacked", ai)
+    _optional(spec, recovery, criterion, scope, "stacked", settings)
     spec.requires = requires
     validate(spec)
     return spec
@@ -197,7 +205,7 @@ def validate(spec: dict) -> None:
     kind = spec.get("kind")
     _check_choice("kind of run", kind, tuple(FIELDS))
     missing = [f for f in FIELDS[kind] if f not in spec]
-    unknown = [f for f in spec if f not in FIELDS[kind] and f not in OPTIONAL and f not in AI_FIELDS]
+    unknown = [f for f in spec if f not in FIELDS[kind] and f not in OPTIONAL and f not in recovery_fields()]
     if missing or unknown:
         raise ValueError(f"a {kind} spec {'lacks ' + ', '.join(missing) if missing else ''}"
                          f"{'; ' if missing and unknown else ''}{'has unknown fields ' + ', '.join(unknown) if unknown else ''}")
@@ -222,16 +230,16 @@ def validate(spec: dict) -> None:
     if spec["orthp"] and "recovery" in spec:
         raise ValueError("a run has one recovery: orthp=True and a recovery field together")
     _check_choice("recovery", field(spec, "recovery"), tuple(r for r in isometry.RECOVERIES if r != "orthp"))
+    method = isometry.RECOVERIES[recovery(spec)]
     if nets.arch(spec["net"]).residual and recovery(spec) != "none":
         raise ValueError(f"{spec['net']}: recovery {recovery(spec)!r} is defined for the four plain networks "
                          "(a layer's weight matrix), not for a residual network; use recovery 'none'")
-    is_ai, has = field(spec, "recovery") == "ai", [f in spec for f in AI_FIELDS]
-    if (is_ai and not all(has)) or (not is_ai and any(has)):
-        raise ValueError(f"the fields {', '.join(AI_FIELDS)} belong with recovery 'ai' (and it needs both)")
-    if is_ai:
-        from ..isometry.ai import check_settings
-
-        check_settings(spec["ai_lr"], spec["ai_iterations"])
+    for other, owner in recovery_fields().items():  # a method's settings belong with it, all of them
+        if (other in spec) != (owner == method.name):
+            fields = ", ".join(isometry.RECOVERIES[owner].fields())
+            raise ValueError(f"the fields {fields} belong with recovery {owner!r} (and it needs all of them)")
+    if method.check is not None:
+        method.check(**{setting: spec[f] for f, setting in method.fields().items()})
     criterion = field(spec, "criterion")
     _check_choice("pruning criterion", criterion, pruning.CRITERIA)
     if field(spec, "scope") != SCOPES[criterion]:
@@ -244,9 +252,10 @@ def validate(spec: dict) -> None:
         if spec["ratio"] == 0:
             raise ValueError(f"criterion {criterion!r} at sparsity 0 prunes nothing: leave the criterion out "
                              "for a dense run")
-        if recovery(spec) == "orthp":
-            raise ValueError("OrthP replaces whole weight matrices and would undo the masks of "
-                             f"{criterion!r}; use recovery 'ai' (it keeps masked weights at zero)")
+        if not method.keeps_masks:
+            keeping = ", ".join(repr(n) for n, r in isometry.RECOVERIES.items() if r.keeps_masks and r.settings)
+            raise ValueError(f"{method.label} replaces whole weight matrices and would undo the masks of "
+                             f"{criterion!r}; use recovery {keeping} (it keeps masked weights at zero)")
     init = field(spec, "init")
     _check_choice("init", init, INITS)
     if kind == "train" and init != "default" and spec["start"] != "scratch":
@@ -282,7 +291,7 @@ def stack_group(spec: dict) -> tuple:
 def describe(spec: dict) -> str:
     """One line for progress bars and error messages."""
     start = "scratch" if spec["start"] == "scratch" else f"from {spec['start'][:8]}"
-    rec = {"none": "", "orthp": " +OrthP", "ai": " +AI"}[recovery(spec)]
+    rec = "" if recovery(spec) == "none" else f" +{isometry.RECOVERIES[recovery(spec)].label}"
     crit = field(spec, "criterion")
     if crit in pruning.MASKED:
         rec = f" {crit} (sparsity)" + rec

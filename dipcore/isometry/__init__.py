@@ -5,13 +5,15 @@ initialisation that gives exact isometry to a linear network.
   layer (its polar factor), the least any exact recovery moves it.
 * ``ai``: approximate isometry (Lee et al., ICLR 2020), data-free gradient descent towards
   orthogonal layers: the second recovery method of §4.
+* ``recovery``: the recovery methods as registered objects (``RECOVERIES``: none, OrthP, AI);
+  a new one is a module here and a line there.
 * ``init``: orthogonal initialisation (Table 1) and the variance-scaling inits Lee et al. compare
   it with (``initialize``).
 """
 from .ai import approximate_isometry, isometry_error
 from .init import INITS, initialize, orthogonal_init
 from .orthp import nearest_isometry, orthogonalize, orthp
+from .recovery import RECOVERIES, Recovery  # the recovery methods a run's spec may name, by name
 
-RECOVERIES = ("none", "orthp", "ai")  # the names a run's spec may give (its recovery)
 
-__all__ = ["INITS", "RECOVERIES", "approximate_isometry", "initialize", "isometry_error", "nearest_isometry", "orthogonal_init", "orthogonalize", "orthp"]
+__all__ = ["INITS", "RECOVERIES", "Recovery", "approximate_isometry", "initialize", "isometry_error", "nearest_isometry", "orthogonal_init", "orthogonalize", "orthp"]

@@ -17,7 +17,7 @@ from ..chapter import Chapter, glue
 from ..evidence import LINEAR_TOL, jsv_frame
 
 GRIDS = ("orthp",)
-RECOVERY_LABELS = {"none": "none", "orthp": "OrthP", "ai": "AI"}
+RECOVERY_LABELS = {name: r.label for name, r in isometry.RECOVERIES.items()}
 FLOOR = 1e-6  # JSVs below (rank-deficient Jacobians) are counted in a histogram's leftmost bin
 
 

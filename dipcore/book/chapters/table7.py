@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 
+from ... import isometry
 from .. import claims, cost, grids, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown
 from ..evidence import (GridPage, acc, best_lr, compute_table, hypothesis_verdicts, pending, pretrained_frame,
@@ -95,11 +96,11 @@ def notes(frame) -> dict[str, str]:
     if plain900 in complete:
         g = done[(done.setting == plain900) & (done.lr == 0.01)]
         out["peak_900"], out["final_900"] = f"{g.best_acc.mean():.2f}", f"{g.final_acc.mean():.2f}"
-    starts = [done[done.setting == setting_name(90, False, r)].jsv_0 for r in ("none", "orthp", "ai")]
+    starts = [done[done.setting == setting_name(90, False, r)].jsv_0 for r in isometry.RECOVERIES]
     if all(len(x) for x in starts):
         out["jsv_0"] = ", ".join(f"{x.iloc[0]:.3g}" for x in starts)
     for epochs in (90, 900):
-        names = [n for n in (setting_name(epochs, False, r) for r in ("none", "orthp", "ai")) if n in complete]
+        names = [n for n in (setting_name(epochs, False, r) for r in isometry.RECOVERIES) if n in complete]
         if names:
             ends = done[done.setting.isin(names)].groupby(["setting", "lr"]).jsv_end.mean()
             out[f"jsv_end_{epochs}"] = f"{ends.min():.2f}-{ends.max():.2f}"
@@ -163,7 +164,7 @@ def page(ch: Chapter) -> Table7Page:
     glue_markdown("t7_progress", progress(have, len(frame)))
     unpruned = pretrained_frame(pre, ch.label)
     tables, verdicts = {}, []
-    settings = [grids.setting_name(e, False, r) for r in ("none", "orthp", "ai") for e in (90, 900)]
+    settings = [grids.setting_name(e, False, r) for r in isometry.RECOVERIES for e in (90, 900)]
     for net in grids.TABLE7_NETS:
         g = frame[frame.net == net]
         tables[paper.NET_LABELS[net]] = results_table(g, 7, net)

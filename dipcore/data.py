@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 DATASETS = ("mnist", "fashion-mnist", "synthetic")
+LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data"}  # as captions name them
 # (mean, std) of the raw 28x28 training images in [0, 1]; MNIST's are the protocol's.
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 SYSTEM_DIRS = {"mnist": "/usr/share/datasets/mnist", "fashion-mnist": "/usr/share/datasets/fashion-mnist"}

@@ -52,3 +52,22 @@ def test_every_network_has_one_entry_that_names_draws_and_costs_it():
         stack = [{"net": name, "epochs": 10, "ratio": 0.0, "kind": "train"}] * 2
         assert executor.cost(stack) == 10 * 2 * entry.cost[0]
     assert len({e.color for e in nets.ENTRIES.values()}) == len(nets.ENTRIES)  # told apart in every figure
+
+
+def test_each_page_defaults_to_the_dataset_it_is_published_on():
+    """A notebook's ``dataset`` parameter is its module's ``DATASET`` (the claims page's None: each
+    row on its chapter's), so the page, its row on the claims page and the introduction agree."""
+    import ast
+    import json
+
+    for row in chapters.ROWS:
+        for page in row.pages:
+            nb = json.loads((ROOT / "chapters" / f"{page}.ipynb").read_text())
+            params = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+            tree = ast.parse("".join(params["source"]))
+            (default,) = [ast.literal_eval(n.value) for n in tree.body
+                          if isinstance(n, ast.Assign) and n.targets[0].id == "dataset"]
+            assert default == row.dataset, page
+    nb = json.loads((ROOT / "chapters" / "claims.ipynb").read_text())
+    assert 'dataset = None' in "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
+    assert {r.dataset for r in chapters.ROWS} <= {"mnist", "fashion-mnist"}

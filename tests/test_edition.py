@@ -56,6 +56,22 @@ def test_an_edition_never_deletes_a_folder_it_did_not_write(tmp_path):
     assert edition.check_out(out) == out.resolve()
 
 
+def test_an_edition_that_may_not_compute_checks_the_store_before_anything_runs(tmp_path):
+    """Issue 37, defect 8: ``edition --compute never`` on an incomplete store copied the sources,
+    then died in the first chapter with a papermill traceback. It is refused up front, naming each
+    grid a page needs complete, how much of it is stored and the commands that compute the rest;
+    nothing is written."""
+    store, out = tmp_path / "runs", tmp_path / "ed"
+    with pytest.raises(ValueError) as e:
+        edition.check("mnist", "smoke", "cpu", "never", str(store), out)
+    message = str(e.value)
+    for grid in ("pretrain", "table1", "figure1", "orthp", "table3"):
+        assert f"{grid} (0 of " in message and f"python -m dipcore compute {grid} --dataset mnist" in message
+    assert "--store " + str(store) in message and "--compute missing" in message
+    assert not out.exists() and not store.exists()
+    assert edition.check("mnist", "smoke", "cpu", "missing", str(store), out)["compute"] == "missing"
+
+
 def test_good_parameters_are_the_chapters_parameters(tmp_path):
     p = edition.check("mnist", "smoke", "auto", "missing", str(tmp_path / "runs"), tmp_path / "ed")
     import torch

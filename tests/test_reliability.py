@@ -460,3 +460,75 @@ def test_a_chapter_of_another_checkout_says_whose_code_it_runs(tmp_path, capsys,
     chapter.setup("table3", protocol="smoke", store=str(tmp_path / "runs"))
     assert f"WARNING: this chapter runs the dipcore of {ROOT}, not the one of its own checkout {other}" in \
         capsys.readouterr().out
+
+
+def _one_stack():
+    """The largest group of Table 3's runs at the smoke protocol that train as one stack (one
+    architecture, width and length)."""
+    from collections import defaultdict
+
+    groups = defaultdict(list)
+    for s in grids.get("table3", "fashion-mnist", "smoke"):
+        groups[spec.stack_group(s)].append(s)
+    return max(groups.values(), key=len)
+
+
+def test_a_killed_stack_resumes_whatever_grouping_the_rerun_makes(tmp_path, monkeypatch):
+    """Issue 37, defect 12: a stack killed part-way was resumed only if the rerun grouped its runs
+    the same way; another ``--max-stack`` (or runs of the grid stored meanwhile) made other stacks
+    and the checkpoint was never used. A stack whose sidecar names runs all still to do is resumed
+    as it was; a sidecar without its checkpoint, or naming a run stored since, is not."""
+    monkeypatch.setenv("DIPBOOK_STATE", str(tmp_path / "state"))
+    runs = _one_stack()
+    assert len(runs) >= 3
+    killed = runs[:3]  # the stack a process with --max-stack 3 was training when it was killed
+    side = executor.checkpoint_path(killed).with_suffix(".json")
+    side.parent.mkdir(parents=True)
+    side.write_text(json.dumps({"keys": [spec.key(s) for s in killed]}))
+    executor.checkpoint_path(killed).write_bytes(b"a checkpoint")
+    grouped = executor.stacks(runs, runs, max_stack=2)
+    assert [spec.key(s) for s in killed] in [[spec.key(s) for s in c] for c in grouped]
+    assert sorted(spec.key(s) for c in grouped for s in c) == sorted(spec.key(s) for s in runs)  # each once
+    assert all(len(c) <= 2 for c in grouped if [spec.key(s) for s in c] != [spec.key(s) for s in killed])
+    # one of its runs stored since (it is no longer to do): the grid's own grouping
+    assert all(len(c) <= 2 for c in executor.stacks(runs[1:], runs, max_stack=2))
+    executor.checkpoint_path(killed).unlink()  # no checkpoint: nothing to resume
+    assert all(len(c) <= 2 for c in executor.stacks(runs, runs, max_stack=2))
+
+
+def test_checkpoints_of_finished_stacks_are_swept(tmp_path, monkeypatch):
+    """Issue 37, defect 12: checkpoints and sidecars stayed in ``$DIPBOOK_STATE`` after their runs
+    were stored. Those whose runs are all stored go (unless a process holds a lock of theirs); the
+    others stay."""
+    monkeypatch.setenv("DIPBOOK_STATE", str(tmp_path / "state"))
+    store = RunStore(tmp_path / "runs")
+    runs = _one_stack()
+    done, todo = runs[:2], runs[2:4]
+    for s in done:
+        store.root.mkdir(exist_ok=True)
+        store.path(spec.key(s)).write_text("{}")  # stored (its content is not read here)
+    for chunk in (done, todo):
+        path = executor.checkpoint_path(chunk)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x")
+        path.with_suffix(".json").write_text(json.dumps({"keys": [spec.key(s) for s in chunk]}))
+    with executor.run_locks([spec.key(done[0])]):  # a live process still holds one: kept
+        assert executor.sweep_finished(store) == 0 and executor.checkpoint_path(done).exists()
+    assert executor.sweep_finished(store) == 1
+    assert not executor.checkpoint_path(done).exists() and not executor.checkpoint_path(done).with_suffix(".json").exists()
+    assert executor.checkpoint_path(todo).exists() and executor.checkpoint_path(todo).with_suffix(".json").exists()
+    assert not list((tmp_path / "state").glob("*.lock"))
+
+
+def test_a_failed_compute_leaves_no_empty_folder(tmp_path, monkeypatch, no_training):
+    """Issue 37, defect 12: the folders a compute will write to were created when checked, so a
+    compute that then failed left an empty store (and checkpoint folder) behind."""
+    monkeypatch.setenv("DIPBOOK_STATE", str(tmp_path / "state"))
+    with pytest.raises(AssertionError, match="computed before"):
+        executor.ensure(RunStore(tmp_path / "new" / "runs"), _smoke(), progress=False)
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(AssertionError, match="computed before"):  # a chapter's figures folder likewise
+        chapter.setup("table3", protocol="smoke", compute="missing", store=str(tmp_path / "runs2"),
+                      figures=str(tmp_path / "figs"))
+        executor.ensure(RunStore(tmp_path / "runs2"), _smoke(), progress=False)
+    assert not (tmp_path / "figs").exists() and not (tmp_path / "runs2").exists()

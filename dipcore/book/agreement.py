@@ -10,6 +10,10 @@ from the runs themselves. The test is Welch's t-test from summary statistics
 (``scipy.stats.ttest_ind_from_stats``, unequal variances): a cell *agrees* when p >= alpha. With
 a std of 0.00 printed (rounded), the paper's side is taken as exact and only our spread counts.
 
+Table 1 is different: the paper measured one orthogonal initialisation, and its "(std)" is the
+spread of that network's JSVs, not a spread over runs; ``draw`` asks whether its value could be one
+more of our seeds (a prediction interval).
+
 Agreement is not equivalence: a cell with large spread agrees easily. ``cell`` therefore also
 returns the difference of means, which a page shows beside p.
 """
@@ -49,12 +53,41 @@ def cell(ours, paper_mean: float, paper_std: float | None, paper_n: int = PAPER_
     return out
 
 
-def summary(cells: dict[str, dict], unit: str = " points") -> str:
-    """One line for a table: how many of its decided cells agree within noise, and which differ,
-    by how much (largest first)."""
+def draw(ours, paper_value: float, alpha: float = 0.05, resolution: float = 0.0) -> dict:
+    """Our runs' values ``ours`` against a value the paper measured on **one** draw of the same
+    random process (Table 1: one orthogonal initialisation; its printed "(std)" is the spread of
+    the JSVs within that one network, not across runs): could the paper's value be one more of our
+    seeds? The prediction-interval t-test, ``t = (paper - mean) / (s * sqrt(1 + 1/n))`` with
+    ``n - 1`` degrees of freedom. The printed value is known to ``resolution`` only (half a unit of
+    its last digit: 5e-5 for four decimals), so the test is against the nearest value it may stand
+    for (a difference within it counts as none); with no spread among our runs it agrees only when
+    equal to that. Same fields as ``cell``."""
+    from scipy import stats
+
+    x = np.asarray([v for v in ours if v is not None and np.isfinite(v)], dtype=float)
+    out = {"mean": float(x.mean()) if len(x) else math.nan, "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
+           "n": int(len(x)), "paper_mean": float(paper_value), "paper_std": None,
+           "difference": float(x.mean() - paper_value) if len(x) else math.nan, "p": None, "agree": None}
+    if len(x) < 2:
+        return out
+    gap = max(0.0, abs(out["difference"]) - resolution)  # to the nearest value the printed one stands for
+    if gap == 0:
+        p = 1.0
+    elif out["std"] == 0:
+        p = 0.0
+    else:
+        t = gap / (out["std"] * math.sqrt(1 + 1 / len(x)))
+        p = float(2 * stats.t.sf(abs(t), len(x) - 1))
+    out.update(p=p, agree=p >= alpha)
+    return out
+
+
+def summary(cells: dict[str, dict], unit: str = " points", test: str = "Welch") -> str:
+    """One line for a table: how many of its decided cells agree within noise (by ``test``), and
+    which differ, by how much (largest first)."""
     decided = {k: c for k, c in cells.items() if c["agree"] is not None}
     differ = sorted(((k, c) for k, c in decided.items() if not c["agree"]), key=lambda kc: -abs(kc[1]["difference"]))
-    line = f"{len(decided) - len(differ)} of {len(decided)} cells agree with the paper's within noise (Welch, p >= 0.05)"
+    line = f"{len(decided) - len(differ)} of {len(decided)} cells agree with the paper's within noise ({test}, p >= 0.05)"
     if len(decided) < len(cells):
         line += f"; {len(cells) - len(decided)} not tested (too few runs or no printed std)"
     if differ:

@@ -27,7 +27,7 @@ PARAMETERS = ("dataset", "protocol", "device", "compute", "store", "seeds", "fig
 
 @dataclass
 class Chapter:
-    dataset: str  # the dataset asked for
+    dataset: str | None  # the dataset asked for; None (the claims page): each row on its chapter's
     protocol: protomod.Protocol
     device: str
     compute: str
@@ -44,7 +44,9 @@ class Chapter:
 
     @property
     def label(self) -> str:
-        return {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data"}[self.data_name]
+        if self.data_name is None:
+            return "each row's own (column *dataset*)"
+        return data.LABELS[self.data_name]
 
     def ensure(self, specs: list[dict], grid: str | None = None) -> list[dict]:
         """The records of ``specs``, computed if ``compute`` allows (see ``RunStore.ensure``)."""
@@ -90,6 +92,7 @@ class Chapter:
         text = df.to_csv(index=False)
         name = f"{page}_runs_{self.data_name}_{self.protocol.name}.csv"
         if self.figures is not None:
+            self.figures.mkdir(parents=True, exist_ok=True)
             (self.figures / name).write_text(text)
         href = "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
         what = f"{len(df)} stored run{'s' if len(df) != 1 else ''} ({self.label}, protocol {self.protocol.name}), {len(text) // 1024 + 1} kB"
@@ -99,6 +102,7 @@ class Chapter:
     def save(self, fig, name: str) -> None:
         """Save ``fig`` as ``<figures>/<name>.png`` when the chapter was given a figures folder."""
         if self.figures is not None:
+            self.figures.mkdir(parents=True, exist_ok=True)
             fig.savefig(self.figures / f"{name}.png")
 
     def figure(self, fig, name: str, caption: str, seeds: int | None = None) -> None:
@@ -234,16 +238,18 @@ def check_injected(namespace: dict, known=None) -> None:
                              f"its parameters are {', '.join(known)}")
 
 
-def setup(name: str, dataset: str = "fashion-mnist", protocol: str = "paper", device: str = "auto",
+def setup(name: str, dataset: str | None = "fashion-mnist", protocol: str = "paper", device: str = "auto",
           compute: str = "never", store: str | Path | None = None, seeds=None,
-          figures: str | Path | None = None, default_seeds: int | None = None) -> Chapter:
+          figures: str | Path | None = None, default_seeds: int | None = None, per_row: bool = False) -> Chapter:
     """Validate a chapter's parameters and open the run store (printing which, and what it holds).
     ``seeds`` None means the protocol's (its first ``default_seeds`` when given: §3.4 uses 3); ``store`` None means ``default_store(protocol)``;
-    ``figures`` is a folder where each figure is also saved as a PNG file. In a notebook that
-    papermill ran, a parameter it set that the chapter does not have is refused."""
+    ``figures`` is a folder where each figure is also saved as a PNG file. ``per_row`` (the claims
+    page): ``dataset`` None decides each row on the dataset its chapter is published on. In a
+    notebook that papermill ran, a parameter it set that the chapter does not have is refused."""
     check_injected(sys._getframe(1).f_globals)
-    if dataset not in data.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(data.DATASETS)}")
+    if dataset not in data.DATASETS and not (per_row and dataset is None):
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(data.DATASETS)}"
+                         + (" (or None: each row on its chapter's)" if per_row else ""))
     proto = protomod.get(protocol)
     if compute not in executor.POLICIES:
         raise ValueError(f"compute must be one of {', '.join(executor.POLICIES)}, got {compute!r}")

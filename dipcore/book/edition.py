@@ -46,6 +46,17 @@ def check(dataset: str, protocol: str, device: str, compute: str, store: str | N
     out = check_out(out)
     if store is not None and compute != "never":
         executor.check_targets(RunStore(store))
+    if compute == "never":  # issue 37, defect 8: say so now, not in the first chapter's traceback
+        from .chapter import store_for
+        from .chapters import missing_required
+
+        root = store_for(protocol, store)
+        if lacking := missing_required(dataset, protocol, RunStore(root)):
+            grids_ = "; ".join(f"{g} ({have} of {need} runs stored)" for g, (have, need) in lacking.items())
+            commands = " && ".join(f"python -m dipcore compute {g} --dataset {dataset} --protocol {protocol}"
+                                   + (f" --store {store}" if store is not None else "") for g in lacking)
+            raise ValueError(f"--compute never, but the run store {root} lacks runs the chapters need: {grids_}. "
+                             f"Compute them first ({commands}), or give --compute missing")
     return {"dataset": dataset, "protocol": protocol, "device": device, "compute": compute,
             "store": None if store is None else str(Path(store).resolve())}
 
@@ -80,12 +91,13 @@ def banner(params: dict, when: str) -> str:
             f"`{params['protocol']}`, device `{params['device']}`, compute `{params['compute']}`, run store "
             f"`{store}`. Its tables, figures and verdicts are computed from those runs, and so are the "
             "numbers its prose quotes from runs. The prose itself was written from the published book's runs "
-            "(Fashion-MNIST, protocol paper): its observations (which way a comparison falls, what it "
+            "(protocol paper, each chapter on the dataset the introduction names): its observations (which way a comparison falls, what it "
             "suggests) are the published book's and may not hold here.\n```\n")
 
 
 NOTICED = "## What we noticed"
-NOTICED_NOTE = ("```{note}\nWritten from the published book's runs (Fashion-MNIST, protocol paper). The "
+NOTICED_NOTE = ("```{note}\nWritten from the published book's runs (protocol paper, the page's published "
+                "dataset). The "
                 "numbers quoted here are this edition's, but the observations around them are the published "
                 "book's: read them against this page's tables, figures and verdicts.\n```\n")
 

@@ -219,12 +219,49 @@ def shares(specs: list[dict], n: int, max_stack: int = 64) -> dict[str, int]:
 
 
 def stacks(todo: list[dict], grid: list[dict], max_stack: int) -> list[list[dict]]:
-    """The stacks in which the training runs ``todo`` (of ``grid``) are trained: the grid's stacks
-    (``_groups`` of the grid at ``max_stack``) restricted to ``todo``, longest first. The same
-    runs always make the same stack, so a resumed grid finds its checkpoints."""
-    want = {specmod.key(s) for s in todo}
-    out = [[s for s in c if specmod.key(s) in want] for c in _groups([s for s in grid if s["kind"] == "train"], max_stack)]
+    """The stacks in which the training runs ``todo`` (of ``grid``) are trained, longest first:
+    first each stack a killed process left part-way through (a checkpoint whose ``.json`` sidecar
+    names runs all still to do, whatever grid, order or ``--max-stack`` made it: issue 37, defect
+    12), resumed as it was; then the grid's stacks (``_groups`` of the grid at ``max_stack``)
+    restricted to the rest. The same runs always make the same stack."""
+    by_key = {specmod.key(s): s for s in todo}
+    out = []
+    for _, keys in _interrupted():
+        if keys and all(k in by_key for k in keys) and checkpoint_path([by_key[k] for k in keys]).exists():
+            out.append([by_key.pop(k) for k in keys])
+    out += [[s for s in c if specmod.key(s) in by_key] for c in _groups([s for s in grid if s["kind"] == "train"], max_stack)]
     return sorted([c for c in out if c], key=lambda c: -c[0]["epochs"])
+
+
+def _interrupted() -> list[tuple[Path, list[str]]]:
+    """Each sidecar in ``inflight_dir()`` (oldest first) with the runs (keys) of its stack."""
+    folder = inflight_dir()
+    out = []
+    for side in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []:
+        try:
+            out.append((side, [str(k) for k in json.loads(side.read_text())["keys"]]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a sidecar being written, or damaged: the grid's own grouping then
+    return out
+
+
+def sweep_finished(store: RunStore) -> int:
+    """Remove the checkpoints and sidecars in ``inflight_dir()`` of stacks whose runs are all in
+    ``store`` (left behind when a stack was killed after another process finished its runs, say:
+    issue 37, defect 12), unless a process holds one of their locks. Returns how many stacks."""
+    n = 0
+    for side, keys in _interrupted():
+        if not keys or not all(store.path(k).exists() for k in keys):
+            continue
+        try:
+            with run_locks(keys) as held:
+                if set(held) == set(keys):
+                    side.with_suffix(".pt").unlink(missing_ok=True)
+                    side.unlink(missing_ok=True)
+                    n += 1
+        except OSError:
+            continue
+    return n
 
 
 class Flight(NamedTuple):
@@ -332,6 +369,7 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
         share = shares(specs, shard[1], max_stack)
         mine = {k for k, j in share.items() if j == shard[0]}
     done = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
+    sweep_finished(store)
     if report is not None:
         report.update(done)
     if compute == "always":

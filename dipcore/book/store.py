@@ -217,15 +217,18 @@ class RunStore:
         return aside
 
 def check_writable_folder(path: Path, what: str, fix: str) -> None:
-    """Create ``path`` if needed and prove it writable by writing a file there; else a
+    """Prove that ``path`` can be written, without creating it (issue 37, defect 12: a compute that
+    then failed left an empty folder behind): a folder is made and removed in it, or in its nearest
+    existing parent when it does not exist yet (whoever writes there later creates it); else a
     ``ValueError`` naming the folder, what it is for, what is wrong and ``fix``."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{what} {str(path)!r} is a file, not a folder: {fix}")
+    parent = next(p for p in (path, *path.parents) if p.exists())
+    if not parent.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is not writable (it lies inside the file {str(parent)!r}): {fix}")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            pass
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
     except OSError as e:
         raise ValueError(f"{what} {str(path)!r} is not writable ({e.strerror or e}): {fix}") from None
 

@@ -6,7 +6,12 @@ Every chapter module has the same small interface:
 * ``page(ch, ...)`` reads (or, when the chapter may, computes) the page's runs, glues the values
   and figures its prose places, and returns what the notebook shows, in its order;
 * ``verdicts(ch)`` decides the page's claims for the claims page, by the same code as the page;
-* ``GRIDS``, the grids (``dipcore.book.grids.GRIDS``) its runs come from.
+* ``GRIDS``, the grids (``dipcore.book.grids.GRIDS``) its runs come from;
+* ``REQUIRED``, those of its grids whose every run the page needs (it reads the others as they
+  are, their missing runs pending), which an edition that may not compute checks first;
+* ``DATASET``, the dataset its page is published on (its notebook's default ``dataset``): the
+  paper's, MNIST, once its grids are complete there, Fashion-MNIST until then. A page never mixes
+  datasets; the claims page decides each row on its chapter's dataset.
 
 ``ROWS`` is the introduction's table: each row names its pages, grids and verdicts. The claims
 page (``verdicts_by_row``, ``glue_row_statuses``), the introduction's status column and the
@@ -15,11 +20,16 @@ notebook in ``chapters/`` and a line of ``_toc.yml``.
 """
 from __future__ import annotations
 
+import dataclasses
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from .. import claims
+import pandas as pd
+
+from .. import claims, executor, grids
 from ..chapter import Chapter, glue
+from ..store import RunStore
 from . import (dynamical_isometry, hypotheses, orthp, pruning_at_init, reproducibility, robustness, table7,
                value_of_pruning)
 
@@ -27,24 +37,30 @@ from . import (dynamical_isometry, hypotheses, orthp, pruning_at_init, reproduci
 @dataclass(frozen=True)
 class Row:
     """One row of the introduction's table: its name (``status_<name>`` on the claims page), its
-    pages (notebooks in ``chapters/``), the grids their runs come from, and its verdicts."""
+    pages (notebooks in ``chapters/``), the grids their runs come from, its verdicts, and the
+    dataset its pages are published on."""
 
     name: str
     pages: tuple[str, ...]
     grids: tuple[str, ...]
     verdicts: Callable[[Chapter], list[claims.Verdict]]
+    dataset: str
+
+
+def _row(name: str, module, pages: tuple[str, ...] | None = None, verdicts=None) -> Row:
+    """A row whose pages, grids, verdicts and dataset are its chapter module's."""
+    return Row(name, pages or (name,), module.GRIDS, verdicts or module.verdicts, module.DATASET)
 
 
 ROWS = (
-    Row("dynamical_isometry", ("dynamical_isometry",), dynamical_isometry.GRIDS, dynamical_isometry.verdicts),
-    Row("orthp", ("orthp",), orthp.GRIDS, orthp.verdicts),
-    Row("hypotheses", ("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4"), hypotheses.GRIDS,
-        hypotheses.verdicts),
-    Row("table3", ("table3",), hypotheses.GRIDS, hypotheses.table3_verdicts),  # its own claims, not the hypotheses'
-    Row("value_of_pruning", ("value_of_pruning",), value_of_pruning.GRIDS, value_of_pruning.verdicts),
-    Row("table7", ("table7",), table7.GRIDS, table7.verdicts),
-    Row("pruning_at_init", ("pruning_at_init",), pruning_at_init.GRIDS, pruning_at_init.verdicts),
-    Row("robustness", ("robustness",), robustness.GRIDS, robustness.verdicts),
+    _row("dynamical_isometry", dynamical_isometry),
+    _row("orthp", orthp),
+    _row("hypotheses", hypotheses, pages=("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4")),
+    _row("table3", hypotheses, verdicts=hypotheses.table3_verdicts),  # its own claims, not the hypotheses'
+    _row("value_of_pruning", value_of_pruning),
+    _row("table7", table7),
+    _row("pruning_at_init", pruning_at_init),
+    _row("robustness", robustness),
 )
 EVIDENCE_PAGES = ("claims", "protocol", "reproducibility")  # the pages after the chapters: no verdicts of their own
 
@@ -53,7 +69,43 @@ def verdicts_by_row(ch: Chapter) -> dict[str, list[claims.Verdict]]:
     """Every claim the book tests, by the introduction's row that shows it (``ROWS``; ``table3``:
     the page's own claims, not the hypotheses' it repeats), each once and decided by the same code as
     in its chapter; a claim whose runs are not all stored (and may not be computed) is ``pending``."""
-    return {row.name: row.verdicts(ch) for row in ROWS}
+    return {row.name: row.verdicts(on_dataset(ch, row)) for row in ROWS}
+
+
+def on_dataset(ch: Chapter, row: Row) -> Chapter:
+    """``ch`` for ``row``: as it is when it names a dataset (an edition, ``-p dataset ...``), else
+    on the dataset the row's chapter is published on."""
+    return ch if ch.dataset is not None else dataclasses.replace(ch, dataset=row.dataset)
+
+
+def missing_required(dataset: str, protocol: str, store: RunStore) -> dict[str, tuple[int, int]]:
+    """Of the grids some page needs complete (its module's ``REQUIRED``), at ``dataset`` and
+    ``protocol``, those ``store`` lacks runs of (their ancestors included): ``{grid: (stored,
+    needed)}``, in the book's order. Empty when every page can be built from the store as it is."""
+    modules = dict.fromkeys(sys.modules[r.verdicts.__module__] for r in ROWS)
+    out = {}
+    for grid in dict.fromkeys(g for m in modules for g in m.REQUIRED):
+        specs = executor.closure(grids.get(grid, dataset, protocol))
+        done, missing, damaged = store.status(specs)
+        if missing or damaged:
+            out[grid] = (len(done), len(specs))
+    return out
+
+
+def row(name: str) -> Row:
+    """The row called ``name``."""
+    (found,) = [r for r in ROWS if r.name == name]
+    return found
+
+
+def claims_table(ch: Chapter, rows: dict[str, list[claims.Verdict]]):
+    """The claims page's table: every verdict of ``rows`` (``verdicts_by_row``), one row per claim,
+    with the dataset it was decided on (column ``dataset``, after ``paper``)."""
+    frames = [claims.table(vs).assign(dataset=on_dataset(ch, row(name)).label) for name, vs in rows.items() if vs]
+    out = pd.concat(frames, ignore_index=True)
+    cols = list(out.columns)
+    cols.insert(cols.index("paper") + 1, cols.pop(cols.index("dataset")))
+    return out[cols]
 
 
 def all_verdicts(ch: Chapter) -> list[claims.Verdict]:

@@ -10,11 +10,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import claims, grids, paper, plotting
+from .. import agreement, claims, grids, paper, plotting
 from ..chapter import Chapter, glue
 from ..evidence import LINEAR_TOL, jsv_frame, pretrained_frame
 
 GRIDS = ("pretrain", "table1", "figure1")
+DATASET = "mnist"  # the dataset the page is published on: the paper's, its grids being complete on it
+REQUIRED = ("pretrain", "table1", "figure1")  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 
 def table1(records: list[dict], label: str, seed: int = 0):
@@ -33,6 +35,29 @@ def table1(records: list[dict], label: str, seed: int = 0):
     out.columns = pd.MultiIndex.from_tuples([(f"ours ({label})", c.split(",")[0]) if "ours" in c
                                              else ("paper (MNIST)", c.split(",")[0]) for c in out.columns])
     return out
+
+
+TABLE1_STATS = {"jsv_mean": "mean", "jsv_std": "std", "jsv_max": "max", "jsv_min": "min"}  # Table 1's columns
+
+
+def table1_agreement(records: list[dict]) -> tuple[object, str]:
+    """Each cell of Table 1 (per network: the JSVs' mean, std, max and min) over our seeds beside
+    the paper's, with ``agreement.draw``: the paper measured one orthogonal initialisation, so its
+    value is tested as one more draw of our seeds, known to its four printed decimals. Returns the
+    table and its one-line summary."""
+    df = jsv_frame(records)
+    rows, cells = [], {}
+    for net, g in df.groupby("net", sort=False):
+        for col, name in TABLE1_STATS.items():
+            mean, std = paper.value(1, net=net, metric="jsv_mean")
+            printed = std if col == "jsv_std" else mean if col == "jsv_mean" else paper.value(1, net=net, metric=col)[0]
+            c = cells[f"{paper.NET_LABELS[net]} {name}"] = agreement.draw(g[col].tolist(), printed, resolution=5e-5)
+            rows.append({"network": paper.NET_LABELS[net], "JSV statistic": name,
+                         "ours: mean (sd) over seeds": f"{c['mean']:.4f} ({c['std']:.4f})", "paper": f"{printed:.4f}",
+                         "ours − paper": f"{c['difference']:+.4f}", "p": "–" if c["p"] is None else f"{c['p']:.2g}",
+                         "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"})
+    line = agreement.summary(cells, unit="", test="the paper's network as one more of our seeds")
+    return pd.DataFrame(rows).set_index(["network", "JSV statistic"]), line
 
 
 def table1_verdict(records: list[dict]) -> claims.Verdict:
@@ -76,6 +101,7 @@ class Page:
     pretrained: object  # the unpruned networks, ours beside the paper's (``evidence.pretrained_frame``)
     table1: object  # Table 1, ours (seed 0) beside the paper's
     table1_caption: str
+    agreement: object  # each cell of Table 1 over our seeds against the paper's (``table1_agreement``)
     figure1: object  # mean JSV right after pruning, ratio by network
     verdicts: list[claims.Verdict]
 
@@ -84,7 +110,8 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
     """Reads (or computes) the pretrained networks, Table 1 and Figure 1 at ``ratios``; glues
     ``acc_mlp7_linear``, ``jsv_init_max``, ``jsv_end_min``, ``jsv_end_max`` (the pretraining curves'
     mean JSV at the first and last epoch), ``t1_seeds``, ``t1_spread`` and ``t1_spread_net`` (the
-    largest spread of Table 1's mean JSV over seeds, and its network) and the figures
+    largest spread of Table 1's mean JSV over seeds, and its network), ``t1_agreement`` (how
+    many of Table 1's cells agree with the paper's, ``table1_agreement``) and the figures
     ``pretraining`` and ``figure1``."""
     dataset, protocol = ch.dataset, ch.protocol.name
     pre = ch.ensure(grids.pretrain(dataset, protocol), "pretrain")
@@ -111,6 +138,8 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
     glue("t1_spread_net", paper.NET_LABELS[spread.idxmax()])
     caption = ch.caption("**Table 1.** JSVs of orthogonal initialization, seed 0; the paper's values "
                          "(MNIST) from its Table 1, rows in the same order.")
+    agree, line = table1_agreement(t1)
+    glue("t1_agreement", line)
 
     f1 = ch.ensure(grids.figure1(dataset, protocol, ratios), "figure1")
     df = jsv_frame(f1)
@@ -124,4 +153,4 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
     ch.figure(fig, "figure1", "**Figure 1.** Mean JSV (left, log scale) and test accuracy (right) of the "
               "pretrained networks right after L1 pruning, before finetuning; ratio 0 is the unpruned network.", seeds=1)
     figure1 = df.pivot(index="ratio", columns="net", values="jsv_mean").rename(columns=paper.NET_LABELS)
-    return Page(pre_df, table1(t1, ch.label), caption, figure1, [table1_verdict(t1), *figure1_verdicts(f1)])
+    return Page(pre_df, table1(t1, ch.label), caption, agree, figure1, [table1_verdict(t1), *figure1_verdicts(f1)])

@@ -17,6 +17,8 @@ from ..chapter import Chapter, glue
 from ..evidence import LINEAR_TOL, jsv_frame
 
 GRIDS = ("orthp",)
+DATASET = "mnist"  # the dataset the page is published on: the paper's, its grids being complete on it
+REQUIRED = ("orthp",)  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 RECOVERY_LABELS = {name: r.label for name, r in isometry.RECOVERIES.items()}
 FLOOR = 1e-6  # JSVs below (rank-deficient Jacobians) are counted in a histogram's leftmost bin
 

@@ -18,6 +18,8 @@ from .. import claims, evidence, grids, paper, plotting
 from ..chapter import Chapter, glue
 
 GRIDS = ("pai", "pai_jsv")  # the grids this page's runs come from
+DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+REQUIRED = ()  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 SOURCE = "Lee et al. (ICLR 2020)"
 VS_INITS = ("lecun", "glorot", "he")  # variance scaling

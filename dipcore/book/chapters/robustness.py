@@ -22,6 +22,8 @@ from .. import claims, cost, evidence, grids, paper, plotting, spec
 from ..chapter import Chapter, glue, glue_markdown, gpu_tier_computes
 
 GRIDS = ("robustness", "robustness_900", "robustness_table7")  # the grids this page's runs come from
+DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+REQUIRED = ()  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 NET = "mlp7-linear"  # the published chapter's network
 SETTINGS = [h.setting for h in grids.HYPOTHESES.values()]  # Table 3's four finetuning settings

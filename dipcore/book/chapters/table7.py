@@ -16,6 +16,8 @@ from ..evidence import (GridPage, acc, best_lr, compute_table, hypothesis_verdic
                         results_table)
 
 GRIDS = ("table7", "table7_ai")
+DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+REQUIRED = ("pretrain",)  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 
 def _better_lr_verdict(frame, ratio: float, a: str, b: str, claim: str, source: str, names: tuple[str, str],

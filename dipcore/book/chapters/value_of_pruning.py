@@ -15,6 +15,8 @@ from .. import claims, evidence, grids, paper, plotting
 from ..chapter import Chapter, gpu_tier_computes, glue, glue_markdown
 
 GRIDS = ("value", "value_resnet")  # the grids this page's runs come from
+DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+REQUIRED = ("pretrain",)  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 SCRATCH, FT20, FIXED90, DECAY_LOW, DECAY_HIGH = grids.VALUE_ARMS  # the five arms, in Table 4's order
 FINETUNED = (FT20, FIXED90, DECAY_LOW, DECAY_HIGH)

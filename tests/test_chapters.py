@@ -12,7 +12,8 @@ MODULES = sorted(p.stem for p in (ROOT / "dipcore" / "book" / "chapters").glob("
 
 def test_the_registry_lists_the_published_pages_in_the_table_of_contents_order():
     pages = [p.removeprefix("chapters/") for p in chapter.published(ROOT) if p != "chapters/intro"]
-    assert [p for row in chapters.ROWS for p in row.pages] + list(chapters.EVIDENCE_PAGES) == pages
+    assert ([p for row in chapters.ROWS for p in row.pages] + list(chapters.COMPARISON_PAGES)
+            + list(chapters.EVIDENCE_PAGES)) == pages
 
 
 def test_each_chapter_module_is_named_after_its_page_and_has_the_same_interface():
@@ -71,3 +72,24 @@ def test_each_page_defaults_to_the_dataset_it_is_published_on():
     nb = json.loads((ROOT / "chapters" / "claims.ipynb").read_text())
     assert 'dataset = None' in "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
     assert {r.dataset for r in chapters.ROWS} <= {"mnist", "fashion-mnist"}
+
+
+def test_a_claims_two_verdicts_are_compared_and_group_stand_ins_not_counted_twice():
+    """``second_dataset.compare``: the same decided state agrees; reproduced against not reproduced
+    flips; decided against inconclusive differs; a claim absent from one dataset (its group is one
+    pending verdict there) waits on that dataset, and the pending stand-in itself is not a row."""
+    from dipcore.book import claims
+    from dipcore.book.chapters import second_dataset as sd
+
+    def v(claim, state):
+        return claims.Verdict(claim, "§3.3", state, "")
+
+    R, N, I, P = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE, claims.PENDING
+    rows = {d: {r.name: [] for r in chapters.ROWS} for d in sd.DATASETS}
+    rows["mnist"]["hypotheses"] = [v("a", R), v("b", R), v("c", I), v("Hypothesis 2 on MLP-7-Linear", P), v("e", P)]
+    rows["fashion-mnist"]["hypotheses"] = [v("a", R), v("b", N), v("c", R), v("d1", R), v("d2", I), v("e", P)]
+    table = sd.compare(rows).set_index("claim")
+    assert table.outcome.to_dict() == {"a": "agree", "b": "flip", "c": "differ", "e": "pending on both",
+                                       "d1": "decided on one only", "d2": "decided on one only"}
+    assert table.loc["d1", "mnist"] == P and sd.summary(table.reset_index()) == (
+        "6 claims: 1 agree, 1 flip, 1 differ, 2 decided on one only, 1 pending on both")

@@ -62,6 +62,7 @@ ROWS = (
     _row("pruning_at_init", pruning_at_init),
     _row("robustness", robustness),
 )
+COMPARISON_PAGES = ("second_dataset",)  # after the chapters: their verdicts compared, none of their own
 EVIDENCE_PAGES = ("claims", "protocol", "reproducibility")  # the pages after the chapters: no verdicts of their own
 
 
@@ -125,5 +126,5 @@ def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
     return out
 
 
-__all__ = ["EVIDENCE_PAGES", "ROWS", "Row", "all_verdicts", "dynamical_isometry", "glue_row_statuses", "hypotheses",
+__all__ = ["COMPARISON_PAGES", "EVIDENCE_PAGES", "ROWS", "Row", "all_verdicts", "dynamical_isometry", "glue_row_statuses", "hypotheses",
            "orthp", "pruning_at_init", "reproducibility", "robustness", "table7", "value_of_pruning", "verdicts_by_row"]

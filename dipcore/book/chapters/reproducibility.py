@@ -51,5 +51,7 @@ def stack_drift(path: Path | None = None) -> tuple[object, str]:
              f"({len(g)} run{'s' if len(g) != 1 else ''}, {int(g['bitwise_equal'].astype(bool).sum())} bitwise equal), "
              f"mean JSV within {g['max_rel_jsv_gap'].max():.1e} relative"
              for e, g in df.groupby("epochs")]
-    return table, ("Same stack composition, same machine: bitwise equal (tested). Another composition: "
+    return table, ("Same stack composition, same machine: bitwise equal (tested), also across a kill: a stack killed "
+                   "part-way resumes from its checkpoint as it was, whatever `--max-stack` the rerun is given (tested). "
+                   "Another composition (another `--max-stack`, or other runs of its grid missing when it was made): "
                    + "; ".join(parts) + ", measured.")

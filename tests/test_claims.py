@@ -1,6 +1,7 @@
 import warnings
 
 import numpy as np
+import pytest
 
 from dipcore.book import claims
 
@@ -76,7 +77,7 @@ def test_decreasing():
     v = claims.decreasing(x, [1, 0.9, 1.1, 0.8, 1.2, 0.9, 0.95, 1.0, 0.85, 0.9], "c", "s")
     assert v.verdict == claims.INCONCLUSIVE
     assert "Spearman" in v.evidence and v._repr_markdown_() == f"**➖ inconclusive** — c (s). {v.evidence}"
-    assert list(claims.table([v]).columns) == ["claim", "paper", "verdict", "evidence"]
+    assert list(claims.table([v]).columns) == ["claim", "paper", "kind", "verdict", "evidence"]
 
 
 def test_pending_is_a_verdict_of_its_own():
@@ -152,3 +153,55 @@ def test_a_summary_counts_each_kind_of_verdict_in_a_fixed_order():
     assert claims.summary(v, markdown=True) == "**6 claims:** 3 reproduced, 1 inconclusive, 2 pending"
     assert claims.summary(v[1:2]) == "1 claim: 1 inconclusive"
     assert claims.summary([]) == "0 claims: none yet"
+
+
+def test_a_tie_at_most_points_is_inconclusive_whichever_way_it_leans():
+    """Issue 38: ``at_most`` needed more than half of the points to reproduce a claim but only half
+    to reject it (MLP-7-Tanh was decided by 2 of 4). Ties are inconclusive either way."""
+    R, N, I = (claims.Verdict("c", "s", k, "") for k in (claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE))
+
+    def at(*vs):
+        return claims.at_most(list(enumerate(vs)), "c", "s").verdict
+
+    assert at(N, N, R, R) == at(R, R, N, N) == at(N, I) == at(R, I) == claims.INCONCLUSIVE
+    assert at(R, R, R, N) == at(R, R, I) == claims.REPRODUCED
+    assert at(N, N, N, R) == at(N, N, I) == claims.NOT_REPRODUCED
+
+
+def test_checks_and_questions_beyond_the_paper_are_counted_apart():
+    """Issue 38: a statement that holds by construction is a check, not a confirmation of the
+    paper; the book's own questions are counted among the claims but said apart."""
+    v = [claims.Verdict("a", "s", claims.REPRODUCED, ""), claims.Verdict("b", "s", claims.INCONCLUSIVE, ""),
+         claims.Verdict("c", "s", claims.REPRODUCED, "", claims.BEYOND),
+         claims.Verdict("d", "s", claims.REPRODUCED, "").as_kind(claims.CHECK),
+         claims.Verdict("e", "s", claims.PENDING, "", claims.CHECK)]
+    assert claims.summary(v) == ("3 claims: 2 reproduced, 1 inconclusive (1 beyond the paper); "
+                                 "2 checks: 1 reproduced, 1 pending (by construction)")
+    assert claims.summary(v[3:4]) == "1 check: 1 reproduced (by construction)"
+    assert claims.table(v).kind.tolist() == ["claim", "claim", "beyond the paper", "check (holds by construction)",
+                                             "check (holds by construction)"]
+    assert "*(a check: holds by construction)*" in v[3]._repr_markdown_()
+    with pytest.raises(ValueError, match="unknown kind of verdict 'proof'"):
+        v[0].as_kind("proof")
+    # what chance may decide: 5 % of the decided claims, checks and pending ones aside
+    assert claims.chance(v) == ("Each rule decides at the 5% level, with no correction for the number of claims: "
+                                "of these 3 tested claims, up to about 0.2 could be decided by chance alone.")
+    assert claims.chance(v[3:]) == ""
+
+
+def test_does_not_help_is_an_equivalence_a_true_null_can_pass():
+    """Issue 38: "OrthP does not help" was decided as "without beats with", so a true null could
+    only come out inconclusive. ``not_above``: reproduced when the 90 % interval's upper end lies
+    below the margin, refuted when its lower end lies above it."""
+    rng = np.random.default_rng(0)
+    without = 90 + 0.05 * rng.standard_normal(5)
+    same = 90 + 0.05 * rng.standard_normal(5)
+    assert claims.greater(without, same, "c", "s").verdict == claims.INCONCLUSIVE  # the old reading
+    assert claims.not_above(same, without, 0.21, "c", "s").verdict == claims.REPRODUCED
+    assert claims.not_above(same - 1, without, 0.21, "c", "s").verdict == claims.REPRODUCED  # worse: no help either
+    assert claims.not_above(same + 1, without, 0.21, "c", "s").verdict == claims.NOT_REPRODUCED  # it helps
+    noisy = 90.2 + 1.0 * rng.standard_normal(5)
+    assert claims.not_above(noisy, without, 0.21, "c", "s").verdict == claims.INCONCLUSIVE
+    v = claims.not_above(same, without, 0.21, "c", "s", unit=" points")
+    assert "90% interval" in v.evidence and "no help means below +0.21 points" in v.evidence
+    assert claims.not_above([90.0], without, 0.21, "c", "s").verdict == claims.INCONCLUSIVE  # too few runs

@@ -16,7 +16,8 @@ not stored yet), with the evidence in words. The rules:
 * ``decreasing(x, y)`` / ``increasing(x, y)``: "y falls (grows) as x grows": Spearman's rank
   correlation.
 * ``at_most(per_point)``: "holds at most ratios": reproduced where more than half of the
-  per-ratio verdicts are, not reproduced where half or more contradict it.
+  per-ratio verdicts are, not reproduced where more than half contradict it; a tie is
+  inconclusive, whichever way it leans.
 * ``greater_across`` / ``smaller_gain_across``: the same two claims with two levels of variance,
   pretrained networks and finetuning seeds nested in them (beyond the paper): a hierarchical
   bootstrap (networks drawn with replacement, then each arm's seeds within each) gives the interval
@@ -27,9 +28,19 @@ not stored yet), with the evidence in words. The rules:
   Welch tests, TOST): reproduced when the 90 % interval of the difference of means lies inside
   (-margin, margin), not reproduced when it lies wholly outside, inconclusive otherwise. "No
   significant difference" is not evidence of a match; this rule asks for the interval.
+* ``not_above(a, b, margin)``: "a does not help over b": reproduced when the upper end of the
+  90 % interval of (mean a - mean b) lies below ``margin``, not reproduced when its lower end lies
+  above it, inconclusive otherwise (issue 38: tested as "b beats a", a true null could only come
+  out inconclusive).
+
+Each verdict has a **kind**: a ``claim`` (of the paper, or of Lee et al.), a question ``beyond``
+the paper (the book's own), or a ``check``: a statement that holds by construction (an identity,
+such as OrthP's exact isometry of a linear network), a test of the implementation rather than
+evidence for the paper. Pages and the claims page count the three apart (``summary``).
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -41,6 +52,9 @@ VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PENDING)
 
 
 MARKS = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖", PENDING: "⏳"}  # as pages show a verdict
+CLAIM, BEYOND, CHECK = "claim", "beyond", "check"  # a verdict's kind (module docstring)
+KINDS = {CLAIM: "claim", BEYOND: "beyond the paper", CHECK: "check (holds by construction)"}
+ALPHA = 0.05  # every rule decides at this level (a bootstrap: its 95 % interval)
 
 
 @dataclass(frozen=True)
@@ -49,12 +63,21 @@ class Verdict:
     source: str  # where the paper makes it, e.g. "§3.3, Table 3"
     verdict: str
     evidence: str
+    kind: str = CLAIM  # CLAIM, BEYOND or CHECK
 
     def as_row(self) -> dict:
-        return {"claim": self.claim, "paper": self.source, "verdict": self.verdict, "evidence": self.evidence}
+        return {"claim": self.claim, "paper": self.source, "kind": KINDS[self.kind], "verdict": self.verdict,
+                "evidence": self.evidence}
 
     def _repr_markdown_(self) -> str:
-        return f"**{MARKS[self.verdict]} {self.verdict}** — {self.claim} ({self.source}). {self.evidence}"
+        what = {CLAIM: "", BEYOND: " *(beyond the paper)*", CHECK: " *(a check: holds by construction)*"}[self.kind]
+        return f"**{MARKS[self.verdict]} {self.verdict}**{what} — {self.claim} ({self.source}). {self.evidence}"
+
+    def as_kind(self, kind: str) -> "Verdict":
+        """The same verdict, of another kind."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of verdict {kind!r}; choose one of {', '.join(KINDS)}")
+        return dataclasses.replace(self, kind=kind)
 
 
 def pending(claim: str, source: str, have: int, need: int, command: str, state: str = "are not stored yet") -> Verdict:
@@ -169,28 +192,52 @@ def smaller_gain_across(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 1
     return v
 
 
+def _interval(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float, float]:
+    """The difference of means ``a - b`` and its two-sided ``level`` interval (Welch's standard
+    error and degrees of freedom)."""
+    from scipy import stats
+
+    diff = a.mean() - b.mean()
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf((1 + level) / 2, df)) * se
+    return diff, diff - half, diff + half
+
+
 def within(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:
     """Claim: the values ``a`` match ``b``, their means no more than ``margin`` apart (TOST at
     (1 - level) / 2 on each side, with Welch's standard error and degrees of freedom)."""
-    from scipy import stats
-
     a, b = _clean(a), _clean(b)
     diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
     if len(a) < 2 or len(b) < 2:
         return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
                        f"({len(a)} vs {len(b)}) to test")
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = float(np.sqrt(va + vb))
-    if se == 0:
-        lo = hi = diff
-    else:
-        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-        half = float(stats.t.ppf((1 + level) / 2, df)) * se
-        lo, hi = diff - half, diff + half
+    diff, lo, hi = _interval(a, b, level)
     ev = (f"difference of means {diff:+.3g}{unit}, {level:.0%} interval [{lo:+.3g}, {hi:+.3g}]{unit} "
           f"({len(a)} vs {len(b)} runs; margin ±{margin:g}{unit})")
     verdict = (REPRODUCED if -margin < lo and hi < margin else
                NOT_REPRODUCED if lo >= margin or hi <= -margin else INCONCLUSIVE)
+    return Verdict(claim, source, verdict, ev)
+
+
+def not_above(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:
+    """Claim: the values ``a`` are no better than ``b`` ("does not help"): their mean exceeds
+    ``b``'s by less than ``margin``. A one-sided test at (1 - level) / 2 (the upper end of the
+    ``level`` interval of the difference, Welch): reproduced when it lies below ``margin``, not
+    reproduced when the whole interval lies above it (``a`` helps by more than the margin),
+    inconclusive otherwise. Unlike "b beats a", a true null can be reproduced."""
+    a, b = _clean(a), _clean(b)
+    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
+                       f"({len(a)} vs {len(b)}) to test")
+    diff, lo, hi = _interval(a, b, level)
+    ev = (f"difference of means {diff:+.3g}{unit}, {level:.0%} interval [{lo:+.3g}, {hi:+.3g}]{unit} "
+          f"({len(a)} vs {len(b)} runs; no help means below +{margin:g}{unit})")
+    verdict = REPRODUCED if hi < margin else NOT_REPRODUCED if lo > margin else INCONCLUSIVE
     return Verdict(claim, source, verdict, ev)
 
 
@@ -223,7 +270,8 @@ def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: f
 def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, what: str = "ratio") -> Verdict:
     """Claim: something holds "at most" points (pruning ratios), each decided by its own verdict.
     Reproduced when it is reproduced at more than half of them; not reproduced when it is
-    contradicted (``not reproduced``) at half or more; inconclusive otherwise. A pending point makes
+    contradicted (``not reproduced``) at more than half; inconclusive otherwise (a tie too, either
+    way: issue 38). A pending point makes
     the whole claim pending."""
     if any(v.verdict == PENDING for _, v in per_point):
         return Verdict(claim, source, PENDING, "waiting for runs at " + ", ".join(f"{x:g}" for x, v in per_point
@@ -238,7 +286,7 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
     whats = what[:-1] + "ies" if what.endswith("y") else what + "s"
     ev = (f"holds at {len(by[REPRODUCED])} of {n} {whats} ({at(by[REPRODUCED])}), is contradicted at "
           f"{at(by[NOT_REPRODUCED])}, undecided at {at(by[INCONCLUSIVE])}. Per {what}: {details}")
-    verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) >= n
+    verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) > n
                else INCONCLUSIVE)
     return Verdict(claim, source, verdict, ev)
 
@@ -250,22 +298,48 @@ def table(verdicts: list[Verdict]):
     return pd.DataFrame([v.as_row() for v in verdicts])
 
 
-def summary(verdicts: list[Verdict], markdown: bool = False) -> str:
-    """How many claims and how each fell, in a fixed order (reproduced, not reproduced,
-    inconclusive, pending; kinds with none left out): "24 claims: 9 reproduced, 9 inconclusive,
-    6 pending". ``markdown``: the count in bold, as a page's verdict section opens."""
+def _counts(verdicts: list[Verdict], noun: str, markdown: bool) -> str:
     from collections import Counter
 
     n, count = len(verdicts), Counter(v.verdict for v in verdicts)
-    head = f"{n} claim{'' if n == 1 else 's'}:"
+    head = f"{n} {noun}{'' if n == 1 else 's'}:"
     counts = [f"{count[kind]} {kind}" for kind in MARKS if count[kind]]
     return f"{f'**{head}**' if markdown else head} {', '.join(counts) if counts else 'none yet'}"
 
 
+def summary(verdicts: list[Verdict], markdown: bool = False) -> str:
+    """How many claims and how each fell, in a fixed order (reproduced, not reproduced,
+    inconclusive, pending; kinds with none left out): "24 claims: 9 reproduced, 9 inconclusive,
+    6 pending"; the claims beyond the paper counted among them and said apart ("(3 beyond the
+    paper)"), and the checks that hold by construction counted apart ("; 2 checks: 2 reproduced").
+    ``markdown``: the counts in bold, as a page's verdict section opens."""
+    tested = [v for v in verdicts if v.kind != CHECK]
+    checks = [v for v in verdicts if v.kind == CHECK]
+    out = _counts(tested, "claim", markdown) if tested or not checks else ""
+    beyond = sum(v.kind == BEYOND for v in tested)
+    if beyond:
+        out += f" ({beyond} beyond the paper)"
+    if checks:
+        out += ("; " if out else "") + _counts(checks, "check", markdown) + " (by construction)"
+    return out
+
+
+def chance(verdicts: list[Verdict]) -> str:
+    """How many of ``verdicts`` (checks aside) a rule at the 5 % level may decide by chance alone:
+    each decides a true null wrongly with probability ``ALPHA``, and no correction for the page's
+    number of tests is applied, so up to about ``ALPHA`` times the tested claims."""
+    n = sum(v.kind != CHECK and v.verdict != PENDING for v in verdicts)
+    if not n:
+        return ""
+    return (f"Each rule decides at the {ALPHA:.0%} level, with no correction for the number of claims: of these "
+            f"{n} tested claims, up to about {ALPHA * n:.1f} could be decided by chance alone.")
+
+
 def show(verdicts: list[Verdict]) -> None:
-    """A page's verdict section: the counts (``summary``), then each verdict."""
+    """A page's verdict section: the counts (``summary``) and what chance may decide (``chance``),
+    then each verdict."""
     from IPython.display import Markdown, display
 
-    display(Markdown(summary(verdicts, markdown=True) + "."))
+    display(Markdown(" ".join(filter(None, [summary(verdicts, markdown=True) + ".", chance(verdicts)]))))
     for v in verdicts:
         display(v)

@@ -71,11 +71,13 @@ def table1_verdict(records: list[dict]) -> claims.Verdict:
     ev = (f"largest |JSV - 1| over {df.seed.nunique()} seed(s): MLP-7-Linear {exact['mlp7-linear']:.1e}; "
           + ", ".join(f"{paper.NET_LABELS[n]} {v:.2f}" for n, v in others.items()))
     return claims.Verdict("Orthogonal initialisation gives exact dynamical isometry (all JSVs 1) only for "
-                          "the linear MLP", "§3.1, Table 1", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, ev)
+                          "the linear MLP", "§3.1, Table 1", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, ev,
+                          claims.CHECK)  # the linear rows are an identity, the others the nonlinearities' doing
 
 
 def figure1_verdicts(records: list[dict]) -> list[claims.Verdict]:
-    """Per network: mean JSV falls as the pruning ratio grows (Figure 1)."""
+    """Per network: mean JSV falls as the pruning ratio grows (Figure 1). A check rather than
+    evidence (issue 38): deleting units of a trained network shrinks its Jacobian."""
     df = jsv_frame(records).sort_values("ratio", kind="stable")
     out = []
     for net, g in df.groupby("net", sort=False):
@@ -83,7 +85,8 @@ def figure1_verdicts(records: list[dict]) -> list[claims.Verdict]:
                               "mean JSV more", "§3.1, Figure 1")
         below = (g[g.ratio > 0].jsv_mean < g[g.ratio == 0].jsv_mean.iloc[0]).mean() if (g.ratio == 0).any() else np.nan
         out.append(claims.Verdict(v.claim, v.source, v.verdict,
-                                  f"{v.evidence}; mean JSV below the unpruned network's at {below:.0%} of the ratios"))
+                                  f"{v.evidence}; mean JSV below the unpruned network's at {below:.0%} of the ratios",
+                                  claims.CHECK))
     return out
 
 

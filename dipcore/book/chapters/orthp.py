@@ -31,7 +31,8 @@ def orthp_verdict(records: list[dict]) -> claims.Verdict:
     ok = len(lin) > 0 and dev < LINEAR_TOL
     return claims.Verdict("OrthP recovers exact dynamical isometry (all JSVs 1) in pruned MLP-7-Linear",
                           "§3.2, §3.3", claims.REPRODUCED if ok else claims.NOT_REPRODUCED,
-                          f"largest |JSV - 1| after OrthP at ratios {', '.join(f'{r:g}' for r in sorted(lin.ratio.unique()))}: {dev:.1e}")
+                          f"largest |JSV - 1| after OrthP at ratios {', '.join(f'{r:g}' for r in sorted(lin.ratio.unique()))}: {dev:.1e}",
+                          claims.CHECK)  # a product of orthonormal matrices is one: an identity
 
 
 def verdicts(ch: Chapter) -> list[claims.Verdict]:

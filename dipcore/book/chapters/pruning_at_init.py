@@ -129,7 +129,8 @@ def decide(frame, meas, net: str, command: str) -> list[claims.Verdict]:
     the best variance-scaling init; (2) pruning moves the layerwise JSVs away from 1, the more the
     higher the sparsity; (3) AI brings the JSVs back towards 1, (4) lowers the first epoch's loss,
     (5) raises the final accuracy, (6) the more the higher the sparsity; (7) label-free connection
-    sensitivity prunes as well as supervised (within ``AE_MARGIN`` points)."""
+    sensitivity prunes as well as supervised (within ``AE_MARGIN`` points). (2) and (3) are checks
+    (issue 38): deleting weights shrinks a layer's JSVs, and (3) is AI's own objective."""
     label = paper.NET_LABELS[net]
     f = frame[frame.net == net]
     orth, ai, ae = (_arm_rows(f, a, dense=False) for a in (ORTH, ORTH_AI, ORTH_AE))
@@ -144,38 +145,38 @@ def decide(frame, meas, net: str, command: str) -> list[claims.Verdict]:
     out = []
     specs = [
         (f"{label}: with the orthogonal init, SNIP-pruned networks reach a higher test accuracy than with the best "
-         "variance-scaling init (LeCun, Glorot or He), at most sparsities from 90 %", [orth, vs],
+         "variance-scaling init (LeCun, Glorot or He), at most sparsities from 90 %", [orth, vs], claims.CLAIM,
          lambda c: claims.at_most([(s, claims.greater(_at(orth, s).final_acc, best_vs(s).final_acc, c, SOURCE, unit=" points"))
                                    for s in HIGH], c, SOURCE, "sparsity")),
         (f"{label}: pruning moves the layerwise JSVs of the orthogonally initialised network away from 1, the more "
-         "the higher the sparsity", [m],
+         "the higher the sparsity", [m], claims.CHECK,  # deleting weights of a layer shrinks its JSVs
          lambda c: claims.increasing(m.sparsity, _dist(m.layer_jsv), c, SOURCE)),
         (f"{label}: approximate isometry brings the input-output mean JSV of the pruned network closer to 1, at most "
-         "sparsities", [orth, ai],
+         "sparsities", [orth, ai], claims.CHECK,  # AI's own objective, layer by layer
          lambda c: claims.at_most([(s, claims.greater(_dist(_at(orth, s).jsv_0), _dist(_at(ai, s).jsv_0), c, SOURCE))
                                    for s in sp], c, SOURCE, "sparsity")),
         (f"{label}: approximate isometry makes the pruned network more trainable (a lower training loss in the first "
-         "epoch), at most sparsities", [orth, ai],
+         "epoch), at most sparsities", [orth, ai], claims.CLAIM,
          lambda c: claims.at_most([(s, claims.greater(_at(orth, s).loss_1, _at(ai, s).loss_1, c, SOURCE))
                                    for s in sp], c, SOURCE, "sparsity")),
         (f"{label}: approximate isometry raises the final test accuracy of the pruned network, at most sparsities",
-         [orth, ai],
+         [orth, ai], claims.CLAIM,
          lambda c: claims.at_most([(s, claims.greater(_at(ai, s).final_acc, _at(orth, s).final_acc, c, SOURCE,
                                                       unit=" points")) for s in sp], c, SOURCE, "sparsity")),
-        (f"{label}: the accuracy gained by approximate isometry grows with the sparsity", [orth, ai],
+        (f"{label}: the accuracy gained by approximate isometry grows with the sparsity", [orth, ai], claims.CLAIM,
          lambda c: claims.increasing(sp, [_at(ai, s).final_acc.mean() - _at(orth, s).final_acc.mean() for s in sp],
                                      c, SOURCE)),
         (f"{label}: connection sensitivity from a label-free (autoencoder) loss prunes as well as from the labels: "
-         f"final accuracies within {AE_MARGIN:g} point, at most sparsities", [orth, ae],
+         f"final accuracies within {AE_MARGIN:g} point, at most sparsities", [orth, ae], claims.CLAIM,
          lambda c: claims.at_most([(s, _matches(_at(ae, s).final_acc, _at(orth, s).final_acc, c)) for s in sp],
                                   c, SOURCE, "sparsity")),
     ]
-    for claim, needs, decide in specs:
+    for claim, needs, kind, decide in specs:
         if all(evidence.complete(g) for g in needs):
-            out.append(decide(claim))
+            out.append(decide(claim).as_kind(kind))
         else:
             have = sum(int((g.status != "missing").sum()) for g in needs)
-            out.append(claims.pending(claim, SOURCE, have, sum(len(g) for g in needs), command))
+            out.append(claims.pending(claim, SOURCE, have, sum(len(g) for g in needs), command).as_kind(kind))
     return out
 
 

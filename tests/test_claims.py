@@ -205,3 +205,18 @@ def test_does_not_help_is_an_equivalence_a_true_null_can_pass():
     v = claims.not_above(same, without, 0.21, "c", "s", unit=" points")
     assert "90% interval" in v.evidence and "no help means below +0.21 points" in v.evidence
     assert claims.not_above([90.0], without, 0.21, "c", "s").verdict == claims.INCONCLUSIVE  # too few runs
+
+
+def test_a_premise_decides_whether_a_claim_is_decided():
+    R, N, I, P = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE, claims.PENDING
+
+    def v(state, what="c"):
+        return claims.Verdict(what, "s", state, f"{what} evidence")
+
+    for premise in (N, I):
+        for own in (R, N, I):  # symmetric: whichever way the claim itself falls
+            out = claims.premised(v(premise, "p"), v(own))
+            assert out.verdict == claims.PREMISE and out.claim == "c" and "p evidence" in out.evidence
+    assert claims.premised(v(R, "p"), v(N)).verdict == N
+    assert claims.premised(v(P, "p"), v(R)).verdict == P and claims.premised(v(R, "p"), v(P)).verdict == P
+    assert claims.MARKS[claims.PREMISE] and claims.PREMISE in claims.VERDICTS

@@ -148,7 +148,7 @@ def test_table7_verdicts_wait_for_their_runs_and_then_decide():
         recs = _fake_records(labelled, acc)
         frame = evidence.runs_frame(labelled, recs)
         verdicts = {v.claim.split(": ", 1)[1]: v.verdict for v in table7.decide(frame, "cmd")}
-        assert len(verdicts) == 2 + 2 + 2 + 2
+        assert len(verdicts) == 2 + 2 + 3 + 2  # 900 vs 90 per LR, OrthP per length, H1, H2, H4, AI per length
         assert verdicts["900 epochs of finetuning beat 90 epochs (LR 0.01)"] == claims.REPRODUCED
         orthp_claims = [v for c, v in verdicts.items() if c.startswith("OrthP")]
         # OrthP is 1 point worse here: "helps" (LeNet-5-ReLU) fails, "does not help" (others) holds
@@ -306,3 +306,28 @@ def test_table7_progress_says_how_many_runs_are_in_and_what_waits():
     line = table7.progress(175, 195)
     assert line.startswith("175 of the 195 runs are in the store;") and "`scripts/device_grid.sh table7 table7_ai`" in line
     assert "*pending*" in line
+
+
+@pytest.mark.parametrize("gain_900", [-1.0, +0.5])
+def test_an_advantage_that_should_shrink_needs_an_advantage_first(gain_900):
+    """Issue 38: with no advantage of LR 0.01 after 90 epochs (as LeNet-5-ReLU in Table 7, gain
+    -0.38), "the advantage shrinks with 900 epochs" came out *reproduced* when the gain fell
+    further and *not reproduced* when it grew. Either way its premise is not met: that is its
+    state, with the premise's test in the evidence; where the premise holds it is decided."""
+    labelled = grids.labelled_hypotheses("lenet5-relu", "mnist", "paper", (0.9,))
+    rng = np.random.default_rng(5)
+
+    def frame_for(gain_90):
+        gains = {"90 epochs": gain_90, "900 epochs": gain_900, "OrthP, 90 epochs": 0.0, "OrthP, 900 epochs": 0.0}
+        recs = _fake_records(labelled, lambda lab: 91.0 + (gains.get(lab["setting"], 0.0) if lab["lr"] == 0.01 else 0.0)
+                             + 0.05 * rng.standard_normal())
+        return evidence.runs_frame(labelled, recs)
+
+    (h2,) = evidence.hypothesis_verdicts(frame_for(-0.4), 2)
+    assert h2.verdict == claims.PREMISE
+    assert h2.evidence.startswith("premise (LR 0.01 beats LR 0.001 (90 epochs)) not reproduced")
+    assert "The claim's own test, not decided for want of it: gain -0.4" in h2.evidence
+    (h2,) = evidence.hypothesis_verdicts(frame_for(+2.0), 2)
+    assert h2.verdict == (claims.REPRODUCED if gain_900 < 2.0 else claims.NOT_REPRODUCED)
+    assert "premise (LR 0.01 beats LR 0.001 (90 epochs)) met" in h2.evidence
+    assert claims.summary([h2, claims.Verdict("c", "s", claims.PREMISE, "")]).endswith("1 premise not met")

@@ -279,3 +279,20 @@ def test_the_pai_notes_quote_the_runs_and_wait_for_missing_ones():
             "layer_jsv", "io_jsv_99", "rho_mlp7-linear"}
     assert {k for k, v in partial.items() if v == "–"} == gone
     assert all(partial[k] == notes[k] for k in notes if k not in gone)
+
+
+def test_the_prose_names_each_networks_verdict_of_a_claim():
+    """Issue 38: "What we noticed" stated claim 1 as not reproduced on MLP-7-Tanh after its
+    verdict had changed; the sentence now pastes the verdicts' states."""
+    from dipcore.book import claims
+    from dipcore.book.chapters import pruning_at_init as pai
+
+    def v(net, state):
+        return claims.Verdict(f"{net}: with the orthogonal init, x", "s", state, "")
+
+    same = [v(n, claims.INCONCLUSIVE) for n in ("MLP-7-Linear", "MLP-7-Tanh", "MLP-7-ReLU")]
+    assert pai.states(same, "with the orthogonal init") == "inconclusive on all three networks"
+    mixed = [v("MLP-7-Linear", claims.INCONCLUSIVE), v("MLP-7-Tanh", claims.NOT_REPRODUCED),
+             v("MLP-7-ReLU", claims.INCONCLUSIVE)]
+    assert pai.states(mixed, "with the orthogonal init") == \
+        "inconclusive on MLP-7-Linear and MLP-7-ReLU, not reproduced on MLP-7-Tanh"

@@ -33,6 +33,10 @@ not stored yet), with the evidence in words. The rules:
   above it, inconclusive otherwise (issue 38: tested as "b beats a", a true null could only come
   out inconclusive).
 
+A claim with a **premise** (an advantage that should shrink needs an advantage first) is decided
+only where its premise's own test reproduces it; elsewhere its state is *premise not met*, whichever
+way the claim itself would fall, with both tests in the evidence (``premised``; issue 38).
+
 Each verdict has a **kind**: a ``claim`` (of the paper, or of Lee et al.), a question ``beyond``
 the paper (the book's own), or a ``check``: a statement that holds by construction (an identity,
 such as OrthP's exact isometry of a linear network), a test of the implementation rather than
@@ -48,10 +52,11 @@ import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 PENDING = "pending"  # not decided yet: the runs it needs are not stored yet
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PENDING)
+PREMISE = "premise not met"  # a claim about an advantage (that it shrinks) where the advantage is not shown first
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PREMISE, PENDING)
 
 
-MARKS = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖", PENDING: "⏳"}  # as pages show a verdict
+MARKS = {REPRODUCED: "✅", NOT_REPRODUCED: "❌", INCONCLUSIVE: "➖", PREMISE: "⭕", PENDING: "⏳"}  # as pages show a verdict
 CLAIM, BEYOND, CHECK = "claim", "beyond", "check"  # a verdict's kind (module docstring)
 KINDS = {CLAIM: "claim", BEYOND: "beyond the paper", CHECK: "check (holds by construction)"}
 ALPHA = 0.05  # every rule decides at this level (a bootstrap: its 95 % interval)
@@ -205,6 +210,20 @@ def _interval(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float,
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     half = float(stats.t.ppf((1 + level) / 2, df)) * se
     return diff, diff - half, diff + half
+
+
+def premised(premise: Verdict, verdict: Verdict) -> Verdict:
+    """``verdict``, decided only where ``premise`` (a verdict of its own, e.g. "LR 0.01 beats LR 0.001
+    in the first setting") is reproduced; otherwise *premise not met*, in both directions, with the
+    premise's test and the claim's own in the evidence. A pending premise leaves it pending."""
+    if premise.verdict == REPRODUCED:
+        return dataclasses.replace(verdict, evidence=f"{verdict.evidence}; premise ({premise.claim}) met: "
+                                                      f"{premise.evidence}")
+    if PENDING in (premise.verdict, verdict.verdict):
+        return verdict if verdict.verdict == PENDING else premise
+    return dataclasses.replace(verdict, verdict=PREMISE, evidence=(
+        f"premise ({premise.claim}) {premise.verdict}: {premise.evidence}. The claim's own test, not decided "
+        f"for want of it: {verdict.evidence}"))
 
 
 def within(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:

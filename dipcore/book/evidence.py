@@ -204,7 +204,8 @@ def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: 
                         across: bool = False, state: str = "are not stored yet") -> list[claims.Verdict]:
     """The verdict of hypothesis ``h`` (``grids.HYPOTHESES``) at each pruning ratio (rules in
     ``dipcore.book.claims``): H1, LR 0.01 beats 0.001 in its setting; H2-H4, the gain of LR 0.01
-    over 0.001 is smaller in its setting than in its base hypothesis's. Pending while runs are
+    over 0.001 is smaller in its setting than in its base hypothesis's, decided only where LR 0.01
+    beats 0.001 in the base setting (its premise, ``claims.premised``). Pending while runs are
     missing (the rest ``state``; ``command`` computes them). ``across``: the frame holds runs from several pretrained
     networks (its ``pretrained`` column), and the claim is decided across them, finetuning seeds
     nested in each (``claims.greater_across`` / ``claims.smaller_gain_across``; the claim text
@@ -228,6 +229,9 @@ def hypothesis_verdicts(frame, h: int, source: str = "§3.3, Table 3", command: 
             out.append(greater(runs_at(hyp.setting, 0.01), runs_at(hyp.setting, 0.001), claim, source, unit=" points"))
         else:
             base = HYPOTHESES[hyp.base].setting
-            out.append(smaller_gain(runs_at(base, 0.01), runs_at(base, 0.001), runs_at(hyp.setting, 0.01),
-                                    runs_at(hyp.setting, 0.001), claim, source, unit=" points"))
+            premise = greater(runs_at(base, 0.01), runs_at(base, 0.001),
+                              f"LR 0.01 beats LR 0.001 ({base})", source, unit=" points")
+            out.append(claims.premised(premise, smaller_gain(runs_at(base, 0.01), runs_at(base, 0.001),
+                                                             runs_at(hyp.setting, 0.01), runs_at(hyp.setting, 0.001),
+                                                             claim, source, unit=" points")))
     return out

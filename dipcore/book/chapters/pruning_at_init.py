@@ -273,6 +273,20 @@ def notes(frame, meas) -> dict[str, str]:
     return out
 
 
+def states(verdicts: list[claims.Verdict], words: str) -> str:
+    """How the claim containing ``words`` fell on each network, for the prose (issue 38: a
+    sentence claims no more than its verdicts): "inconclusive on all three networks", or
+    "not reproduced on MLP-7-Tanh, inconclusive on MLP-7-Linear and MLP-7-ReLU"."""
+    by: dict[str, list[str]] = {}
+    for v in verdicts:
+        if words in v.claim:
+            by.setdefault(v.verdict, []).append(v.claim.split(":", 1)[0])
+    if len(by) == 1:
+        (state, nets_), = by.items()
+        return f"{state} on {'all three networks' if len(nets_) == 3 else evidence.listed(nets_)}"
+    return ", ".join(f"{state} on {evidence.listed(nets_)}" for state, nets_ in by.items())
+
+
 def _matches(a, b, claim: str) -> claims.Verdict:
     """``claims.within`` of ``a`` and ``b``, except where ``b`` (the supervised criterion) does not
     train at all: two networks at chance "match" without saying anything about the criterion."""
@@ -383,6 +397,7 @@ def page(ch: Chapter) -> PaiPage:
     glue("pai_dataset", ch.label)
     for key, text in notes(frame, meas).items():
         glue(f"pai_{key}", text)
+    glue("pai_claim1", states(out, "with the orthogonal init"))
 
     fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 4), squeeze=False)
     for ax, net in zip(axes[0], nets_):

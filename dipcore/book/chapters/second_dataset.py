@@ -4,7 +4,7 @@ Every claim the book tests is decided twice, on MNIST (the paper's dataset) and 
 (the book's first dataset), from the runs each has in the store, by the same code as in its
 chapter (``chapters.verdicts_by_row``); nothing is computed here. A claim's two verdicts then
 *agree* (the same decided state), *flip* (reproduced on one, not reproduced on the other),
-*differ* (decided on one, inconclusive on the other), or wait for runs on one dataset or both.
+*differ* (decided on one, inconclusive or its premise not met on the other), or wait for runs on one dataset or both.
 """
 from __future__ import annotations
 

@@ -51,7 +51,8 @@ def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7
     2. OrthP helps only on LeNet-5-ReLU: with OrthP beats without (each at its better LR) there,
        and on the other networks it does not help: with it at most ``no_help_margin`` points above
        without (``claims.not_above``; 90 and 900 epochs);
-    3. the advantage of LR 0.01 shrinks with 900 epochs: hypotheses 2 and 4 of §3.3;
+    3. the advantage of LR 0.01 shrinks with 900 epochs: hypotheses 2 and 4 of §3.3, each decided
+       only where its premise holds (LR 0.01 ahead after 90 epochs: Hypothesis 1, also a verdict here);
     4. (beyond the paper) approximate isometry beats OrthP, each at its better LR (90 and 900 epochs).
     Each pending while its runs are missing; ``command`` computes them (one command, or one per grid
     as ``runs`` gives them: a pending verdict then names the grids its own runs miss)."""
@@ -75,7 +76,7 @@ def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7
             out.append(pending(frame, ratio, [plain, orthp], claim, source, command) or (
                 _better_lr_verdict(frame, ratio, orthp, plain, claim, source, ("OrthP", "without")) if helps else
                 _no_help_verdict(frame, ratio, orthp, plain, claim, source)))
-        for h in (2, 4):
+        for h in (1, 2, 4):  # H1: the premise of H2, shown as a verdict of its own (issue 38)
             out += hypothesis_verdicts(frame[frame.ratio == ratio], h, source, command)
         if (frame.setting.str.startswith("AI")).any():
             for epochs in (90, 900):

@@ -220,3 +220,21 @@ def test_a_premise_decides_whether_a_claim_is_decided():
     assert claims.premised(v(R, "p"), v(N)).verdict == N
     assert claims.premised(v(P, "p"), v(R)).verdict == P and claims.premised(v(R, "p"), v(P)).verdict == P
     assert claims.MARKS[claims.PREMISE] and claims.PREMISE in claims.VERDICTS
+
+
+def test_a_sweep_claim_says_how_the_whole_sweep_leans():
+    """Issue 38: with 3 seeds each point of a sweep is tested with few degrees of freedom; several
+    "inconclusive at most ratios" pointed the same way at every ratio, others against. The
+    evidence now opens with a sign test over the points, and says which way the sweep leans,
+    significantly or not (low power); the verdict stays the per-point count's."""
+    I = claims.Verdict("c", "s", claims.INCONCLUSIVE, "e")
+    six = [(r, I) for r in range(6)]
+    towards = claims.at_most(six, "c", "s", effects=[0.3, 0.2, 0.5, 0.1, 0.4, 0.2])
+    assert towards.verdict == claims.INCONCLUSIVE
+    assert towards.evidence.startswith("across the sweep, 6 of 6 ratios in the claimed direction (sign test p = 0.031): "
+                                       "leans towards the claim.")
+    against = claims.at_most(six, "c", "s", effects=[-0.3, -0.2, -0.5, -0.1, -0.4, 0.2])
+    assert "1 of 6 ratios" in against.evidence and "leans against the claim, not significantly (low power)" in against.evidence
+    assert "no lean either way" in claims.at_most(six[:2], "c", "s", effects=[0.1, -0.1]).evidence
+    assert claims.at_most(six, "c", "s").evidence.startswith("holds at 0 of 6")  # without effects, as before
+    assert claims.sign_test([1.0, 0.0, None, -2.0]) == (1, 2, 1.0)

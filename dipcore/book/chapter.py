@@ -116,6 +116,15 @@ class Chapter:
         glue_markdown(f"{name}_caption", self.caption(caption, seeds=seeds))
         plt.close(fig)
 
+    def table(self, df, caption: str, seeds: int | None = None):
+        """Show ``caption`` (with the dataset, protocol and seeds: ``caption``) above the table
+        ``df``, which it returns for the cell to display: every table of our runs names its
+        dataset (issue 38; tested over the committed pages)."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(self.caption(caption, seeds=seeds)))
+        return df
+
     def caption(self, text: str, seeds: int | None = None) -> str:
         """A caption that names the dataset, protocol and number of seeds."""
         s = f" {seeds} seed{'s' if seeds != 1 else ''}." if seeds is not None else ""

@@ -286,11 +286,25 @@ def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: f
     return Verdict(claim, source, verdict, ev)
 
 
-def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, what: str = "ratio") -> Verdict:
+def sign_test(effects) -> tuple[int, int, float]:
+    """Across a sweep: how many points' effects lean towards a claim (positive), of those that lean
+    either way, and the two-sided sign test's p (the binomial at 1/2; ties left out)."""
+    from scipy import stats
+
+    x = [e for e in effects if e is not None and np.isfinite(e) and e != 0]
+    k = sum(e > 0 for e in x)
+    return k, len(x), (float(stats.binomtest(k, len(x), 0.5).pvalue) if x else 1.0)
+
+
+def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, what: str = "ratio",
+            effects: list[float] | None = None) -> Verdict:
     """Claim: something holds "at most" points (pruning ratios), each decided by its own verdict.
     Reproduced when it is reproduced at more than half of them; not reproduced when it is
     contradicted (``not reproduced``) at more than half; inconclusive otherwise (a tie too, either
-    way: issue 38). A pending point makes
+    way: issue 38). With ``effects`` (each point's effect, positive in the claimed direction) the
+    evidence opens with the sweep as a whole: a sign test over the points (``sign_test``), and
+    whether the claim leans towards or against (significantly, or not: low power) whatever the
+    per-point verdicts say; it informs the reader, the verdict stays the per-point count's. A pending point makes
     the whole claim pending."""
     if any(v.verdict == PENDING for _, v in per_point):
         return Verdict(claim, source, PENDING, "waiting for runs at " + ", ".join(f"{x:g}" for x, v in per_point
@@ -307,6 +321,12 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
           f"{at(by[NOT_REPRODUCED])}, undecided at {at(by[INCONCLUSIVE])}. Per {what}: {details}")
     verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) > n
                else INCONCLUSIVE)
+    if effects is not None:  # across the sweep, beside the per-point count (issue 38)
+        k, m, p = sign_test(effects)
+        side = "towards" if 2 * k > m else "against" if 2 * k < m else None
+        lean = ("no lean either way" if side is None else f"leans {side} the claim" if p < ALPHA
+                else f"leans {side} the claim, not significantly (low power)")
+        ev = f"across the sweep, {k} of {m} {whats} in the claimed direction (sign test {_p(p)}): {lean}. " + ev
     return Verdict(claim, source, verdict, ev)
 
 

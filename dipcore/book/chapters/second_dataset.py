@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
-from .. import claims
+from .. import claims, plotting
 from ..chapter import Chapter, glue
 from . import ROWS, verdicts_by_row
 
 DATASETS = ("mnist", "fashion-mnist")
 OUTCOMES = ("agree", "flip", "differ", "decided on one only", "pending on both")  # in the table's order
+OUTCOME_COLORS = {"agree": "#009E73", "flip": "#D55E00", "differ": "#E69F00", "decided on one only": "0.7",
+                  "pending on both": "0.88"}  # Okabe-Ito; waiting in greys
 
 
 def outcome(a: str, b: str) -> str:
@@ -57,14 +60,34 @@ def summary(table: pd.DataFrame) -> str:
     return f"{len(table)} claims: " + ", ".join(parts)
 
 
+def plot(ax, table: pd.DataFrame) -> None:
+    """One bar per chapter row: how many of its claims fall in each outcome."""
+    counts = table.groupby(["chapter", "outcome"]).size().unstack(fill_value=0).reindex(
+        index=[r.name for r in ROWS if r.name in set(table.chapter)], columns=list(OUTCOMES), fill_value=0)
+    left = pd.Series(0, index=counts.index)
+    for outcome in OUTCOMES:
+        ax.barh(counts.index, counts[outcome], left=left, color=OUTCOME_COLORS[outcome], label=outcome)
+        left += counts[outcome]
+    ax.invert_yaxis()
+    ax.set(xlabel="claims", ylabel="")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right", fontsize=8)
+
+
 def page(ch: Chapter) -> pd.DataFrame:
     """Decides every claim on both datasets (``ch``'s protocol, store and seeds; nothing computed)
     and glues ``sd_summary`` (``summary``), ``sd_<outcome>`` (each outcome's count, spaces as
-    underscores) and ``sd_decided`` (claims decided on both). Returns ``compare``'s table."""
+    underscores), ``sd_decided`` (claims decided on both) and the figure ``second_dataset``.
+    Returns ``compare``'s table."""
     never = dataclasses.replace(ch, compute="never")
     table = compare({d: verdicts_by_row(dataclasses.replace(never, dataset=d)) for d in DATASETS})
     glue("sd_summary", summary(table))
     for o in OUTCOMES:
         glue(f"sd_{o.replace(' ', '_')}", int((table.outcome == o).sum()))
     glue("sd_decided", int(table.outcome.isin(["agree", "flip", "differ"]).sum()))
+    plotting.use_style()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    plot(ax, table)
+    ch.figure(fig, "second_dataset", "**Each chapter's claims on MNIST and on Fashion-MNIST**: how many of their two "
+              "verdicts agree, flip or differ, and how many wait for runs on one dataset or both.")
     return table

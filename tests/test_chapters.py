@@ -116,3 +116,16 @@ def test_every_table_of_our_runs_names_its_dataset():
             if tables and not captioned:
                 missing.append(f"{page}: {''.join(cell['source'])[:60]!r}")
     assert not missing, missing
+
+
+def test_chapters_pass_their_protocol_and_grids_take_it_or_its_name():
+    """Issue 35: the protocol travelled as its name and was looked up again at every step; a grid
+    now takes the ``Protocol`` itself (the same runs, the same keys) or its name."""
+    from dipcore.book import protocol, spec
+
+    for name in ("paper", "smoke"):
+        p = protocol.get(name)
+        assert protocol.get(p) is p
+        for grid in grids.GRIDS:
+            by_name = [spec.key(s) for s in grids.GRIDS[grid]("mnist", name)]
+            assert [spec.key(s) for s in grids.GRIDS[grid]("mnist", p)] == by_name

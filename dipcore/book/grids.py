@@ -1,7 +1,7 @@
 """The paper's grids of runs, as lists of specs (Tables 2, 3 and 7; chapters/protocol.md), and the
 four hypotheses of §3.3 that Tables 3 and 7 are laid out by.
 
-Each grid function takes the dataset and protocol and returns its own runs only: a finetuning
+Each grid function takes the dataset and protocol (a ``Protocol`` or its name) and returns its own runs only: a finetuning
 spec carries the pretrained run it starts from (``Spec.requires``), and the executor computes that
 first when it is missing. ``GRIDS`` names them for the command line.
 """
@@ -70,7 +70,7 @@ def _common(dataset: str, proto: protomod.Protocol, net: str | None = None) -> d
     return {"dataset": proto.dataset_for(dataset), "n_train": n_train, "n_test": n_test, "jsv_examples": proto.jsv_examples}
 
 
-def pretrain_spec(net: str, dataset: str, protocol: str, seed: int = 0) -> dict:
+def pretrain_spec(net: str, dataset: str, protocol: str | protomod.Protocol, seed: int = 0) -> dict:
     """The pretrained (unpruned) network: 90 epochs; seed 0 is the one every chapter of the paper
     starts from, other seeds are the other pretrained networks of the robustness chapter."""
     p = protomod.get(protocol)
@@ -78,7 +78,7 @@ def pretrain_spec(net: str, dataset: str, protocol: str, seed: int = 0) -> dict:
                               epochs=p.epochs(90), seed=seed, keep_weights=True)
 
 
-def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: int, lr: float,
+def finetune_spec(net: str, dataset: str, protocol: str | protomod.Protocol, ratio: float, epochs: int, lr: float,
                   orthp: bool, seed: int, recovery: str | None = None, pretrained: int = 0) -> dict:
     """Finetuning of the pretrained ``net`` (the one of seed ``pretrained``) L1-pruned at
     ``ratio`` (Table 2's settings), recovered by OrthP when ``orthp`` or by ``recovery``
@@ -92,14 +92,14 @@ def finetune_spec(net: str, dataset: str, protocol: str, ratio: float, epochs: i
                               epochs=p.epochs(epochs), seed=seed)
 
 
-def scratch_spec(net: str, dataset: str, protocol: str, ratio: float, seed: int) -> dict:
+def scratch_spec(net: str, dataset: str, protocol: str | protomod.Protocol, ratio: float, seed: int) -> dict:
     """The pruned architecture trained from a fresh init with the pretraining schedule."""
     p = protomod.get(protocol)
     return specmod.train_spec(net, **_common(dataset, p, net), ratio=ratio, schedule_text=p.schedule(PRETRAIN_SCHEDULE, 90),
                               epochs=p.epochs(90), seed=seed)
 
 
-def pretrain(dataset: str, protocol: str) -> list[dict]:
+def pretrain(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """The four networks, unpruned (Table 3 and Table 7 headers)."""
     return [pretrain_spec(net, dataset, protocol) for net in NETS]
 
@@ -113,7 +113,7 @@ def setting_name(epochs: int, orthp: bool, recovery: str | None = None) -> str:
     return f"{'' if recovery == 'none' else isometry.RECOVERIES[recovery].label + ', '}{epochs} epochs"
 
 
-def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
+def labelled_hypotheses(net: str, dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...],
                         seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """Table 3 / Table 7 for one network, as (labels, spec) pairs: per ratio, the 4 hypotheses x
     2 LRs x seeds (None: the protocol's), and scratch. Labels name the cell of the paper's table
@@ -133,7 +133,7 @@ def labelled_hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[flo
     return out
 
 
-def labelled_hypothesis(h: int, net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
+def labelled_hypothesis(h: int, net: str, dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...],
                         seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """The (labels, spec) pairs hypothesis ``h`` is decided on: those of ``labelled_hypotheses``
     in the settings ``hypothesis_settings(h)``."""
@@ -141,7 +141,7 @@ def labelled_hypothesis(h: int, net: str, dataset: str, protocol: str, ratios: t
     return [(l, s) for l, s in labelled_hypotheses(net, dataset, protocol, ratios, seeds) if l["setting"] in settings]
 
 
-def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]) -> list[dict]:
+def hypotheses(net: str, dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...]) -> list[dict]:
     """The specs of ``labelled_hypotheses``."""
     return [s for _, s in labelled_hypotheses(net, dataset, protocol, ratios)]
 
@@ -149,7 +149,7 @@ def hypotheses(net: str, dataset: str, protocol: str, ratios: tuple[float, ...])
 TABLE3_RATIOS = (0.8, 0.9)
 
 
-def table3(dataset: str, protocol: str) -> list[dict]:
+def table3(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """§3.3: MLP-7-Linear at pruning ratios 0.8 and 0.9 (90 runs at the paper protocol)."""
     return hypotheses("mlp7-linear", dataset, protocol, TABLE3_RATIOS)
 
@@ -158,12 +158,12 @@ TABLE7_NETS = ("mlp7-relu", "lenet5-linear", "lenet5-relu")
 TABLE7_RATIOS = (0.9,)
 
 
-def table7(dataset: str, protocol: str) -> list[dict]:
+def table7(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """§4: MLP-7-ReLU, LeNet-5-Linear and LeNet-5-ReLU at pruning ratio 0.9 (135 runs)."""
     return [s for net in TABLE7_NETS for s in hypotheses(net, dataset, protocol, TABLE7_RATIOS)]
 
 
-def labelled_ai(net: str, dataset: str, protocol: str, ratios: tuple[float, ...],
+def labelled_ai(net: str, dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...],
                 seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """The book's second recovery method on Table 7's networks: approximate isometry (Lee et al.)
     after pruning, then Table 2's finetuning, 90 and 900 epochs x both LRs x seeds; labelled like
@@ -174,7 +174,7 @@ def labelled_ai(net: str, dataset: str, protocol: str, ratios: tuple[float, ...]
             for ratio in ratios for epochs in (90, 900) for lr in (0.01, 0.001) for s in seeds]
 
 
-def table7_ai(dataset: str, protocol: str) -> list[dict]:
+def table7_ai(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """§4, beyond the paper: the approximate-isometry arm of Table 7 (60 runs)."""
     return [s for net in TABLE7_NETS for _, s in labelled_ai(net, dataset, protocol, TABLE7_RATIOS)]
 
@@ -182,7 +182,7 @@ def table7_ai(dataset: str, protocol: str) -> list[dict]:
 FIGURE1_RATIOS = tuple(round(0.1 * i, 1) for i in range(10))  # 0, 0.1, ..., 0.9
 
 
-def table1(dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) -> list[dict]:
+def table1(dataset: str, protocol: str | protomod.Protocol, seeds: tuple[int, ...] | None = None) -> list[dict]:
     """§3.1, Table 1: JSVs of orthogonal initialisation of the four networks, one per seed
     (None: the protocol's seeds)."""
     p = protomod.get(protocol)
@@ -190,7 +190,7 @@ def table1(dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) ->
             for net in NETS for s in (p.seeds if seeds is None else seeds)]
 
 
-def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: bool = False,
+def pruned_jsv_spec(net: str, dataset: str, protocol: str | protomod.Protocol, ratio: float, orthp: bool = False,
                     keep_values: bool = False, recovery: str | None = None) -> dict:
     """JSVs of the pretrained ``net`` L1-pruned at ``ratio`` (and OrthP'd, or recovered by
     ``recovery``), before finetuning."""
@@ -202,7 +202,7 @@ def pruned_jsv_spec(net: str, dataset: str, protocol: str, ratio: float, orthp: 
                             keep_values=keep_values, **_common(dataset, p, net))
 
 
-def figure1(dataset: str, protocol: str, ratios: tuple[float, ...] = FIGURE1_RATIOS) -> list[dict]:
+def figure1(dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...] = FIGURE1_RATIOS) -> list[dict]:
     """§3.1, Figure 1: mean JSV of the pretrained networks pruned at each ratio."""
     return [pruned_jsv_spec(net, dataset, protocol, r) for net in NETS for r in ratios]
 
@@ -210,7 +210,7 @@ def figure1(dataset: str, protocol: str, ratios: tuple[float, ...] = FIGURE1_RAT
 ORTHP_RATIOS = {"mlp7-linear": (0.8, 0.9), "mlp7-relu": (0.9,), "lenet5-linear": (0.9,), "lenet5-relu": (0.9,)}
 
 
-def orthp(dataset: str, protocol: str) -> list[dict]:
+def orthp(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """§3.2: every JSV of each pruned pretrained network before and after OrthP (at the ratios
     of Tables 3 and 7), and after approximate isometry (§4's second recovery method)."""
     return [
@@ -235,12 +235,12 @@ VALUE_SEEDS = 3  # Table 6: "randomly repeated for 3 times"
 VALUE_RESIDUAL = "resnet20"  # the GPU tier: the same sweep on a residual network with batch norm
 
 
-def value_ratios(protocol: str) -> tuple[float, ...]:
+def value_ratios(protocol: str | protomod.Protocol) -> tuple[float, ...]:
     """§3.4's pruning ratios at ``protocol``: Table 5's six, or the protocol's own (smoke: two)."""
     return protomod.get(protocol).value_ratios or VALUE_RATIOS
 
 
-def value_spec(net: str, dataset: str, protocol: str, ratio: float, arm: str, seed: int) -> dict:
+def value_spec(net: str, dataset: str, protocol: str | protomod.Protocol, ratio: float, arm: str, seed: int) -> dict:
     """One run of the §3.4 sweep: ``net`` at ``ratio`` in ``arm`` (a key of ``VALUE_ARMS``): the
     pruned architecture from a fresh init ("Scratch"), or the pretrained network L1-pruned and
     finetuned with the arm's schedule."""
@@ -253,7 +253,7 @@ def value_spec(net: str, dataset: str, protocol: str, ratio: float, arm: str, se
                               schedule_text=p.schedule(schedule, epochs), epochs=p.epochs(epochs), seed=seed)
 
 
-def labelled_value(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] | None = None,
+def labelled_value(net: str, dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...] | None = None,
                    seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """The §3.4 sweep for one network as (labels, spec) pairs: per ratio (None: the protocol's,
     ``value_ratios``), every arm x seeds (None: the protocol's first ``VALUE_SEEDS``). Labels:
@@ -264,13 +264,13 @@ def labelled_value(net: str, dataset: str, protocol: str, ratios: tuple[float, .
             for r in ratios for arm in VALUE_ARMS for s in seeds]
 
 
-def value(dataset: str, protocol: str) -> list[dict]:
+def value(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """§3.4: scratch against L1-pruned finetuning on MLP-7-ReLU and LeNet-5-ReLU at six ratios,
     five arms, 3 seeds (180 runs at the paper protocol)."""
     return [s for net in VALUE_NETS for _, s in labelled_value(net, dataset, protocol)]
 
 
-def value_resnet(dataset: str, protocol: str) -> list[dict]:
+def value_resnet(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """§3.4's GPU tier: the same sweep on ResNet-20 (90 runs; its pretrained network first)."""
     return [s for _, s in labelled_value(VALUE_RESIDUAL, dataset, protocol)]
 
@@ -296,7 +296,7 @@ def _pai_common(dataset: str, p: protomod.Protocol) -> dict:
     return _common(dataset, p) | {"jsv_examples": min(p.jsv_examples, PAI_JSV_EXAMPLES)}
 
 
-def pai_spec(net: str, dataset: str, protocol: str, init: str, sparsity: float, seed: int,
+def pai_spec(net: str, dataset: str, protocol: str | protomod.Protocol, init: str, sparsity: float, seed: int,
              criterion: str = "snip", recovery: str = "none", lr: float | None = None) -> dict:
     """One run of the pruning-at-initialization grid: ``net`` initialised by ``init`` with
     ``seed``, ``sparsity`` of its weights pruned by ``criterion`` (``snip``: connection sensitivity
@@ -326,7 +326,7 @@ def pai_arms(net: str) -> list[dict]:
     return [{"net": net, **a} for a in arms]
 
 
-def labelled_pai(net: str, dataset: str, protocol: str, seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
+def labelled_pai(net: str, dataset: str, protocol: str | protomod.Protocol, seeds: tuple[int, ...] | None = None) -> list[tuple[dict, dict]]:
     """The pruning-at-initialization grid for one network as (labels, spec) pairs: every arm of
     ``pai_arms`` x seeds (None: the protocol's first ``PAI_SEEDS``)."""
     seeds = protomod.get(protocol).seeds[:PAI_SEEDS] if seeds is None else seeds
@@ -335,12 +335,12 @@ def labelled_pai(net: str, dataset: str, protocol: str, seeds: tuple[int, ...] |
             for a in pai_arms(net) for s in seeds]
 
 
-def pai(dataset: str, protocol: str) -> list[dict]:
+def pai(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """Lee et al.'s pruning at initialization on three MLP-7s (318 runs of 17 epochs)."""
     return [s for net in PAI_NETS for _, s in labelled_pai(net, dataset, protocol)]
 
 
-def pai_jsv_spec(net: str, dataset: str, protocol: str, init: str, sparsity: float, criterion: str = "snip",
+def pai_jsv_spec(net: str, dataset: str, protocol: str | protomod.Protocol, init: str, sparsity: float, criterion: str = "snip",
                  recovery: str = "none", seed: int = 0) -> dict:
     """Input-output and layerwise JSVs of ``net`` at ``init``, pruned at initialization and
     recovered as ``pai_spec`` does, before training."""
@@ -350,14 +350,14 @@ def pai_jsv_spec(net: str, dataset: str, protocol: str, init: str, sparsity: flo
                             settings=p.settings(recovery), **masked)
 
 
-def labelled_pai_jsv(net: str, dataset: str, protocol: str) -> list[tuple[dict, dict]]:
+def labelled_pai_jsv(net: str, dataset: str, protocol: str | protomod.Protocol) -> list[tuple[dict, dict]]:
     """The measurements of the pruning-at-initialization chapter for one network: every arm of
     ``pai_arms`` at the network's LR (a measurement does not train), its first seed."""
     return [(a, pai_jsv_spec(net, dataset, protocol, a["init"], a["sparsity"], a["criterion"], a["recovery"]))
             for a in pai_arms(net) if a["lr"] == PAI_LR[net]]
 
 
-def pai_jsv(dataset: str, protocol: str) -> list[dict]:
+def pai_jsv(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """JSVs (input-output and layerwise) before training of every arm of ``pai``, seed 0 (102)."""
     return [s for net in PAI_NETS for _, s in labelled_pai_jsv(net, dataset, protocol)]
 
@@ -370,7 +370,7 @@ ROBUSTNESS_PRETRAINED = (0, 1, 2, 3, 4)
 ROBUSTNESS_NETS = {"mlp7-linear": TABLE3_RATIOS, **{n: TABLE7_RATIOS for n in TABLE7_NETS}}  # net -> ratios
 
 
-def labelled_robustness(net: str, dataset: str, protocol: str, ratios: tuple[float, ...] | None = None,
+def labelled_robustness(net: str, dataset: str, protocol: str | protomod.Protocol, ratios: tuple[float, ...] | None = None,
                         pretrained: tuple[int, ...] = ROBUSTNESS_PRETRAINED,
                         seeds: tuple[int, ...] | None = None, epochs: tuple[int, ...] = (90,)) -> list[tuple[dict, dict]]:
     """Table 3's hypotheses of ``epochs`` (90: Hypotheses 1 and 3; 900: 2 and 4) from each
@@ -387,24 +387,24 @@ def labelled_robustness(net: str, dataset: str, protocol: str, ratios: tuple[flo
             for lr in (0.01, 0.001) for s in seeds]
 
 
-def _robustness(nets_: tuple[str, ...], dataset: str, protocol: str, epochs: tuple[int, ...]) -> list[dict]:
+def _robustness(nets_: tuple[str, ...], dataset: str, protocol: str | protomod.Protocol, epochs: tuple[int, ...]) -> list[dict]:
     return [s for net in nets_ for s in [pretrain_spec(net, dataset, protocol, p) for p in ROBUSTNESS_PRETRAINED if p]
             + [s for _, s in labelled_robustness(net, dataset, protocol, epochs=epochs)]]
 
 
-def robustness(dataset: str, protocol: str) -> list[dict]:
+def robustness(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """The four pretrained MLP-7-Linear networks beside Table 3's (seeds 1-4), and Table 3's
     90-epoch settings from all five (200 runs, 40 of them Table 3's): 204 runs."""
     return _robustness(("mlp7-linear",), dataset, protocol, (90,))
 
 
-def robustness_900(dataset: str, protocol: str) -> list[dict]:
+def robustness_900(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """Table 3's 900-epoch settings (Hypotheses 2 and 4) from the five pretrained MLP-7-Linear
     networks (200 runs, 40 of them Table 3's): about a day of one CPU thread, minutes on a GPU."""
     return [s for _, s in labelled_robustness("mlp7-linear", dataset, protocol, epochs=(900,))]
 
 
-def robustness_table7(dataset: str, protocol: str) -> list[dict]:
+def robustness_table7(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """The same for Table 7's three networks at ratio 0.9, 90 and 900 epochs: four more pretrained
     networks each and 600 runs (120 of them Table 7's)."""
     return _robustness(TABLE7_NETS, dataset, protocol, (90, 900))
@@ -416,7 +416,7 @@ GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": or
          "robustness_table7": robustness_table7}
 
 
-def get(name: str, dataset: str, protocol: str) -> list[dict]:
+def get(name: str, dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """The runs of grid ``name`` (its own; the executor adds what they start from)."""
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")

@@ -58,7 +58,10 @@ PROTOCOLS = {
 }
 
 
-def get(name: str) -> Protocol:
+def get(name: "str | Protocol") -> Protocol:
+    """The protocol called ``name``; a ``Protocol`` is its own (so chapters pass theirs along)."""
+    if isinstance(name, Protocol):
+        return name
     if name not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]

@@ -92,7 +92,7 @@ def figure1_verdicts(records: list[dict]) -> list[claims.Verdict]:
 
 def verdicts(ch: Chapter) -> list[claims.Verdict]:
     """The page's claims, for the claims page: Table 1's, then Figure 1's per network."""
-    dataset, protocol = ch.dataset, ch.protocol.name
+    dataset, protocol = ch.dataset, ch.protocol
     return [table1_verdict(ch.ensure(grids.table1(dataset, protocol, ch.seeds), "table1")),
             *figure1_verdicts(ch.ensure(grids.figure1(dataset, protocol), "figure1"))]
 
@@ -116,7 +116,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
     largest spread of Table 1's mean JSV over seeds, and its network), ``t1_agreement`` (how
     many of Table 1's cells agree with the paper's, ``table1_agreement``) and the figures
     ``pretraining`` and ``figure1``."""
-    dataset, protocol = ch.dataset, ch.protocol.name
+    dataset, protocol = ch.dataset, ch.protocol
     pre = ch.ensure(grids.pretrain(dataset, protocol), "pretrain")
     pre_df = pretrained_frame(pre, ch.label)
     glue("acc_mlp7_linear", pre_df.iloc[0, 0])

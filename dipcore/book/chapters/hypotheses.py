@@ -89,7 +89,7 @@ def verdicts(ch: Chapter) -> list[claims.Verdict]:
     whose runs are not all stored (and may not be computed) is one ``pending`` verdict."""
     out = []
     for h in grids.HYPOTHESES:
-        labelled = grids.labelled_hypothesis(h, NET, ch.dataset, ch.protocol.name, grids.TABLE3_RATIOS, ch.seeds)
+        labelled = grids.labelled_hypothesis(h, NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
         frame, waiting = _stored(ch, labelled, f"Hypothesis {h}")
         out += [waiting] if frame is None else hypothesis_verdicts(frame, h)
     return out
@@ -97,7 +97,7 @@ def verdicts(ch: Chapter) -> list[claims.Verdict]:
 
 def table3_verdicts(ch: Chapter) -> list[claims.Verdict]:
     """Table 3's page's own claims (``table3_extra_verdicts``), for the claims page."""
-    labelled = grids.labelled_hypotheses(NET, ch.dataset, ch.protocol.name, grids.TABLE3_RATIOS, ch.seeds)
+    labelled = grids.labelled_hypotheses(NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
     what = "OrthP with 90 epochs against 900 epochs without; initial test accuracy with OrthP"
     frame, waiting = _stored(ch, labelled, what)
     return [waiting] if frame is None else table3_extra_verdicts(frame)
@@ -123,7 +123,7 @@ def hypothesis(ch: Chapter, h: int) -> HypothesisPage:
     ``hypothesisH_caption``, and per ratio (``80``, ``90``) the gain of LR 0.01 over 0.001 in its setting
     (``gain_80``) and its base hypothesis's (``base_gain_80``)."""
     hyp = grids.HYPOTHESES[h]
-    labelled = grids.labelled_hypothesis(h, NET, ch.dataset, ch.protocol.name, grids.TABLE3_RATIOS, ch.seeds)
+    labelled = grids.labelled_hypothesis(h, NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
     frame, by_key = ch.frame(labelled, "table3", complete=True)
     glue("hypothesis_text", hyp.text)
     glue("schedule_high", grids.FINETUNE[hyp.epochs, 0.01])
@@ -165,10 +165,10 @@ def table3(ch: Chapter) -> Table3Page:
     """Table 3 and Figure 2: computes (or reads) every run of the four hypotheses' settings; glues
     ``n_seeds``, each of ``table3_notes`` as ``t3_<key>``, and the figures ``table3_runs`` and
     ``figure2_r<ratio>`` (``figure2_r80``, ``figure2_r90``). Prints how many runs it read."""
-    labelled = grids.labelled_hypotheses(NET, ch.dataset, ch.protocol.name, grids.TABLE3_RATIOS, ch.seeds)
+    labelled = grids.labelled_hypotheses(NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
     frame, by_key = ch.frame(labelled, "table3", complete=True)
     n_seeds = glue("n_seeds", len(ch.seeds))
-    unpruned = ch.records([grids.pretrain_spec(NET, ch.dataset, ch.protocol.name)], "pretrain")[0]
+    unpruned = ch.records([grids.pretrain_spec(NET, ch.dataset, ch.protocol)], "pretrain")[0]
     for key, text in table3_notes(frame, unpruned).items():  # the numbers "What we noticed" quotes
         glue(f"t3_{key}", text)
     print(f"{len(frame)} runs ({(frame.status != 'ok').sum()} diverged); dataset {ch.data_name}, "

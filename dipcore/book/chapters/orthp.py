@@ -37,10 +37,10 @@ def orthp_verdict(records: list[dict]) -> claims.Verdict:
 
 def verdicts(ch: Chapter) -> list[claims.Verdict]:
     """The page's claims, for the claims page."""
-    return [orthp_verdict(ch.ensure(grids.orthp(ch.dataset, ch.protocol.name), "orthp"))]
+    return [orthp_verdict(ch.ensure(grids.orthp(ch.dataset, ch.protocol), "orthp"))]
 
 
-def recovery_moves(weights, net: str, dataset: str, protocol: str, ratio: float):
+def recovery_moves(weights, net: str, dataset: str, protocol, ratio: float):
     """Per weight layer of the pretrained ``net`` pruned at ``ratio``: how far OrthP and
     approximate isometry (AI) move the inherited weights ``W`` (``|W' - W| / |W|``, Frobenius), how
     far apart their results are, and how far ``W`` is from the nearest matrix with orthonormal rows
@@ -140,7 +140,7 @@ def page(ch: Chapter) -> Page:
     percentage of values below 10⁻⁶ (``zero_before_<net>``, ...), ``ai_to_nearest_max``,
     ``orthp_extra_median`` and ``ai_error_max`` (``recovery_moves``), and the figures
     ``orthp_mlp7_linear`` and ``orthp_nonlinear``."""
-    dataset, protocol = ch.dataset, ch.protocol.name
+    dataset, protocol = ch.dataset, ch.protocol
     recs = ch.ensure(grids.orthp(dataset, protocol), "orthp")
     df = jsv_frame(recs)
     table = df.assign(network=df.net.map(paper.NET_LABELS), recovery=df.recovery.map(RECOVERY_LABELS))

@@ -56,7 +56,7 @@ def runs(ch: Chapter, compute: bool = True, seeds: tuple[int, ...] | None = None
     command that computes what is missing. A run that diverged counts at chance accuracy
     (``CHANCE``) and has no first-epoch loss. ``seeds`` None: the chapter's."""
     labelled = [pair for net in grids.PAI_NETS for pair in
-                grids.labelled_pai(net, ch.dataset, ch.protocol.name, seeds or ch.seeds)]
+                grids.labelled_pai(net, ch.dataset, ch.protocol, seeds or ch.seeds)]
     frame, by_key = ch.frame(labelled, "pai", compute)
     losses = [by_key[k]["metrics"]["train_loss"] if k in by_key else [] for k in frame.key]
     frame["loss_1"] = [float(x[1]) if len(x) > 1 else float("nan") for x in losses]
@@ -69,7 +69,7 @@ def measurements(ch: Chapter, compute: bool = True):
     """The JSVs before training of every arm (seed 0): one row per arm with the input-output mean
     JSV (``io_jsv``), each layer's mean JSV (``layers``) and their mean over layers (``layer_jsv``),
     and the test accuracy at initialization; arms not measured yet have status ``missing``."""
-    labelled = [pair for net in grids.PAI_NETS for pair in grids.labelled_pai_jsv(net, ch.dataset, ch.protocol.name)]
+    labelled = [pair for net in grids.PAI_NETS for pair in grids.labelled_pai_jsv(net, ch.dataset, ch.protocol)]
     specs = [s for _, s in labelled]
     recs = ch.records(specs, "pai_jsv", compute)
     rows = []

@@ -61,11 +61,11 @@ def runs(ch: Chapter, net: str = NET, compute: bool = True, seeds: tuple[int, ..
     about a day of one thread, for the command line in the background, not for a notebook)."""
     frames = []
     for epochs, may in ((90, compute), (900, compute and gpu_tier_computes(ch))):
-        labelled = grids.labelled_robustness(net, ch.dataset, ch.protocol.name, seeds=seeds or ch.seeds, epochs=(epochs,))
+        labelled = grids.labelled_robustness(net, ch.dataset, ch.protocol, seeds=seeds or ch.seeds, epochs=(epochs,))
         grid = "robustness_table7" if net != NET else "robustness" if epochs == 90 else "robustness_900"
         frames.append(ch.frame(labelled, grid, may)[0])
     pre = dict(zip(grids.ROBUSTNESS_PRETRAINED, ch.records(
-        [grids.pretrain_spec(net, ch.dataset, ch.protocol.name, p) for p in grids.ROBUSTNESS_PRETRAINED], "robustness", False)))
+        [grids.pretrain_spec(net, ch.dataset, ch.protocol, p) for p in grids.ROBUSTNESS_PRETRAINED], "robustness", False)))
     return pd.concat(frames, ignore_index=True), pre, commands(ch, net)
 
 
@@ -73,7 +73,7 @@ def cost_line(ch: Chapter, keys, net: str) -> str:
     """What the runs ``keys`` of the grid on ``net`` (900 epochs) would cost on a CPU, estimated
     from the stored runs' speed as ``python -m dipcore status`` does (``cost.estimate``), in words."""
     keys = set(keys)
-    specs = [s for _, s in grids.labelled_robustness(net, ch.dataset, ch.protocol.name, seeds=ch.seeds, epochs=(900,))
+    specs = [s for _, s in grids.labelled_robustness(net, ch.dataset, ch.protocol, seeds=ch.seeds, epochs=(900,))
              if spec.key(s) in keys]
     hours, costed, total = cost.estimate(specs, cost.rates(ch.store.read_all()[0]), "cpu")
     if not total:

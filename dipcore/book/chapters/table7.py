@@ -157,7 +157,7 @@ def runs(ch: Chapter):
     ``table7_ai``), computing the missing ones first when ``ch.compute`` allows; with the records by
     key and, per network, the command that computes each grid's runs of it (``{grid: command}``: a
     pending verdict names only the grids its own missing runs belong to)."""
-    dataset, protocol = ch.dataset, ch.protocol.name
+    dataset, protocol = ch.dataset, ch.protocol
     parts = {(net, g): make(net, dataset, protocol, grids.TABLE7_RATIOS, ch.seeds) for net in grids.TABLE7_NETS
              for g, make in (("table7", grids.labelled_hypotheses), ("table7_ai", grids.labelled_ai))}
     labelled = [({**labels, "grid": g}, s) for (_, g), part in parts.items() for labels, s in part]
@@ -174,7 +174,7 @@ def page(ch: Chapter) -> Table7Page:
     ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
     thread-hours), ``t7_<net>_<note>`` (``notes``), the figures ``table7_<net>``
     (curves) and ``table7_runs`` (every run)."""
-    pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")
+    pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")
            if r["spec"]["net"] in grids.TABLE7_NETS]
     frame, by_key, commands = runs(ch)
     glue("n_seeds", len(ch.seeds))

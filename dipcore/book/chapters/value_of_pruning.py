@@ -44,7 +44,7 @@ def runs(ch: Chapter, ratios: tuple[float, ...] | None = None, seeds: tuple[int,
     (``evidence.runs_frame``; missing ones have status ``missing``), computing what is missing
     first when ``compute`` and ``ch.compute`` allow; with the records by key and the command that
     computes what is missing."""
-    dataset, protocol = ch.dataset, ch.protocol.name
+    dataset, protocol = ch.dataset, ch.protocol
     labelled = [pair for net in nets_ for pair in grids.labelled_value(net, dataset, protocol, ratios, seeds or ch.seeds)]
     grid = "value_resnet" if grids.VALUE_RESIDUAL in nets_ else "value"
     frame, by_key = ch.frame(labelled, grid, compute)
@@ -371,8 +371,8 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
     (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
     ``vp_need``, ``vp_seeds``, ``vp_res_have``, ``vp_res_need``, the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
-    pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol.name), "pretrain")}
-    ratios = ratios or grids.value_ratios(ch.protocol.name)
+    pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")}
+    ratios = ratios or grids.value_ratios(ch.protocol)
     frame, by_key, command = runs(ch, ratios)
     res_frame, res_keys, res_command = runs(ch, ratios, nets_=(grids.VALUE_RESIDUAL,), compute=gpu_tier_computes(ch))
     glue("vp_have", int((frame.status != "missing").sum()))
@@ -383,7 +383,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     for net in grids.VALUE_NETS:
         glue_markdown(f"vp_notes_{net}", notes(frame, net, command))
     glue_markdown(f"vp_notes_{grids.VALUE_RESIDUAL}", notes(res_frame, grids.VALUE_RESIDUAL, res_command))
-    res_pre = ch.records([grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol.name)], "value_resnet", False)[0]
+    res_pre = ch.records([grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol)], "value_resnet", False)[0]
     if res_pre is not None:
         pre[grids.VALUE_RESIDUAL] = res_pre
     shown = grids.VALUE_NETS + ((grids.VALUE_RESIDUAL,) if (res_frame.status != "missing").any() else ())

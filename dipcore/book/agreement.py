@@ -26,6 +26,15 @@ import numpy as np
 PAPER_RUNS = 5  # "each setting is randomly run 5 times"
 
 
+def _ours(ours, paper_mean: float, paper_std: float | None) -> tuple[np.ndarray, dict]:
+    """Our runs' values (missing and non-finite ones left out) and a cell's fields before its
+    test: our mean, std (ddof 1), n, the paper's numbers and the difference; p and agree None."""
+    x = np.asarray([v for v in ours if v is not None and np.isfinite(v)], dtype=float)
+    return x, {"mean": float(x.mean()) if len(x) else math.nan, "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
+               "n": int(len(x)), "paper_mean": float(paper_mean), "paper_std": paper_std,
+               "difference": float(x.mean() - paper_mean) if len(x) else math.nan, "p": None, "agree": None}
+
+
 def cell(ours, paper_mean: float, paper_std: float | None, paper_n: int = PAPER_RUNS, paper_ddof: int = 0,
          alpha: float = 0.05) -> dict:
     """Our runs' values ``ours`` against the paper's ``paper_mean`` (``paper_std``, over
@@ -34,10 +43,7 @@ def cell(ours, paper_mean: float, paper_std: float | None, paper_n: int = PAPER_
     runs or no printed std, p and agree are None."""
     from scipy import stats
 
-    x = np.asarray([v for v in ours if v is not None and np.isfinite(v)], dtype=float)
-    out = {"mean": float(x.mean()) if len(x) else math.nan, "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
-           "n": int(len(x)), "paper_mean": float(paper_mean), "paper_std": paper_std,
-           "difference": float(x.mean() - paper_mean) if len(x) else math.nan, "p": None, "agree": None}
+    x, out = _ours(ours, paper_mean, paper_std)
     if len(x) < 2 or paper_std is None or (isinstance(paper_std, float) and math.isnan(paper_std)):
         return out
     s_paper = float(paper_std) * math.sqrt((paper_n - paper_ddof) / (paper_n - 1))  # as a sample std (ddof 1)
@@ -64,10 +70,7 @@ def draw(ours, paper_value: float, alpha: float = 0.05, resolution: float = 0.0)
     equal to that. Same fields as ``cell``."""
     from scipy import stats
 
-    x = np.asarray([v for v in ours if v is not None and np.isfinite(v)], dtype=float)
-    out = {"mean": float(x.mean()) if len(x) else math.nan, "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
-           "n": int(len(x)), "paper_mean": float(paper_value), "paper_std": None,
-           "difference": float(x.mean() - paper_value) if len(x) else math.nan, "p": None, "agree": None}
+    x, out = _ours(ours, paper_value, None)
     if len(x) < 2:
         return out
     gap = max(0.0, abs(out["difference"]) - resolution)  # to the nearest value the printed one stands for

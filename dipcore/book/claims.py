@@ -69,6 +69,7 @@ class Verdict:
     verdict: str
     evidence: str
     kind: str = CLAIM  # CLAIM, BEYOND or CHECK
+    effect: float | None = dataclasses.field(default=None, repr=False, compare=False)  # ``greater``'s a - b
 
     def as_row(self) -> dict:
         return {"claim": self.claim, "paper": self.source, "kind": KINDS[self.kind], "verdict": self.verdict,
@@ -105,10 +106,9 @@ def greater(a, b, claim: str, source: str, alpha: float = 0.05, unit: str = "") 
     from scipy import stats
 
     a, b = _clean(a), _clean(b)
-    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
-    if len(a) < 2 or len(b) < 2:
-        return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
-                       f"({len(a)} vs {len(b)}) to test")
+    if (few := _too_few(a, b, claim, source, unit)) is not None:
+        return few
+    diff = a.mean() - b.mean()
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: the difference is exact
         p = 0.0 if diff != 0 else 1.0
     else:  # one constant sample (a run stuck at chance, say) is legitimate: scipy's warning about it is not
@@ -116,9 +116,17 @@ def greater(a, b, claim: str, source: str, alpha: float = 0.05, unit: str = "") 
             warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
             p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, Welch {_p(p)})"
-    if p < alpha:
-        return Verdict(claim, source, REPRODUCED if diff > 0 else NOT_REPRODUCED, ev)
-    return Verdict(claim, source, INCONCLUSIVE, ev)
+    verdict = (REPRODUCED if diff > 0 else NOT_REPRODUCED) if p < alpha else INCONCLUSIVE
+    return Verdict(claim, source, verdict, ev, effect=float(diff))
+
+
+def _too_few(a: np.ndarray, b: np.ndarray, claim: str, source: str, unit: str) -> Verdict | None:
+    """The inconclusive verdict of two samples with fewer than 2 values on a side, else None."""
+    if len(a) >= 2 and len(b) >= 2:
+        return None
+    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
+    return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
+                   f"({len(a)} vs {len(b)}) to test", effect=diff)
 
 
 def smaller_gain(a1, b1, a2, b2, claim: str, source: str, n_boot: int = 10000, level: float = 0.95,
@@ -226,20 +234,24 @@ def premised(premise: Verdict, verdict: Verdict) -> Verdict:
         f"for want of it: {verdict.evidence}"))
 
 
+def _by_interval(a, b, claim: str, source: str, level: float, unit: str, margin_text: str, decide) -> Verdict:
+    """A verdict decided by ``decide(lo, hi)`` from the ``level`` interval of the difference of
+    means (``_interval``), the evidence ending with ``margin_text``; too few runs: inconclusive."""
+    a, b = _clean(a), _clean(b)
+    if (few := _too_few(a, b, claim, source, unit)) is not None:
+        return dataclasses.replace(few, effect=None)
+    diff, lo, hi = _interval(a, b, level)
+    ev = (f"difference of means {diff:+.3g}{unit}, {level:.0%} interval [{lo:+.3g}, {hi:+.3g}]{unit} "
+          f"({len(a)} vs {len(b)} runs; {margin_text})")
+    return Verdict(claim, source, decide(lo, hi), ev)
+
+
 def within(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:
     """Claim: the values ``a`` match ``b``, their means no more than ``margin`` apart (TOST at
     (1 - level) / 2 on each side, with Welch's standard error and degrees of freedom)."""
-    a, b = _clean(a), _clean(b)
-    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
-    if len(a) < 2 or len(b) < 2:
-        return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
-                       f"({len(a)} vs {len(b)}) to test")
-    diff, lo, hi = _interval(a, b, level)
-    ev = (f"difference of means {diff:+.3g}{unit}, {level:.0%} interval [{lo:+.3g}, {hi:+.3g}]{unit} "
-          f"({len(a)} vs {len(b)} runs; margin ±{margin:g}{unit})")
-    verdict = (REPRODUCED if -margin < lo and hi < margin else
-               NOT_REPRODUCED if lo >= margin or hi <= -margin else INCONCLUSIVE)
-    return Verdict(claim, source, verdict, ev)
+    return _by_interval(a, b, claim, source, level, unit, f"margin ±{margin:g}{unit}", lambda lo, hi: (
+        REPRODUCED if -margin < lo and hi < margin else
+        NOT_REPRODUCED if lo >= margin or hi <= -margin else INCONCLUSIVE))
 
 
 def not_above(a, b, margin: float, claim: str, source: str, level: float = 0.90, unit: str = "") -> Verdict:
@@ -248,16 +260,8 @@ def not_above(a, b, margin: float, claim: str, source: str, level: float = 0.90,
     ``level`` interval of the difference, Welch): reproduced when it lies below ``margin``, not
     reproduced when the whole interval lies above it (``a`` helps by more than the margin),
     inconclusive otherwise. Unlike "b beats a", a true null can be reproduced."""
-    a, b = _clean(a), _clean(b)
-    diff = a.mean() - b.mean() if len(a) and len(b) else float("nan")
-    if len(a) < 2 or len(b) < 2:
-        return Verdict(claim, source, INCONCLUSIVE, f"difference of means {diff:+.3g}{unit}; too few runs "
-                       f"({len(a)} vs {len(b)}) to test")
-    diff, lo, hi = _interval(a, b, level)
-    ev = (f"difference of means {diff:+.3g}{unit}, {level:.0%} interval [{lo:+.3g}, {hi:+.3g}]{unit} "
-          f"({len(a)} vs {len(b)} runs; no help means below +{margin:g}{unit})")
-    verdict = REPRODUCED if hi < margin else NOT_REPRODUCED if lo > margin else INCONCLUSIVE
-    return Verdict(claim, source, verdict, ev)
+    return _by_interval(a, b, claim, source, level, unit, f"no help means below +{margin:g}{unit}", lambda lo, hi: (
+        REPRODUCED if hi < margin else NOT_REPRODUCED if lo > margin else INCONCLUSIVE))
 
 
 def decreasing(x, y, claim: str, source: str, min_rho: float = 0.8, alpha: float = 0.05) -> Verdict:
@@ -301,8 +305,9 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
     """Claim: something holds "at most" points (pruning ratios), each decided by its own verdict.
     Reproduced when it is reproduced at more than half of them; not reproduced when it is
     contradicted (``not reproduced``) at more than half; inconclusive otherwise (a tie too, either
-    way: issue 38). With ``effects`` (each point's effect, positive in the claimed direction) the
-    evidence opens with the sweep as a whole: a sign test over the points (``sign_test``), and
+    way: issue 38). With ``effects`` (each point's effect, positive in the claimed direction; by
+    default each point's verdict's own ``effect``, which ``greater`` sets) the evidence opens with
+    the sweep as a whole: a sign test over the points (``sign_test``), and
     whether the claim leans towards or against (significantly, or not: low power) whatever the
     per-point verdicts say; it informs the reader, the verdict stays the per-point count's. A pending point makes
     the whole claim pending."""
@@ -321,6 +326,8 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
           f"{at(by[NOT_REPRODUCED])}, undecided at {at(by[INCONCLUSIVE])}. Per {what}: {details}")
     verdict = (REPRODUCED if 2 * len(by[REPRODUCED]) > n else NOT_REPRODUCED if 2 * len(by[NOT_REPRODUCED]) > n
                else INCONCLUSIVE)
+    if effects is None and all(v.effect is not None for _, v in per_point):
+        effects = [v.effect for _, v in per_point]  # each point's ``greater``: its difference of means
     if effects is not None:  # across the sweep, beside the per-point count (issue 38)
         k, m, p = sign_test(effects)
         side = "towards" if 2 * k > m else "against" if 2 * k < m else None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .. import data
 from . import executor, protocol as protomod
-from .chapter import check_device, published
+from .chapter import check_device, published, store_for
 from .store import DEFAULT_ROOT, RunStore
 
 ROOT = DEFAULT_ROOT.parents[1]
@@ -47,8 +47,7 @@ def check(dataset: str, protocol: str, device: str, compute: str, store: str | N
     if store is not None and compute != "never":
         executor.check_targets(RunStore(store))
     if compute == "never":  # issue 37, defect 8: say so now, not in the first chapter's traceback
-        from .chapter import store_for
-        from .chapters import missing_required
+        from .chapters import missing_required  # the chapter modules (pyplot, pandas): only when needed
 
         root = store_for(protocol, store)
         if lacking := missing_required(dataset, protocol, RunStore(root)):

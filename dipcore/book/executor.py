@@ -276,20 +276,12 @@ class Flight(NamedTuple):
 
 def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[Flight]:
     """Stacks of ``specs`` (and their missing ancestors) part-way through training, from the
-    checkpoints in ``inflight_dir()``: those of the stacks ``max_stack`` makes, and any other whose
-    runs a ``<checkpoint>.json`` file beside it names (so a grid computed with another
+    checkpoints in ``inflight_dir()``: those of the stacks ``stacks`` would train, which include
+    any stack a ``<checkpoint>.json`` sidecar names (so a grid computed with another
     ``--max-stack`` is found too)."""
     grid = closure(specs, store)
     missing = [s for s in grid if s["kind"] == "train" and not store.path(specmod.key(s)).exists()]
-    by_key = {specmod.key(s): s for s in missing}
     chunks = {checkpoint_path(c): c for c in stacks(missing, grid, max_stack)}
-    for side in inflight_dir().glob("*.json") if inflight_dir().is_dir() else []:
-        try:
-            keys = json.loads(side.read_text())["keys"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if keys and all(k in by_key for k in keys):
-            chunks.setdefault(side.with_suffix(".pt"), [by_key[k] for k in keys])
     out = []
     for path, chunk in chunks.items():
         if path.exists():

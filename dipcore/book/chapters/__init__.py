@@ -21,8 +21,8 @@ notebook in ``chapters/`` and a line of ``_toc.yml``.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Callable
 
 import pandas as pd
@@ -37,30 +37,40 @@ from . import (dynamical_isometry, hypotheses, orthp, pruning_at_init, reproduci
 @dataclass(frozen=True)
 class Row:
     """One row of the introduction's table: its name (``status_<name>`` on the claims page), its
-    pages (notebooks in ``chapters/``), the grids their runs come from, its verdicts, and the
-    dataset its pages are published on."""
+    chapter module, its pages (notebooks in ``chapters/``; default: the row's name) and its
+    verdicts (default: the module's); the grids and the dataset are the module's."""
 
     name: str
-    pages: tuple[str, ...]
-    grids: tuple[str, ...]
-    verdicts: Callable[[Chapter], list[claims.Verdict]]
-    dataset: str
+    module: ModuleType
+    pages: tuple[str, ...] = ()
+    decided_by: Callable[[Chapter], list[claims.Verdict]] | None = None
 
+    @property
+    def verdicts(self) -> Callable[[Chapter], list[claims.Verdict]]:
+        return self.decided_by or self.module.verdicts
 
-def _row(name: str, module, pages: tuple[str, ...] | None = None, verdicts=None) -> Row:
-    """A row whose pages, grids, verdicts and dataset are its chapter module's."""
-    return Row(name, pages or (name,), module.GRIDS, verdicts or module.verdicts, module.DATASET)
+    @property
+    def grids(self) -> tuple[str, ...]:
+        return self.module.GRIDS
+
+    @property
+    def dataset(self) -> str:
+        return self.module.DATASET
+
+    def __post_init__(self):
+        if not self.pages:
+            object.__setattr__(self, "pages", (self.name,))
 
 
 ROWS = (
-    _row("dynamical_isometry", dynamical_isometry),
-    _row("orthp", orthp),
-    _row("hypotheses", hypotheses, pages=("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4")),
-    _row("table3", hypotheses, verdicts=hypotheses.table3_verdicts),  # its own claims, not the hypotheses'
-    _row("value_of_pruning", value_of_pruning),
-    _row("table7", table7),
-    _row("pruning_at_init", pruning_at_init),
-    _row("robustness", robustness),
+    Row("dynamical_isometry", dynamical_isometry),
+    Row("orthp", orthp),
+    Row("hypotheses", hypotheses, pages=("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4")),
+    Row("table3", hypotheses, decided_by=hypotheses.table3_verdicts),  # its own claims, not the hypotheses'
+    Row("value_of_pruning", value_of_pruning),
+    Row("table7", table7),
+    Row("pruning_at_init", pruning_at_init),
+    Row("robustness", robustness),
 )
 COMPARISON_PAGES = ("second_dataset",)  # after the chapters: their verdicts compared, none of their own
 EVIDENCE_PAGES = ("claims", "protocol", "reproducibility")  # the pages after the chapters: no verdicts of their own
@@ -83,9 +93,8 @@ def missing_required(dataset: str, protocol: str, store: RunStore) -> dict[str, 
     """Of the grids some page needs complete (its module's ``REQUIRED``), at ``dataset`` and
     ``protocol``, those ``store`` lacks runs of (their ancestors included): ``{grid: (stored,
     needed)}``, in the book's order. Empty when every page can be built from the store as it is."""
-    modules = dict.fromkeys(sys.modules[r.verdicts.__module__] for r in ROWS)
     out = {}
-    for grid in dict.fromkeys(g for m in modules for g in m.REQUIRED):
+    for grid in dict.fromkeys(g for r in ROWS for g in r.module.REQUIRED):
         specs = executor.closure(grids.get(grid, dataset, protocol))
         done, missing, damaged = store.status(specs)
         if missing or damaged:
@@ -109,11 +118,6 @@ def claims_table(ch: Chapter, rows: dict[str, list[claims.Verdict]]):
     return out[cols]
 
 
-def all_verdicts(ch: Chapter) -> list[claims.Verdict]:
-    """Every claim the book tests, in the book's order, each once (``verdicts_by_row``, flattened)."""
-    return [v for row in verdicts_by_row(ch).values() for v in row]
-
-
 def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
     """Glue each row's verdict counts (``claims.summary``) as ``status_<row>``, for the introduction's
     table to paste from the claims page (``{glue:text}`claims.ipynb::status_table7:s```): the Table 3
@@ -126,5 +130,5 @@ def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
     return out
 
 
-__all__ = ["COMPARISON_PAGES", "EVIDENCE_PAGES", "ROWS", "Row", "all_verdicts", "dynamical_isometry", "glue_row_statuses", "hypotheses",
+__all__ = ["COMPARISON_PAGES", "EVIDENCE_PAGES", "ROWS", "Row", "dynamical_isometry", "glue_row_statuses", "hypotheses",
            "orthp", "pruning_at_init", "reproducibility", "robustness", "table7", "value_of_pruning", "verdicts_by_row"]

@@ -5,6 +5,7 @@ as verdicts. Shows what is stored and says what is pending.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -26,21 +27,12 @@ def no_help_margin() -> float:
     return float(paper.numbers(7)["std"].median())
 
 
-def _no_help_verdict(frame, ratio: float, a: str, b: str, claim: str, source: str) -> claims.Verdict:
-    """``claims.not_above`` of setting ``a`` over ``b``, each at its better LR (issue 38: "does not
-    help" decided by a test a true null can pass)."""
+def _at_better_lrs(frame, ratio: float, a: str, b: str, names: tuple[str, str], rule) -> claims.Verdict:
+    """``rule(runs of a, runs of b)`` with each setting at its better LR, the LRs named in the
+    evidence: ``claims.greater`` ("helps", "beats") or ``claims.not_above`` ("does not help", issue 38)."""
     (xa, la), (xb, lb) = best_lr(frame, ratio, a), best_lr(frame, ratio, b)
-    v = claims.not_above(xa, xb, no_help_margin(), claim, source, unit=" points")
-    return claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; OrthP at LR {la}, without at LR {lb}")
-
-
-def _better_lr_verdict(frame, ratio: float, a: str, b: str, claim: str, source: str,
-                       names: tuple[str, str]) -> claims.Verdict:
-    """``claims.greater`` of setting ``a`` over ``b``, each at its better LR, the LRs named in the
-    evidence."""
-    (xa, la), (xb, lb) = best_lr(frame, ratio, a), best_lr(frame, ratio, b)
-    v = claims.greater(xa, xb, claim, source, unit=" points")
-    return claims.Verdict(v.claim, v.source, v.verdict, f"{v.evidence}; {names[0]} at LR {la}, {names[1]} at LR {lb}")
+    v = rule(xa, xb)
+    return dataclasses.replace(v, evidence=f"{v.evidence}; {names[0]} at LR {la}, {names[1]} at LR {lb}")
 
 
 def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
@@ -74,8 +66,9 @@ def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7
                            f"OrthP does not help: with it at most {no_help_margin():.2f} points above without "
                            f"({epochs} epochs, each at its better LR)")
             out.append(pending(frame, ratio, [plain, orthp], claim, source, command) or (
-                _better_lr_verdict(frame, ratio, orthp, plain, claim, source, ("OrthP", "without")) if helps else
-                _no_help_verdict(frame, ratio, orthp, plain, claim, source)))
+                _at_better_lrs(frame, ratio, orthp, plain, ("OrthP", "without"), lambda x, y: (
+                    claims.greater(x, y, claim, source, unit=" points") if helps else
+                    claims.not_above(x, y, no_help_margin(), claim, source, unit=" points")))))
         for h in (1, 2, 4):  # H1: the premise of H2, shown as a verdict of its own (issue 38)
             out += hypothesis_verdicts(frame[frame.ratio == ratio], h, source, command)
         if (frame.setting.str.startswith("AI")).any():
@@ -83,8 +76,9 @@ def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7
                 ai, orthp = setting_name(epochs, False, "ai"), setting_name(epochs, True)
                 claim = pre + f"approximate isometry beats OrthP ({epochs} epochs, each at its better LR)"
                 source_ai = "beyond the paper, §4"
-                out.append((pending(frame, ratio, [ai, orthp], claim, source_ai, command) or _better_lr_verdict(
-                    frame, ratio, ai, orthp, claim, source_ai, ("AI", "OrthP"))).as_kind(claims.BEYOND))
+                out.append((pending(frame, ratio, [ai, orthp], claim, source_ai, command) or _at_better_lrs(
+                    frame, ratio, ai, orthp, ("AI", "OrthP"), lambda x, y: claims.greater(
+                        x, y, claim, source_ai, unit=" points"))).as_kind(claims.BEYOND))
     return out
 
 

@@ -5,7 +5,7 @@ apart, in ``dipcore.book``; ARCHITECTURE.md maps both.
 from .data import load as load_data                                        # datasets as tensors
 from .isometry import approximate_isometry, initialize, orthogonal_init     # Table 1, Lee et al.'s AI and inits
 from .isometry import orthogonalize, orthp                                  # Eq. 2 (§3.2)
-from .jsv import layerwise_singular_values, mean_jsv, singular_values       # Eq. 1 (§3.1), layerwise
+from .jsv import isometry_distance, layerwise_singular_values, mean_jsv, singular_values  # Eq. 1 (§3.1), layerwise
 from .nets import NETS, build                                               # the four networks
 from .pruning import prune_l1, prune_snip, pruned_widths                    # L1 structured; SNIP at init
 from .schedule import parse as parse_schedule                               # Table 2's LR schedules

@@ -103,6 +103,17 @@ def mean_jsv(model: nn.Module, x: torch.Tensor) -> float:
     return stats(singular_values(model, x))["mean"]
 
 
+def isometry_distance(mean):
+    """How far a mean JSV (Eq. 1) is from isometry, in orders of magnitude: ``|log10 mean JSV|``
+    (0 at isometry; 1 for a mean JSV of 10 and for one of 0.1 alike), elementwise on a number or
+    an array (issue 38). Unlike the mean JSV itself, it does not reward shrinking: pruning a
+    network whose mean JSV is 5 down to 0.5 brings it no nearer. It reads the statistic every run
+    logs per epoch, so it sees the mean, not the spread of the singular values around it."""
+    import numpy as np
+
+    return np.abs(np.log10(np.asarray(mean, dtype=float)))
+
+
 def layer_blocks(model: nn.Sequential) -> list[nn.Sequential]:
     """A plain network cut into its layers: each Conv/Linear layer with the elementwise modules
     after it (its activation, a pool), up to the next one; what comes before the first weight

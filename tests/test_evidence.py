@@ -89,10 +89,16 @@ def test_figure1_verdicts_per_network():
     ratios = [0.0, 0.3, 0.6, 0.9]
     falling = [_jsv_rec("mlp7-linear", r, mean=1 - r) for r in ratios]
     rising = [_jsv_rec("lenet5-relu", r, mean=1 + r) for r in ratios]
-    lin, relu = dynamical_isometry.figure1_verdicts(falling + rising)
+    towards = [_jsv_rec("mlp7-relu", r, mean=5 - 4 * r) for r in ratios]  # falls from 5 towards 1
+    lin, relu, mlp, *farther = dynamical_isometry.figure1_verdicts(falling + rising + towards)
     assert lin.verdict == claims.REPRODUCED and lin.claim.startswith("MLP-7-Linear")
     assert "below the unpruned network's at 100% of the ratios" in lin.evidence
     assert relu.verdict == claims.NOT_REPRODUCED and "at 0% of the ratios" in relu.evidence
+    assert mlp.verdict == claims.REPRODUCED  # the mean JSV falls with the ratio ...
+    # ... beyond the paper, read as a distance from isometry (issue 38): from 1 down or up is farther, from 5 to 1.4 nearer
+    assert [v.kind for v in farther] == [claims.BEYOND] * 3
+    assert [v.verdict for v in farther] == [claims.REPRODUCED, claims.REPRODUCED, claims.NOT_REPRODUCED]
+    assert "unpruned: mean JSV 5, distance 0.70; nearest to isometry at ratio 0.9" in farther[2].evidence
 
 
 def test_orthp_verdict_reads_the_orthp_rows_of_the_linear_mlp():

@@ -54,8 +54,9 @@ class GridPage:
 def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
     """One row per finetuning or scratch run: its labels (ratio, setting, lr, hypothesis, seed), its
     epochs, final and best test accuracy, the test accuracy right after pruning/OrthP (``acc_0``) and after
-    the first finetuning epoch (``acc_1``), and the mean JSV right after pruning/OrthP and at the end.
-    A run not stored yet (record None) is a row with status ``missing`` and no numbers."""
+    the first finetuning epoch (``acc_1``), the mean JSV right after pruning/OrthP and at the end, and
+    its per-epoch curves of mean JSV and test accuracy (``jsv_curve``, ``acc_curve``: lists, epoch 0
+    first; what ``mechanism`` reads). A run not stored yet (record None) is a row with status ``missing`` and no numbers."""
     rows = []
     for (labels, spec), rec in zip(labelled, records):
         labels = {**labels, "epochs": spec.get("epochs")}
@@ -66,8 +67,8 @@ def runs_frame(labelled: list[tuple[dict, dict]], records: list[dict | None]):
         rows.append({**labels, "final_acc": rec["final_acc"], "best_acc": rec["best_acc"], "status": rec["status"],
                      "acc_0": m["test_acc"][0], "acc_1": m["test_acc"][1] if len(m["test_acc"]) > 1 else None,
                      "jsv_0": m["jsv_mean"][0], "jsv_end": m["jsv_mean"][-1],
-                     "key": rec["key"]})
-    cols = ["final_acc", "best_acc", "acc_0", "acc_1", "jsv_0", "jsv_end"]
+                     "jsv_curve": m["jsv_mean"], "acc_curve": m["test_acc"], "key": rec["key"]})
+    cols = ["final_acc", "best_acc", "acc_0", "acc_1", "jsv_0", "jsv_end", "jsv_curve", "acc_curve"]
     return pd.DataFrame(rows).reindex(columns=list(dict.fromkeys([*rows[0], *cols]))) if rows else pd.DataFrame()
 
 def compute_table(frame, by_key: dict, by=("net", "epochs")):

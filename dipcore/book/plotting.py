@@ -31,12 +31,23 @@ def use_style() -> None:
     })
 
 
-def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, setting: str, legend: bool = True) -> None:
+DISTANCE_TEXT = "|log10 mean JSV|, 0 at isometry, the dotted line a factor of 2"  # what a distance panel shows
+
+
+def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, setting: str, legend: bool = True,
+                      ax_distance=None) -> None:
     """Mean JSV and test accuracy per epoch of one setting, LR 0.01 against LR 0.001: the mean
-    over seeds as a line, the range over seeds as a band (epoch 0: right after pruning/OrthP).
-    Runs not stored yet (status ``missing``) are left out; a setting with none says so."""
+    over seeds as a line, the range over seeds as a band (epoch 0: right after pruning/OrthP);
+    on ``ax_distance``, when given, the mean JSV's distance from isometry
+    (``dipcore.jsv.isometry_distance``, issue 38) the same way, with a factor of 2 dotted. Runs
+    not stored yet (status ``missing``) are left out; a setting with none says so."""
     import numpy as np
 
+    from ..jsv import isometry_distance
+
+    panels = ((ax_jsv, "jsv_mean", None), (ax_acc, "test_acc", None))
+    if ax_distance is not None:
+        panels += ((ax_distance, "jsv_mean", isometry_distance),)
     drawn = False
     for lr in (0.01, 0.001):
         rows = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)]
@@ -44,18 +55,23 @@ def finetuning_curves(ax_jsv, ax_acc, frame, records: dict, ratio: float, settin
         if not len(keys):  # not stored yet
             continue
         drawn = True
-        for ax, metric in ((ax_jsv, "jsv_mean"), (ax_acc, "test_acc")):
+        for ax, metric, transform in panels:
             series = [records[k]["metrics"][metric] for k in keys]
             n = min(len(s) for s in series)  # a diverged run stops early
             y = np.array([[np.nan if v is None else v for v in s[:n]] for s in series], dtype=float)
+            if transform is not None:
+                y = transform(y)
             x = np.arange(n)
             ax.plot(x, np.nanmean(y, 0), color=LR_COLORS[lr], label=f"LR {lr}", lw=1.4)
             if len(y) > 1:
                 ax.fill_between(x, np.nanmin(y, 0), np.nanmax(y, 0), color=LR_COLORS[lr], alpha=0.2, lw=0)
     ax_jsv.set(ylabel="mean JSV", yscale="log")
     ax_acc.set(ylabel="test accuracy (%)", xlabel="finetuning epoch")
+    if ax_distance is not None:
+        ax_distance.set(ylabel="distance from\nisometry")
+        ax_distance.axhline(np.log10(2), color="0.5", ls=":", lw=1)
     if not drawn:
-        for ax in (ax_jsv, ax_acc):
+        for ax in [a for a, _, _ in panels]:
             ax.text(0.5, 0.5, "pending: runs\nnot stored yet", transform=ax.transAxes, ha="center", va="center",
                     color="0.4")
             ax.set_xticks([])

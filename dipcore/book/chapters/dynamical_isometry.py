@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ... import isometry_distance
 from .. import agreement, claims, grids, paper, plotting
 from ..chapter import Chapter, glue
 from ..evidence import LINEAR_TOL, jsv_frame, pretrained_frame
@@ -77,17 +78,27 @@ def table1_verdict(records: list[dict]) -> claims.Verdict:
 
 def figure1_verdicts(records: list[dict]) -> list[claims.Verdict]:
     """Per network: mean JSV falls as the pruning ratio grows (Figure 1). A check rather than
-    evidence (issue 38): deleting units of a trained network shrinks its Jacobian."""
+    evidence (issue 38): deleting units of a trained network shrinks its Jacobian. Then, beyond
+    the paper, the same read as a distance from isometry (``isometry_distance``, which does not
+    reward shrinking): a larger ratio moves the network farther from isometry, with the unpruned
+    network's own distance in the evidence."""
     df = jsv_frame(records).sort_values("ratio", kind="stable")
-    out = []
+    out, farther = [], []
     for net, g in df.groupby("net", sort=False):
-        v = claims.decreasing(g.ratio, g.jsv_mean, f"{paper.NET_LABELS[net]}: a larger pruning ratio lowers "
-                              "mean JSV more", "§3.1, Figure 1")
+        label = paper.NET_LABELS[net]
+        v = claims.decreasing(g.ratio, g.jsv_mean, f"{label}: a larger pruning ratio lowers mean JSV more", "§3.1, Figure 1")
         below = (g[g.ratio > 0].jsv_mean < g[g.ratio == 0].jsv_mean.iloc[0]).mean() if (g.ratio == 0).any() else np.nan
         out.append(claims.Verdict(v.claim, v.source, v.verdict,
                                   f"{v.evidence}; mean JSV below the unpruned network's at {below:.0%} of the ratios",
                                   claims.CHECK))
-    return out
+        d = isometry_distance(g.jsv_mean)
+        w = claims.increasing(g.ratio, d, f"{label}: a larger pruning ratio moves the network farther from isometry "
+                              "(|log10 mean JSV|)", "beyond the paper, §3.1, Figure 1")
+        nearest = g.ratio.iloc[int(np.argmin(d))]
+        unpruned = f"unpruned: mean JSV {g.jsv_mean.iloc[0]:.3g}, distance {d[0]:.2f}; " if (g.ratio == 0).any() else ""
+        farther.append(claims.Verdict(w.claim, w.source, w.verdict, f"{unpruned}nearest to isometry at ratio {nearest:g} "
+                                      f"(distance {d.min():.2f}); {w.evidence}", claims.BEYOND))
+    return out + farther
 
 
 def verdicts(ch: Chapter) -> list[claims.Verdict]:
@@ -114,7 +125,9 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
     ``acc_mlp7_linear``, ``jsv_init_max``, ``jsv_end_min``, ``jsv_end_max`` (the pretraining curves'
     mean JSV at the first and last epoch), ``t1_seeds``, ``t1_spread`` and ``t1_spread_net`` (the
     largest spread of Table 1's mean JSV over seeds, and its network), ``t1_agreement`` (how
-    many of Table 1's cells agree with the paper's, ``table1_agreement``) and the figures
+    many of Table 1's cells agree with the paper's, ``table1_agreement``), ``f1_unpruned_min`` and
+    ``f1_unpruned_max`` (the unpruned networks' mean JSV), ``f1_nearest`` (each network's ratio
+    nearest to isometry, ``isometry_distance``) and the figures
     ``pretraining`` and ``figure1``."""
     dataset, protocol = ch.dataset, ch.protocol
     pre = ch.ensure(grids.pretrain(dataset, protocol), "pretrain")
@@ -146,14 +159,23 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
 
     f1 = ch.ensure(grids.figure1(dataset, protocol, ratios), "figure1")
     df = jsv_frame(f1)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (a1, a3, a2) = plt.subplots(1, 3, figsize=(13, 3.2))
     for net, g in df.groupby("net", sort=False):
         a1.plot(g.ratio, g.jsv_mean, "o-", color=plotting.NET_COLORS[net], label=paper.NET_LABELS[net])
+        a3.plot(g.ratio, isometry_distance(g.jsv_mean), "o-", color=plotting.NET_COLORS[net])
         a2.plot(g.ratio, g.test_acc, "o-", color=plotting.NET_COLORS[net])
     a1.set(xlabel="pruning ratio", ylabel="mean JSV", yscale="log")
+    a1.axhline(1, color="0.5", ls=":", lw=1)
+    a3.set(xlabel="pruning ratio", ylabel="distance from isometry")
     a2.set(xlabel="pruning ratio", ylabel="test accuracy before finetuning (%)")
     a1.legend()
-    ch.figure(fig, "figure1", "**Figure 1.** Mean JSV (left, log scale) and test accuracy (right) of the "
-              "pretrained networks right after L1 pruning, before finetuning; ratio 0 is the unpruned network.", seeds=1)
+    ch.figure(fig, "figure1", "**Figure 1.** Mean JSV (left, log scale, 1 dotted), its distance from isometry (middle: "
+              "|log10 mean JSV|, 0 at isometry) and test accuracy (right) of the pretrained networks right after L1 "
+              "pruning, before finetuning; ratio 0 is the unpruned network.", seeds=1)
+    unpruned = df[df.ratio == 0].jsv_mean
+    glue("f1_unpruned_min", f"{unpruned.min():.2f}" if len(unpruned) else "–")
+    glue("f1_unpruned_max", f"{unpruned.max():.2f}" if len(unpruned) else "–")
+    glue("f1_nearest", ", ".join(f"{paper.NET_LABELS[net]} {g.ratio.iloc[int(np.argmin(isometry_distance(g.jsv_mean)))]:g}"
+                                 for net, g in df.groupby("net", sort=False)))
     figure1 = df.pivot(index="ratio", columns="net", values="jsv_mean").rename(columns=paper.NET_LABELS)
     return Page(pre_df, table1(t1, ch.label), caption, agree, figure1, [table1_verdict(t1), *figure1_verdicts(f1)])

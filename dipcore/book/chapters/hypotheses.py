@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 
-from .. import claims, grids, paper, plotting, spec
+from .. import claims, grids, mechanism, paper, plotting, spec
 from ..chapter import Chapter, glue
 from ..evidence import acc, best_lr, complete, hypothesis_verdicts, lr_gain, results_table, runs_frame
 from . import robustness
@@ -96,11 +96,13 @@ def verdicts(ch: Chapter) -> list[claims.Verdict]:
 
 
 def table3_verdicts(ch: Chapter) -> list[claims.Verdict]:
-    """Table 3's page's own claims (``table3_extra_verdicts``), for the claims page."""
+    """Table 3's page's own claims (``table3_extra_verdicts``) and Figure 2's mechanism
+    (``mechanism.verdicts``), for the claims page."""
     labelled = grids.labelled_hypotheses(NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
-    what = "OrthP with 90 epochs against 900 epochs without; initial test accuracy with OrthP"
+    what = ("OrthP with 90 epochs against 900 epochs without; initial test accuracy with OrthP; Figure 2's "
+            "mechanism (distance from isometry during finetuning)")
     frame, waiting = _stored(ch, labelled, what)
-    return [waiting] if frame is None else table3_extra_verdicts(frame)
+    return [waiting] if frame is None else table3_extra_verdicts(frame) + mechanism.verdicts(frame)
 
 
 @dataclass
@@ -159,6 +161,7 @@ class Table3Page:
     caption: str
     best: object  # the same at each run's best epoch
     verdicts: list[claims.Verdict]
+    mechanism: list[claims.Verdict]  # Figure 2's mechanism, decided (``mechanism.verdicts``)
 
 
 def table3(ch: Chapter) -> Table3Page:
@@ -187,17 +190,18 @@ def table3(ch: Chapter) -> Table3Page:
               "pruned MLP-7-Linear (dots; bars: means), LR 0.001 left of each setting, LR 0.01 right, scratch in grey.",
               seeds=n_seeds)
     for ratio in grids.TABLE3_RATIOS:
-        fig, axes = plt.subplots(2, 4, figsize=(13, 5.2), sharex="col", sharey="row")
+        fig, axes = plt.subplots(3, 4, figsize=(13, 7.4), sharex="col", sharey="row")
         for j, h in enumerate((1, 2, 3, 4)):
             setting = grids.HYPOTHESES[h].setting
-            plotting.finetuning_curves(axes[0, j], axes[1, j], frame, by_key, ratio, setting, legend=j == 0)
+            plotting.finetuning_curves(axes[0, j], axes[2, j], frame, by_key, ratio, setting, legend=j == 0,
+                                       ax_distance=axes[1, j])
             axes[0, j].set_title(f"({'abcd'[j]}) H{h}: {setting}")
             if j:
-                axes[0, j].set_ylabel("")
-                axes[1, j].set_ylabel("")
-        ch.figure(fig, f"figure2_r{round(100 * ratio)}", f"**Figure 2, pruning ratio {ratio}.** Mean JSV (top) and test "
-                  "accuracy (bottom) during finetuning of pruned MLP-7-Linear, LR 0.01 against LR 0.001: mean over seeds "
-                  "(line), range (band).", seeds=n_seeds)
+                for ax in axes[:, j]:
+                    ax.set_ylabel("")
+        ch.figure(fig, f"figure2_r{round(100 * ratio)}", f"**Figure 2, pruning ratio {ratio}.** Mean JSV (top), its distance "
+                  f"from isometry (middle: {plotting.DISTANCE_TEXT}) and test accuracy (bottom) during finetuning of "
+                  "pruned MLP-7-Linear, LR 0.01 against LR 0.001: mean over seeds (line), range (band).", seeds=n_seeds)
     found = [v for h in (1, 2, 3, 4) for v in hypothesis_verdicts(frame, h)] + table3_extra_verdicts(frame)
     return Table3Page(frame, results_table(frame, 3, NET), caption, results_table(frame, 3, NET, column="best_acc"),
-                      found)
+                      found, mechanism.verdicts(frame))

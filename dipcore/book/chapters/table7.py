@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 
 from ... import isometry
-from .. import claims, cost, grids, paper, plotting
+from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown
 from ..evidence import (GridPage, acc, best_lr, compute_table, hypothesis_verdicts, pending, pretrained_frame,
                         results_table)
@@ -130,10 +130,15 @@ def progress(have: int, need: int) -> str:
             "that need them stay *pending* until then; none is decided on part of its runs.")
 
 
+MECHANISM_SOURCE = "§3.3, Figure 2, on Table 7's runs"  # the mechanism's claims, read on §4's networks
+
+
 def verdicts(ch: Chapter) -> list[claims.Verdict]:
-    """§4's claims per network (``decide``), for the claims page: each pending until its runs are in."""
+    """§4's claims per network (``decide``), then Figure 2's mechanism on each (``mechanism.verdicts``),
+    for the claims page: each pending until its runs are in."""
     frame, _, commands = runs(ch)
-    return [v for net in grids.TABLE7_NETS for v in decide(frame[frame.net == net], commands[net])]
+    return [v for net in grids.TABLE7_NETS for v in decide(frame[frame.net == net], commands[net])] + \
+        [v for net in grids.TABLE7_NETS for v in mechanism.verdicts(frame[frame.net == net], commands[net], MECHANISM_SOURCE)]
 
 
 @dataclass
@@ -143,6 +148,7 @@ class Table7Page(GridPage):
 
     unpruned: object  # the unpruned networks, ours beside the paper's (pretrained_frame)
     compute: object  # what the stored runs cost, by network, grid and epochs (compute_table)
+    mechanism: list[claims.Verdict]  # Figure 2's mechanism on each network (``mechanism.verdicts``)
 
 
 def runs(ch: Chapter):
@@ -176,23 +182,26 @@ def page(ch: Chapter) -> Table7Page:
     glue("t7_need", len(frame))
     glue_markdown("t7_progress", progress(have, len(frame)))
     unpruned = pretrained_frame(pre, ch.label)
-    tables, verdicts = {}, []
+    tables, verdicts, mech = {}, [], []
     settings = [grids.setting_name(e, False, r) for r in isometry.RECOVERIES for e in (90, 900)]
     for net in grids.TABLE7_NETS:
         g = frame[frame.net == net]
         tables[paper.NET_LABELS[net]] = results_table(g, 7, net)
         verdicts += decide(g, commands[net])
+        mech += mechanism.verdicts(g, commands[net], MECHANISM_SOURCE)
         for k, v in notes(g).items():
             glue(f"t7_{net}_{k}", v)
-        fig, axes = plt.subplots(2, len(settings), figsize=(16, 5.2), sharex="col", sharey="row", squeeze=False)
+        fig, axes = plt.subplots(3, len(settings), figsize=(16, 7.4), sharex="col", sharey="row", squeeze=False)
         for j, setting in enumerate(settings):
-            plotting.finetuning_curves(axes[0, j], axes[1, j], g, by_key, grids.TABLE7_RATIOS[0], setting, legend=j == 0)
+            plotting.finetuning_curves(axes[0, j], axes[2, j], g, by_key, grids.TABLE7_RATIOS[0], setting, legend=j == 0,
+                                       ax_distance=axes[1, j])
             axes[0, j].set_title(setting)
             if j:
-                axes[0, j].set_ylabel("")
-                axes[1, j].set_ylabel("")
-        ch.figure(fig, f"table7_{net}", f"**{paper.NET_LABELS[net]}, pruned at ratio 0.9: mean JSV (top) and "
-                  "test accuracy (bottom) per finetuning epoch** in every setting of Table 7 and the approximate-"
+                for ax in axes[:, j]:
+                    ax.set_ylabel("")
+        ch.figure(fig, f"table7_{net}", f"**{paper.NET_LABELS[net]}, pruned at ratio 0.9: mean JSV (top), its distance "
+                  f"from isometry (middle: {plotting.DISTANCE_TEXT}) and test accuracy (bottom) per finetuning epoch** "
+                  "in every setting of Table 7 and the approximate-"
                   "isometry arm, LR 0.01 against LR 0.001: mean over seeds (line), range (band); epoch 0 is the "
                   "network right after pruning and recovery.", seeds=len(ch.seeds))
     fig, axes = plt.subplots(1, len(grids.TABLE7_NETS), figsize=(15, 3.8), squeeze=False)
@@ -206,4 +215,4 @@ def page(ch: Chapter) -> Table7Page:
               seeds=len(ch.seeds))
     compute = compute_table(frame, by_key, by=("net", "grid", "epochs"))
     glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")
-    return Table7Page(frame, tables, verdicts, unpruned, compute)
+    return Table7Page(frame, tables, verdicts, unpruned, compute, mech)

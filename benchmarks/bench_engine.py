@@ -12,7 +12,9 @@ For each network (MLP-7-Linear, MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU), dense
   * the stacked trainer (``dipcore.train.train_stacked``) with 1 run and with ``--runs`` runs,
     test accuracy and mean JSV (1000 examples) logged every epoch as in the book's runs;
 
-the speed-up over the authors'-style loop, the arithmetic rate reached (FLOPs counted from the
+the share of an epoch the logging takes (test accuracy and mean JSV), the same stack on the
+``vmap`` path where the engine picks another (``train.trainer_for``: plain MLPs on a CPU, issue
+36), the speed-up over the authors'-style loop, the arithmetic rate reached (FLOPs counted from the
 network, 3x the forward pass for a training step) as a fraction of this machine's measured sgemm
 peak, and the hours of this machine that each grid of the book costs at those rates (all of it, and
 what is missing from the run store).
@@ -107,7 +109,8 @@ def authors_loop(dataset: str, net: str, widths, fraction: float, device: str, w
     return t_train / fraction + time.perf_counter() - t0
 
 
-def stacked_epoch(d: data.Data, net: str, widths, runs: int, fraction: float, device: str) -> tuple[float, float]:
+def stacked_epoch(d: data.Data, net: str, widths, runs: int, fraction: float, device: str,
+                  trainer: str | None = None) -> tuple[float, float]:
     """(seconds of one epoch of ``runs`` stacked runs on the full split, of which evaluation).
     One epoch is trained on ``fraction`` of the split; the trainer reports how much of its wall
     time went to the evaluations (epochs 0 and 1); the rest, the steps and the set-up, is scaled
@@ -118,7 +121,7 @@ def stacked_epoch(d: data.Data, net: str, widths, runs: int, fraction: float, de
     sub = data.Data(d.name, d.x_train[:n], d.y_train[:n], d.x_test, d.y_test, d.mean, d.std)
 
     def timed() -> tuple[float, float]:
-        res = train.train_stacked(models, sched, list(range(runs)), 1, sub, device=device, progress=False)
+        res = train.train_stacked(models, sched, list(range(runs)), 1, sub, device=device, progress=False, trainer=trainer)
         return res[0].wall_s, res[0].eval_s  # the trainer synchronises a GPU for these
 
     timed()  # warm-up (allocator, first-call costs)
@@ -167,7 +170,8 @@ def main() -> None:
     d = data.load(a.dataset, device=a.device)  # a missing dataset stops here with how to get it
     print(f"dataset: {a.dataset}; epochs timed on {a.fraction:.0%} of the split, scaled to {FULL_TRAIN}\n")
     head = (f"{'network':15s} {'arch':7s} {'GFLOP/ep':>8s} {'authors s/ep':>12s} {'R=1 s/ep':>9s} "
-            f"{'R=' + str(a.runs) + ' s/run-ep':>14s} {'(eval)':>7s} {'x authors':>9s} {'% peak':>7s}")
+            f"{'R=' + str(a.runs) + ' s/run-ep':>14s} {'(eval)':>7s} {'eval %':>6s} {'vmap s/run-ep':>13s} "
+            f"{'x authors':>9s} {'% peak':>7s}")
     print(head)
     print("-" * len(head))
     rates = {}
@@ -178,13 +182,16 @@ def main() -> None:
             authors = float("nan") if a.no_authors else authors_loop(a.dataset, net, widths, a.fraction, a.device)
             one, _ = stacked_epoch(d, net, widths, 1, a.fraction, a.device)
             many, ev = stacked_epoch(d, net, widths, a.runs, a.fraction, a.device)
+            other = train.trainer_for(nets.build(net, widths), a.device) != "vmap"
+            old = stacked_epoch(d, net, widths, a.runs, a.fraction, a.device, "vmap")[0] / a.runs if other else float("nan")
             best = min(one, many / a.runs)
             rates[(net, pruned)] = best
             print(f"{net:15s} {'pruned' if pruned else 'dense':7s} {gflop:8.2f} {authors:12.2f} {one:9.2f} "
-                  f"{many / a.runs:14.3f} {ev / a.runs:7.3f} {authors / best:9.1f} {100 * gflop / best / peak:6.1f}%",
-                  flush=True)
-    print("\ns/ep: seconds per run-epoch (training + test accuracy + mean JSV); (eval): the evaluation share "
-          f"per run in the R={a.runs} stack; x authors and % peak use the faster of R=1 and R={a.runs}.")
+                  f"{many / a.runs:14.3f} {ev / a.runs:7.3f} {100 * ev / many:5.0f}% {old:13.3f} {authors / best:9.1f} "
+                  f"{100 * gflop / best / peak:6.1f}%", flush=True)
+    print("\ns/ep: seconds per run-epoch (training + test accuracy + mean JSV); (eval), eval %: the evaluation "
+          f"per run in the R={a.runs} stack and its share of the epoch; vmap: the same stack on the vmap path "
+          f"(where the engine picks another); x authors and % peak use the faster of R=1 and R={a.runs}.")
 
     print(f"\nhours of this machine (one process at the rates above) per grid, paper protocol, {a.dataset}:")
     for name, n, h, m, hm in grid_hours(rates, a.dataset):

@@ -2,12 +2,14 @@
 
     python benchmarks/stack_drift.py --epochs 90 --stack 1     # each chosen run alone
     python benchmarks/stack_drift.py --epochs 900 --stack 2    # the chosen runs as one stack of 2
+    python benchmarks/stack_drift.py --epochs 90 --stack 5 --dataset mnist --net mlp7-relu --trainer vmap
 
 The store promises one spec -> one result. Stacked runs share batched matrix products, whose
 rounding can depend on how many runs are in the stack, so a run's metrics may differ (a little)
-with its stack mates. This retrains stored Table 3 runs (MLP-7-Linear pruned at 0.9, 5 specs:
-both LRs without OrthP, both with OrthP, scratch; seed 0) in the composition asked for, on the
-same machine type, writes nothing to the run store, and appends one row per run to
+with its stack mates, and with the path the steps take (``--trainer``: ``train.TRAINERS``, issue 36).
+This retrains stored Table 3 runs (``--net``: MLP-7-Linear, or a network of Table 7; pruned at 0.9,
+5 specs: both LRs without OrthP, both with OrthP, scratch; seed 0) in the composition asked for, on
+the same machine type, writes nothing to the run store, and appends one row per run to
 ``data/drift/stack_composition.csv``: the stored and the retrained final accuracy, the largest
 per-epoch gap in test accuracy, in mean JSV and in train loss, and which logged metrics are not
 bitwise equal.
@@ -33,7 +35,7 @@ from dipcore.schedule import parse  # noqa: E402
 OUT = ROOT / "data" / "drift" / "stack_composition.csv"
 FIELDS = ("key", "setting", "epochs", "stored_stack", "stored_segments", "new_stack", "stored_final_acc",
           "new_final_acc", "max_abs_acc_gap", "max_rel_jsv_gap", "bitwise_equal", "device", "torch", "date",
-          "max_rel_loss_gap", "differing_metrics")
+          "max_rel_loss_gap", "differing_metrics", "stored_trainer", "new_trainer")
 
 
 def _open_rows() -> list[dict]:
@@ -44,12 +46,12 @@ def _open_rows() -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def chosen(epochs: int) -> list[dict]:
-    """Five stored Table 3 runs of ``epochs`` epochs at ratio 0.9, seed 0: both LRs with and without
-    OrthP (900 epochs: without), and the scratch run (90 epochs)."""
+def chosen(epochs: int, dataset: str = "fashion-mnist", net: str = "mlp7-linear") -> list[dict]:
+    """Five stored Table 3 (or Table 7) runs of ``net`` of ``epochs`` epochs at ratio 0.9, seed 0:
+    both LRs with and without OrthP (900 epochs: without), and the scratch run (90 epochs)."""
     out = []
-    for s in grids.get("table3", "fashion-mnist", "paper"):
-        if s["epochs"] == epochs and s["ratio"] == 0.9 and s["seed"] == 0:
+    for s in grids.get("table3" if net == "mlp7-linear" else "table7", dataset, "paper"):
+        if s["net"] == net and s["epochs"] == epochs and s["ratio"] == 0.9 and s["seed"] == 0:
             out.append(s)
     return out
 
@@ -60,16 +62,19 @@ def main() -> None:
     ap.add_argument("--stack", type=int, default=1, help="runs per stack: 1 = each alone (default)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N chosen runs")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--net", default="mlp7-linear", help="mlp7-linear (Table 3) or a network of Table 7")
+    ap.add_argument("--trainer", choices=train.TRAINERS, default=None, help="default: the engine's own choice")
     a = ap.parse_args()
     if a.stack < 1:
         ap.error(f"--stack must be at least 1, got {a.stack}")
     torch.set_num_threads(a.threads)
     store = RunStore(DEFAULT_ROOT)
-    specs = chosen(a.epochs)[: a.limit]
+    specs = chosen(a.epochs, a.dataset, a.net)[: a.limit]
     stored = [store.get(s) for s in specs]
     if any(r is None for r in stored):
-        sys.exit("some chosen runs are not in the store: compute table3 first")
-    d = data.load("fashion-mnist")
+        sys.exit("some chosen runs are not in the store: compute table3 (or table7) first")
+    d = data.load(a.dataset)
     dev = torch.device("cpu")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     before = _open_rows()
@@ -86,7 +91,7 @@ def main() -> None:
                 [s["seed"] for s in chunk], s0["epochs"], d, jsv_examples=s0["jsv_examples"],
                 sgd=train.SGDConfig(s0["batch_size"], s0["momentum"], s0["weight_decay"]), device=dev,
                 desc=f"{len(chunk)} x {s0['epochs']}ep", checkpoint=executor.inflight_dir() / f"drift-{a.stack}-"
-                f"{specmod.key({'chunk': [specmod.key(s) for s in chunk]})}.pt")
+                f"{specmod.key({'chunk': [specmod.key(s) for s in chunk], 'trainer': a.trainer})}.pt", trainer=a.trainer)
             for s, rec, res in zip(chunk, recs, results):
                 old, new = rec["metrics"], res.metrics
                 acc_gap = max(abs(x - y) for x, y in zip(old["test_acc"], new["test_acc"]))
@@ -100,10 +105,11 @@ def main() -> None:
                        "max_abs_acc_gap": round(acc_gap, 4), "max_rel_jsv_gap": f"{jsv_gap:.2e}", "bitwise_equal": same,
                        "device": executor.environment(dev)["device"], "torch": torch.__version__,
                        "date": _dt.date.today().isoformat(), "max_rel_loss_gap": f"{loss_gap:.2e}",
-                       "differing_metrics": " ".join(differ)}
+                       "differing_metrics": " ".join(differ),
+                       "stored_trainer": rec["meta"].get("trainer", "vmap"), "new_trainer": res.trainer}
                 w.writerow(row)
                 f.flush()
-                print(f"{row['setting']}: final acc {rec['final_acc']:.2f} (stored, stack of {row['stored_stack']}) "
+                print(f"{row['setting']} ({res.trainer}): final acc {rec['final_acc']:.2f} (stored, stack of {row['stored_stack']}) "
                       f"vs {res.final_acc:.2f} (stack of {len(chunk)}); largest gap: acc {acc_gap:.2f} points, "
                       f"mean JSV {jsv_gap:.1e} relative, train loss {loss_gap:.1e} relative; "
                       f"bitwise equal: {same}{'' if same else ' (' + ', '.join(differ) + ' differ)'}", flush=True)

@@ -50,25 +50,52 @@ def jacobians(model: nn.Module, x: torch.Tensor, chunk: int = 500) -> torch.Tens
     return torch.cat([batch_jacobians(f, x[i:i + chunk]) for i in range(0, len(x), chunk)])
 
 
+def wide_svdvals(m: torch.Tensor) -> torch.Tensor:
+    """The singular values of wide matrices ``[..., C, D]`` (D much larger than C) through the QR
+    factorisation of their transposes: ``m^T = QR`` gives ``m = R^T Q^T``, and Q's orthonormal
+    columns leave the singular values those of the small ``C x C`` factor R. Both steps are
+    backward stable, like a direct SVD, and 3x faster for the book's ``10 x 1024`` Jacobians
+    (issue 36)."""
+    if m.shape[-1] <= 2 * m.shape[-2]:
+        return torch.linalg.svdvals(m)
+    return torch.linalg.svdvals(torch.linalg.qr(m.mT, mode="r").R)
+
+
+def row_basis(first_weight: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis ``[..., D, out]`` of the row space of a first layer's weight
+    ``[..., out, D]``. For a network whose first operation is that linear layer on the flattened
+    input, every Jacobian row lies in it (``J = J_rest W1``), so ``J @ basis`` has the singular
+    values of ``J`` and only ``out`` columns."""
+    return torch.linalg.qr(first_weight.mT).Q
+
+
 @torch.no_grad()
 def stacked_singular_values(forward_one, params: tuple[torch.Tensor, ...], weights: list[torch.Tensor],
-                            linear: bool, x: torch.Tensor, chunk: int = 250) -> torch.Tensor:
+                            linear: bool, x: torch.Tensor, chunk: int = 250,
+                            basis: torch.Tensor | None = None) -> torch.Tensor:
     """The JSVs of R networks of one architecture on the examples ``x``, ``[R, N, C]``: the one
-    place that chooses between the two ways of computing them.
+    place that chooses between the ways of computing them.
 
     ``forward_one(p, xb)`` is one network's logits with parameters ``p`` (one slice of the
     stacked ``params``); ``weights`` are the stacked weight matrices ``[R, out, in*k*k]`` in
     forward order. An affine network (``linear``) has one Jacobian for every input, the product
-    of its weights: ``[R, 1, C]`` then (statistics pooled over examples are the same)."""
+    of its weights: ``[R, 1, C]`` then (statistics pooled over examples are the same). Otherwise
+    each example's Jacobian, reduced before its SVD: to ``J @ basis`` where ``basis`` (``[R, D, k]``,
+    ``row_basis`` of an MLP's first layer) spans every Jacobian's rows, else by ``wide_svdvals``."""
     if linear:
         return torch.linalg.svdvals(chain(weights)).unsqueeze(1)
 
     def run_jacobians(p, xb):  # one network's per-example Jacobians on the batch xb
         return batch_jacobians(lambda v: forward_one(p, v), xb)
 
-    with torch.enable_grad():
-        out = [torch.linalg.svdvals(vmap(run_jacobians, in_dims=(0, None))(params, x[i:i + chunk]))
-               for i in range(0, len(x), chunk)]
+    out = []
+    for i in range(0, len(x), chunk):
+        with torch.enable_grad():
+            jac = vmap(run_jacobians, in_dims=(0, None))(params, x[i:i + chunk])  # [R, n, C, D]
+        if basis is not None:  # one product per run, [R, C*n, D] @ [R, D, k], on jac as it is stored ([R, C, n, D])
+            r, n, c, _ = jac.shape
+            jac = torch.bmm(jac.transpose(1, 2).reshape(r, c * n, -1), basis).view(r, c, n, -1).transpose(1, 2)
+        out.append(wide_svdvals(jac))
     return torch.cat(out, 1)
 
 

@@ -38,8 +38,9 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
-from .jsv import STATS, stacked_singular_values
+from .jsv import STATS, row_basis, stacked_singular_values
 from .jsv import batch_stats as jsv_stats  # per run: mean JSV, std, max, min
+from . import stacked_mlp
 from .nets import INPUT_SHAPE, is_linear_map
 from .schedule import Schedule
 
@@ -64,6 +65,7 @@ class RunResult:
     segments: int = 1  # how many sessions that was (more than 1: resumed from a checkpoint)
     eval_s: float = 0.0  # of this session's wall time, the share spent logging (test accuracy, JSVs)
     conv_input: str | None = None  # "channels_last": trained with the runs-innermost layout (runs_innermost_layout)
+    trainer: str = "vmap"  # how its stack's steps ran: "vmap", or "stacked-mlp" (``dipcore.stacked_mlp``)
 
     @property
     def final_acc(self) -> float:
@@ -95,13 +97,25 @@ def runs_innermost_layout(model: nn.Module, device: str | torch.device) -> bool:
             and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in mods))
 
 
+TRAINERS = ("vmap", "stacked-mlp")  # how a stack's training steps can run
+
+
+def trainer_for(model: nn.Module, device: str | torch.device) -> str:
+    """How ``Stack`` runs a training step of this architecture: ``"stacked-mlp"`` (the MLP's layers
+    written out, ``dipcore.stacked_mlp``) for a plain MLP on a CPU, where it is 3x faster (issue 36,
+    ``benchmarks/bench_engine.py``), else ``"vmap"``. Test accuracy uses the same path; JSVs always
+    use ``vmap``."""
+    return "stacked-mlp" if torch.device(device).type == "cpu" and stacked_mlp.plan(model) is not None else "vmap"
+
+
 class Stack:
-    """R networks of one architecture as stacked parameters, with a vmapped forward pass."""
+    """R networks of one architecture as stacked parameters, with a vmapped forward pass (or, for a
+    plain MLP on a CPU, ``stacked_mlp``'s: ``trainer``)."""
 
     base_input_shape = INPUT_SHAPE
 
     def __init__(self, models: list[nn.Module], device: str | torch.device,
-                 masks: list[dict[str, torch.Tensor]] | None = None):
+                 masks: list[dict[str, torch.Tensor]] | None = None, trainer: str | None = None):
         shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
         if len(shapes) != 1:
             raise ValueError("all stacked runs must share one architecture (same parameter shapes)")
@@ -112,6 +126,12 @@ class Stack:
         self.linear = is_linear_map(models[0])
         self.n = len(models)
         self.runs_innermost = runs_innermost_layout(models[0], device)
+        self.mlp_steps = stacked_mlp.plan(models[0])
+        self.trainer = trainer or trainer_for(models[0], device)
+        if self.trainer not in TRAINERS or (self.trainer == "stacked-mlp" and self.mlp_steps is None):
+            raise ValueError(f"trainer {self.trainer!r} cannot train this network; choose one of "
+                             f"{', '.join(t for t in TRAINERS if t == 'vmap' or self.mlp_steps is not None)} (or None: "
+                             "the fastest it can)")
         self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
         self.buffers = [buffers[k].detach().clone() for k in self.buffer_names]
         self._match_gradient_layout(device)
@@ -165,6 +185,8 @@ class Stack:
         """Logits ``[R, B, C]``; ``x`` is ``[R, B, ...]`` (one batch per run) or, when
         ``shared``, one ``[B, ...]`` batch seen by every run. ``training``: batch norm normalises
         by the batch and updates each run's running statistics (else it uses them)."""
+        if self.trainer == "stacked-mlp":
+            return stacked_mlp.forward(self.mlp_steps, dict(zip(self.names, self.params)), x)
         self.base.train(training)
         if self.runs_innermost and not shared:
             x = x.permute(1, 3, 4, 0, 2).contiguous().permute(3, 0, 4, 1, 2)  # [R, B, C, H, W], stored [B, H, W, R, C]
@@ -183,8 +205,11 @@ class Stack:
         ``chunk`` examples at a time (batch norm, if any, in evaluation mode: one example's
         Jacobian does not depend on the others)."""
         self.base.train(False)
+        weights = self.weights()
+        basis = row_basis(weights[0]) if self.mlp_steps and not self.linear and weights[0].shape[1] < weights[0].shape[2] \
+            else None  # a plain MLP: every Jacobian row lies in its first layer's row space
         return stacked_singular_values(self._one, tuple(p.detach() for p in self.params) + tuple(self.buffers),
-                                       self.weights(), self.linear, x, chunk)
+                                       weights, self.linear, x, chunk, basis)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 500) -> torch.Tensor:
@@ -220,12 +245,13 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
                   device: str | torch.device | None = None, progress: bool = True,
                   desc: str = "training", keep_weights: bool = False,
                   checkpoint: str | Path | None = None, checkpoint_every_s: float = 300.0,
-                  masks: list[dict[str, torch.Tensor]] | None = None) -> list[RunResult]:
+                  masks: list[dict[str, torch.Tensor]] | None = None, trainer: str | None = None) -> list[RunResult]:
     """Train ``models`` (one architecture) at once, run r with ``schedules[r]`` and data order
     seeded by ``seeds[r]``; return one ``RunResult`` per run.
 
     ``masks`` (one dict per run, parameter name -> 0/1 tensor of its shape) keeps the masked
-    weights exactly zero from the first step to the last (pruning at initialization).
+    weights exactly zero from the first step to the last (pruning at initialization). ``trainer``
+    (``TRAINERS``; None: ``trainer_for``'s choice) says how the steps run; a run records it.
 
     With ``checkpoint`` (a file path), the whole state (weights, momentum, data-order RNGs,
     metrics) is saved there every ``checkpoint_every_s`` seconds and at the end of an epoch;
@@ -240,7 +266,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
         s.check_epochs(epochs)
     device = torch.device(device or data.x_train.device)
     data = data.to(device)
-    stack = Stack(models, device, masks)
+    stack = Stack(models, device, masks, trainer)
     R, N, B = stack.n, len(data.x_train), sgd.batch_size
     orders = [torch.Generator().manual_seed(int(s)) for s in seeds]
     bufs = [torch.zeros_like(p) for p in stack.params]
@@ -316,6 +342,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     for r, res in enumerate(results):
         res.wall_s, res.segments, res.eval_s = wall_s, segments, eval_s
         res.conv_input = "channels_last" if stack.runs_innermost else None
+        res.trainer = stack.trainer
         if keep_weights:
             res.state_dict = stack.state_dict(r)
     if checkpoint:
@@ -361,7 +388,7 @@ def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, s
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "segments": segments,
              "session_from": [int(since[0]), float(since[1])],
-             "runs_innermost": stack.runs_innermost,
+             "runs_innermost": stack.runs_innermost, "trainer": stack.trainer,
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
              "buffers": [b.cpu() for b in stack.buffers],
              "orders": [g.get_state() for g in orders],
@@ -386,6 +413,10 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, flo
     if state.get("ident") != ident:
         warnings.warn(f"ignoring checkpoint {path}: it belongs to another training job")
         return fresh
+    trainer = state.get("trainer", "vmap")  # the path it started with (no name: written when vmap was the only one)
+    if trainer != stack.trainer:  # the parameters' layout follows the path's gradients (_match_gradient_layout)
+        stack.trainer = trainer
+        stack._match_gradient_layout(stack.params[0].device)
     with torch.no_grad():
         for p, q in zip(stack.params, state["params"]):
             p.copy_(q)

@@ -5,10 +5,10 @@ from dipcore.book import cost
 
 
 def _rec(net, ratio, epochs, wall_s, stacked_with=1, threads=1, device="cpu: AMD EPYC (2 cores)", kind="train",
-         conv_input=None):
+         conv_input=None, trainer=None):
     meta = {"wall_s": wall_s, "stacked_with": stacked_with, "threads": threads, "device": device}
     return {"spec": {"kind": kind, "net": net, "ratio": ratio, "epochs": epochs},
-            "meta": meta | ({"conv_input": conv_input} if conv_input else {})}
+            "meta": meta | ({"conv_input": conv_input} if conv_input else {}) | ({"trainer": trainer} if trainer else {})}
 
 
 def _spec(net, ratio, epochs, kind="train"):
@@ -51,6 +51,15 @@ def test_where_runs_were_trained_channels_last_only_those_set_the_rate():
     assert cost.rates(old)["cpu", "lenet5-linear", 0.9] == pytest.approx(3.8)  # before any channels-last run
     hours, _, _ = cost.estimate([_spec("lenet5-linear", 0.9, 900)] * 20, rate)
     assert hours == pytest.approx(2.0 * 900 * 20 / 3600)  # 10 thread-hours, not 19
+
+
+def test_where_mlp_runs_took_the_written_out_steps_only_those_set_the_rate():
+    """Issue 36: MLP-7-ReLU at 0.9, two stacks stored by the vmap path (0.9 thread-seconds per
+    run-epoch) and one by ``stacked_mlp`` (0.35): a missing run costs 0.35."""
+    old = [_rec("mlp7-relu", 0.9, 90, 0.9 * 90 * 10, stacked_with=10) for _ in range(2)]
+    new = _rec("mlp7-relu", 0.9, 90, 0.35 * 90 * 5, stacked_with=5, trainer="stacked-mlp")
+    assert cost.rates(old + [new])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.35)
+    assert cost.rates(old)["cpu", "mlp7-relu", 0.9] == pytest.approx(0.9)
 
 
 def test_a_run_part_way_through_training_costs_only_the_epochs_it_has_left():

@@ -238,12 +238,22 @@ def test_stack_drift_states_the_measured_guarantee(tmp_path):
                     "c,z,900,20,2,4,80.00,80.00,0.0,0,True,cpu,2,d,0,\n"
                     "a,x,90,25,1,1,85.00,85.10,0.2,1.0e-06,False,cpu,2,d,0,jsv_std\n")  # a re-measurement of a
     table, sentence = reproducibility.stack_drift(path)
-    assert table.loc[(90, 25, 1), "runs"] == 2 and table.loc[(90, 25, 1), "max_final_acc_gap"] == 0.3
-    assert table.loc[(90, 25, 1), "not_bitwise_equal"] == "jsv_mean, jsv_std, test_acc"
-    assert table.loc[(900, 20, 4), "not_bitwise_equal"] == "-" and table.loc[(900, 20, 4), "bitwise_equal"] == 1
+    assert table.loc[(90, "vmap", 25, 1), "runs"] == 2 and table.loc[(90, "vmap", 25, 1), "max_final_acc_gap"] == 0.3
+    assert table.loc[(90, "vmap", 25, 1), "not_bitwise_equal"] == "jsv_mean, jsv_std, test_acc"
+    assert table.loc[(900, "vmap", 20, 4), "not_bitwise_equal"] == "-" and table.loc[(900, "vmap", 20, 4), "bitwise_equal"] == 1
     assert "90 epochs: final test accuracy within 0.30 points (2 runs, 0 bitwise equal)" in sentence
     assert "900 epochs: final test accuracy within 0.00 points (1 run, 1 bitwise equal)" in sentence
-    assert "3.0e-06 relative" in sentence
+    assert "3.0e-06 relative" in sentence and "Another path" not in sentence
+    # issue 36: a row retrained by another path is said apart, not mixed into the composition's guarantee
+    rows = path.read_text().splitlines()
+    head = rows[0] + ",stored_trainer,new_trainer"
+    path.write_text("\n".join([head, *[r + ",," for r in rows[1:]], "d,mlp7-relu r=0.9 x,90,25,1,5,91.0,92.0,3.5,0.2,False,cpu,2,d,0,"
+                               "test_acc,vmap,stacked-mlp"]) + "\n")
+    table, sentence = reproducibility.stack_drift(path)
+    assert "90 epochs: final test accuracy within 0.30 points (2 runs, 0 bitwise equal)" in sentence  # unchanged
+    assert "Another path for the training steps" in sentence
+    assert "`stacked-mlp` (mlp7-relu, 90 epochs): final test accuracy within 1.00 points (1 run), at any epoch within 3.50" in sentence
+    assert table.loc[(90, "stacked-mlp", 25, 5), "runs"] == 1
 
 
 def test_a_pending_table7_verdict_names_only_the_grids_that_miss_its_runs(tmp_path):

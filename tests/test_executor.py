@@ -197,12 +197,14 @@ def test_command_line(tmp_path, capsys):
 def test_a_run_records_the_layout_it_was_trained_in(store):
     """A LeNet-5 pruned at 0.9 (one channel in its first convolution), trained on the CPU, says in
     its meta that its convolutions saw channels-last inputs (``train.runs_innermost_layout``); the
-    dense LeNet-5 it starts from, computed first, says nothing of it, nor does an MLP."""
+    dense LeNet-5 it starts from, computed first, says nothing of it, nor does an MLP; the MLP
+    names the path its steps took (``train.trainer_for``)."""
     child = grids.finetune_spec("lenet5-relu", "fashion-mnist", "smoke", 0.9, 90, 0.01, False, 0)
     mlp = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
     pruned, dense_mlp = executor.ensure(store, [child, mlp], progress=False)
     assert pruned["meta"]["conv_input"] == "channels_last"
     assert "conv_input" not in dense_mlp["meta"]
+    assert dense_mlp["meta"]["trainer"] == "stacked-mlp" and "trainer" not in pruned["meta"]  # issue 36: the path, when not vmap
     dense = store.get(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "smoke"))
     assert "conv_input" not in dense["meta"]
 

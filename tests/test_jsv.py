@@ -55,3 +55,31 @@ def test_stacked_jsvs_equal_each_model_alone(name):
     for r, net in enumerate(models):
         st = jsv.stats(jsv.singular_values(net, x))
         assert stacked[r].tolist() == pytest.approx([st["mean"], st["std"], st["max"], st["min"]], rel=1e-5)
+
+
+def test_wide_matrices_keep_their_singular_values_through_qr():
+    """Issue 36: ``wide_svdvals`` takes the SVD of the small factor R of ``m^T = QR``: the same
+    values as a direct SVD, for full-rank and rank-deficient matrices alike."""
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(6, 10, 1024, generator=g)
+    m[3, 7:] = 0  # rank 7: three zero singular values
+    m[4] *= 1e-4
+    direct = torch.linalg.svdvals(m)
+    got = jsv.wide_svdvals(m)
+    assert got.shape == direct.shape
+    assert torch.allclose(got, direct, rtol=1e-5, atol=1e-5 * direct.amax().item())
+    assert torch.equal(jsv.wide_svdvals(m[..., :15]), torch.linalg.svdvals(m[..., :15]))  # not wide: a direct SVD
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.9])
+def test_an_mlps_jsvs_through_its_first_layers_row_space_equal_the_full_jacobians(ratio):
+    """A stacked MLP projects each Jacobian on its first layer's row space (``jsv.row_basis``)
+    before the SVD: every singular value of every example equals the full Jacobian's, dense and
+    pruned (widths 10: ten singular values from a 10 x 10 product)."""
+    widths = pruning.pruned_widths("mlp7-relu", ratio)
+    models = [nets.seeded_build("mlp7-relu", s, widths) for s in range(3)]
+    x = torch.randn(20, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    stacked = train.Stack(models, "cpu").singular_values(x, chunk=7)
+    for r, model in enumerate(models):
+        full = torch.linalg.svdvals(_reference_jacobians(model, x))
+        assert torch.allclose(stacked[r], full, rtol=1e-4, atol=1e-6 * full.amax().item()), r

@@ -50,6 +50,7 @@ def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
     scheds = [schedule.parse(s) for s in SCHEDULES]
     seeds = [3, 4, 3]  # two runs share a data order but not a schedule
     res = train.train_stacked(models, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
+    assert res[0].trainer == ("stacked-mlp" if name.startswith("mlp7") else "vmap")  # each path held to the reference
     for r in range(3):
         log, state = _reference(models[r], scheds[r], seeds[r], 2, synthetic)
         m = res[r].metrics
@@ -303,3 +304,65 @@ def test_a_run_says_its_layout_and_a_resumed_stack_keeps_the_one_it_started_with
     again = train.Stack(wide, "cpu")
     assert train._restore(tmp_path / "ck.pt", "job", again, bufs, orders, results, alive)[0] == 3
     assert again.runs_innermost
+
+
+def test_the_engine_picks_its_path_by_network_and_device_and_refuses_one_that_cannot_train_it(synthetic):
+    """Issue 36: plain MLPs on a CPU take ``stacked_mlp``'s steps, everything else vmap's; a path
+    asked for by name must be able to train the network."""
+    mlp, lenet = nets.seeded_build("mlp7-relu", 0), nets.seeded_build("lenet5-relu", 0)
+    assert train.trainer_for(mlp, "cpu") == "stacked-mlp" and train.trainer_for(nets.build("mlp7-linear"), "cpu") == "stacked-mlp"
+    assert train.trainer_for(mlp, "cuda") == "vmap" and train.trainer_for(lenet, "cpu") == "vmap"
+    assert train.trainer_for(nets.seeded_build("resnet20", 0), "cpu") == "vmap"
+    with pytest.raises(ValueError, match="trainer 'stacked-mlp' cannot train this network; choose one of vmap"):
+        train.Stack([lenet], "cpu", trainer="stacked-mlp")
+    with pytest.raises(ValueError, match="trainer 'fast'"):
+        train.Stack([mlp], "cpu", trainer="fast")
+    res = train.train_stacked([mlp], [schedule.parse("0:0.01")], [0], 1, synthetic, jsv_examples=5, progress=False,
+                              trainer="vmap")
+    assert res[0].trainer == "vmap"
+
+
+def test_the_two_paths_give_the_same_steps_up_to_rounding(synthetic):
+    """The same stack trained by each path: train loss, test accuracy, mean JSV and weights agree
+    to float32 rounding, and the paths are really two (not bitwise equal)."""
+    models = [nets.seeded_build("mlp7-relu", s, pruning.pruned_widths("mlp7-relu", 0.9)) for s in range(3)]
+    scheds = [schedule.parse(s) for s in SCHEDULES]
+    kw = dict(jsv_examples=20, progress=False, keep_weights=True)
+    a, b = (train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, trainer=t, **kw) for t in ("vmap", "stacked-mlp"))
+    for x, y in zip(a, b):
+        assert x.metrics["train_loss"][1:] == pytest.approx(y.metrics["train_loss"][1:], rel=1e-5)
+        assert x.metrics["jsv_mean"] == pytest.approx(y.metrics["jsv_mean"], rel=1e-4)
+        assert x.metrics["test_acc"] == pytest.approx(y.metrics["test_acc"], abs=1.0)  # one example of 120 may flip
+        for k, v in x.state_dict.items():
+            assert torch.allclose(y.state_dict[k], v, rtol=1e-4, atol=1e-6), k
+    assert any(not torch.equal(x.state_dict[k], y.state_dict[k]) for x, y in zip(a, b) for k in x.state_dict)
+
+
+def test_a_stack_checkpointed_on_one_path_resumes_on_it(synthetic, tmp_path, monkeypatch):
+    """A checkpoint names its path (older ones, without a name, were written by vmap): a stack
+    begun on vmap and resumed by code that would choose ``stacked-mlp`` goes on on vmap, bitwise
+    equal to an uninterrupted vmap run, and says so."""
+    models = [nets.seeded_build("mlp7-relu", s) for s in range(2)]
+    args = (models, [schedule.parse("0:0.05,2:0.01"), schedule.parse("0:0.02")], [0, 1], 3, synthetic)
+    kw = dict(jsv_examples=10, progress=False, keep_weights=True)
+    whole = train.train_stacked(*args, **kw, trainer="vmap")
+    ckpt, calls, real = tmp_path / "job.pt", {"n": 0}, train.jsv_stats
+
+    def dies_in_epoch_2(sv):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(sv)
+
+    monkeypatch.setattr(train, "jsv_stats", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_stacked(*args, **kw, checkpoint=ckpt, checkpoint_every_s=0, trainer="vmap")
+    monkeypatch.setattr(train, "jsv_stats", real)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["trainer"] == "vmap"
+    del state["trainer"]  # as a checkpoint written before the second path existed
+    torch.save(state, ckpt)
+    resumed = train.train_stacked(*args, **kw, checkpoint=ckpt)
+    for a, b in zip(whole, resumed):
+        assert b.trainer == "vmap" and a.metrics == b.metrics
+        assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)

@@ -34,17 +34,18 @@ def thread_seconds(meta: dict) -> float:
 
 def rates(records) -> dict[tuple[str, str, float], float]:
     """Median thread-seconds per run-epoch of the stored training runs, by (device kind, network,
-    pruning ratio). Where some of a network's CPU runs at a ratio were trained in the channels-last
-    layout (``meta.conv_input``; ``train.runs_innermost_layout`` picks it by network and ratio,
-    so today's engine trains every such run in it), only those set the rate: runs stored before
-    the layout existed ran up to twice as slow, and a missing run will be trained in it."""
+    pruning ratio). Where some of a network's CPU runs at a ratio were trained by today's faster
+    paths, the channels-last layout (``meta.conv_input``; ``train.runs_innermost_layout`` picks it
+    by network and ratio) or an MLP's written-out steps (``meta.trainer``, ``train.trainer_for``),
+    only those set the rate: runs stored before them ran up to three times as slow, and a missing
+    run will be trained by them."""
     by = defaultdict(list)
     for r in records:
         s, m = r.get("spec", {}), r.get("meta", {})
         if s.get("kind") != "train" or not m.get("wall_s") or not s.get("epochs"):
             continue
-        by[device_kind(m), s["net"], pruning_ratio(s)].append((m.get("conv_input") == "channels_last",
-                                                               thread_seconds(m) / s["epochs"]))
+        current = m.get("conv_input") == "channels_last" or m.get("trainer") == "stacked-mlp"
+        by[device_kind(m), s["net"], pruning_ratio(s)].append((current, thread_seconds(m) / s["epochs"]))
     return {k: statistics.median([v for last, v in runs if last or not any(l for l, _ in runs)])
             for k, runs in by.items()}
 

@@ -464,6 +464,7 @@ def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device:
     meta = environment(device) | {
         "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
         **({"conv_input": results[0].conv_input} if results[0].conv_input else {}),
+        **({"trainer": results[0].trainer} if results[0].trainer != "vmap" else {}),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     for s, res in zip(chunk, results):
         store.put(s, res, meta)

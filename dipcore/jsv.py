@@ -61,18 +61,10 @@ def wide_svdvals(m: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(torch.linalg.qr(m.mT, mode="r").R)
 
 
-def row_basis(first_weight: torch.Tensor) -> torch.Tensor:
-    """An orthonormal basis ``[..., D, out]`` of the row space of a first layer's weight
-    ``[..., out, D]``. For a network whose first operation is that linear layer on the flattened
-    input, every Jacobian row lies in it (``J = J_rest W1``), so ``J @ basis`` has the singular
-    values of ``J`` and only ``out`` columns."""
-    return torch.linalg.qr(first_weight.mT).Q
-
-
 @torch.no_grad()
 def stacked_singular_values(forward_one, params: tuple[torch.Tensor, ...], weights: list[torch.Tensor],
                             linear: bool, x: torch.Tensor, chunk: int = 250,
-                            basis: torch.Tensor | None = None) -> torch.Tensor:
+                            head: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """The JSVs of R networks of one architecture on the examples ``x``, ``[R, N, C]``: the one
     place that chooses between the ways of computing them.
 
@@ -80,21 +72,29 @@ def stacked_singular_values(forward_one, params: tuple[torch.Tensor, ...], weigh
     stacked ``params``); ``weights`` are the stacked weight matrices ``[R, out, in*k*k]`` in
     forward order. An affine network (``linear``) has one Jacobian for every input, the product
     of its weights: ``[R, 1, C]`` then (statistics pooled over examples are the same). Otherwise
-    each example's Jacobian, reduced before its SVD: to ``J @ basis`` where ``basis`` (``[R, D, k]``,
-    ``row_basis`` of an MLP's first layer) spans every Jacobian's rows, else by ``wide_svdvals``."""
+    each example's Jacobian, by ``wide_svdvals``. For a network whose first operation is a linear
+    layer on the flattened input (an MLP), ``head`` is that layer's stacked weight ``W1 [R, H, D]``
+    and bias, and ``forward_one``/``params`` the rest of the network: ``J = J_rest(z1) W1`` at
+    ``z1 = W1 x + b1``, and with ``W1^T = Q R1`` (orthonormal Q) J has the singular values of the
+    ``C x H`` matrix ``J_rest R1^T``: the rest's Jacobians are H wide, not D (issue 36)."""
     if linear:
         return torch.linalg.svdvals(chain(weights)).unsqueeze(1)
 
     def run_jacobians(p, xb):  # one network's per-example Jacobians on the batch xb
         return batch_jacobians(lambda v: forward_one(p, v), xb)
 
+    if head is not None:
+        w1, b1 = head
+        r1t = torch.linalg.qr(w1.mT, mode="r").R.mT.unsqueeze(1)  # [R, 1, H, H]
     out = []
     for i in range(0, len(x), chunk):
+        xb = x[i:i + chunk]
         with torch.enable_grad():
-            jac = vmap(run_jacobians, in_dims=(0, None))(params, x[i:i + chunk])  # [R, n, C, D]
-        if basis is not None:  # one product per run, [R, C*n, D] @ [R, D, k], on jac as it is stored ([R, C, n, D])
-            r, n, c, _ = jac.shape
-            jac = torch.bmm(jac.transpose(1, 2).reshape(r, c * n, -1), basis).view(r, c, n, -1).transpose(1, 2)
+            if head is None:
+                jac = vmap(run_jacobians, in_dims=(0, None))(params, xb)  # [R, n, C, D]
+            else:
+                z1 = torch.baddbmm(b1.unsqueeze(1), xb.flatten(1).expand(len(w1), -1, -1), w1.mT)  # [R, n, H]
+                jac = vmap(run_jacobians)(params, z1) @ r1t  # [R, n, C, H]
         out.append(wide_svdvals(jac))
     return torch.cat(out, 1)
 

@@ -38,7 +38,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
-from .jsv import STATS, row_basis, stacked_singular_values
+from .jsv import STATS, stacked_singular_values
 from .jsv import batch_stats as jsv_stats  # per run: mean JSV, std, max, min
 from . import stacked_mlp
 from .nets import INPUT_SHAPE, is_linear_map
@@ -205,11 +205,20 @@ class Stack:
         ``chunk`` examples at a time (batch norm, if any, in evaluation mode: one example's
         Jacobian does not depend on the others)."""
         self.base.train(False)
-        weights = self.weights()
-        basis = row_basis(weights[0]) if self.mlp_steps and not self.linear and weights[0].shape[1] < weights[0].shape[2] \
-            else None  # a plain MLP: every Jacobian row lies in its first layer's row space
-        return stacked_singular_values(self._one, tuple(p.detach() for p in self.params) + tuple(self.buffers),
-                                       weights, self.linear, x, chunk, basis)
+        params = tuple(p.detach() for p in self.params)
+        if self.mlp_steps and not self.linear and self.mlp_steps[0][0] == "linear":  # J = J_rest W1 (jsv's head)
+            _, w, b = self.mlp_steps[0]
+            cut = int(w.split(".")[0]) + 1  # the rest of the network: the modules after the first Linear
+            rest = self.base[cut:]  # a slice keeps the modules' names, so the parameters keep theirs
+            by_name = dict(zip(self.names, params))
+            names = [k for k in self.names if int(k.split(".")[0]) >= cut]
+
+            def rest_one(tensors, z):
+                return functional_call(rest, dict(zip(names, tensors)), (z,))
+
+            return stacked_singular_values(rest_one, tuple(by_name[k] for k in names), self.weights(), False, x, chunk,
+                                           head=(by_name[w], by_name[b]))
+        return stacked_singular_values(self._one, params + tuple(self.buffers), self.weights(), self.linear, x, chunk)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 500) -> torch.Tensor:

@@ -347,3 +347,30 @@ def test_an_advantage_that_should_shrink_needs_an_advantage_first(gain_900):
     assert h2.verdict == (claims.REPRODUCED if gain_900 < 2.0 else claims.NOT_REPRODUCED)
     assert "premise (LR 0.01 beats LR 0.001 (90 epochs)) met" in h2.evidence
     assert claims.summary([h2, claims.Verdict("c", "s", claims.PREMISE, "")]).endswith("1 premise not met")
+
+
+def test_table3_cell_by_cell_beside_the_papers_cells():
+    """Issue 33: each complete cell of Table 3 against the paper's same cell (Welch from its
+    printed mean (std)); a cell 2 points off differs, cells at the paper's means agree, a cell
+    with a missing run is pending and counted, never tested on part of its runs."""
+    from dipcore.book import paper
+
+    labelled = grids.labelled_hypotheses("mlp7-linear", "mnist", "paper", grids.TABLE3_RATIOS)
+    rng = np.random.default_rng(0)
+
+    def acc(lab):
+        where = {"lr": lab["lr"]} if lab["setting"] != "Scratch" else {}
+        mean = paper.value(3, net="mlp7-linear", ratio=lab["ratio"], setting=lab["setting"], **where)[0]
+        off = -2.0 if (lab["ratio"], lab["setting"], lab["lr"]) == (0.9, "90 epochs", 0.01) else 0.0
+        return mean + off + 0.02 * rng.standard_normal()
+
+    recs = _fake_records(labelled, acc)
+    missing = next(i for i, (lab, _) in enumerate(labelled) if lab["setting"] == "OrthP, 900 epochs" and lab["ratio"] == 0.8)
+    recs[missing] = None
+    table, line = evidence.cell_agreement(evidence.runs_frame(labelled, recs), 3, "mlp7-linear")
+    assert len(table) == 17  # 2 ratios x (4 settings x 2 LRs + scratch) = 18 cells, one pending
+    assert table.loc[(0.9, "90 epochs", 0.01), "agrees"] == "no"
+    assert table.loc[(0.9, "90 epochs", 0.01), "difference"] == pytest.approx(-2.0, abs=0.05)
+    assert (table.drop(index=(0.9, "90 epochs", 0.01)).agrees == "yes").all()
+    assert line.startswith("16 of 17 cells agree with the paper's within noise (Welch, p >= 0.05); differ: 0.9 90 epochs LR 0.01 (-")
+    assert line.endswith("; 1 cell pending (runs not stored yet).")

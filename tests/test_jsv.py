@@ -72,10 +72,10 @@ def test_wide_matrices_keep_their_singular_values_through_qr():
 
 
 @pytest.mark.parametrize("ratio", [0.0, 0.9])
-def test_an_mlps_jsvs_through_its_first_layers_row_space_equal_the_full_jacobians(ratio):
-    """A stacked MLP projects each Jacobian on its first layer's row space (``jsv.row_basis``)
-    before the SVD: every singular value of every example equals the full Jacobian's, dense and
-    pruned (widths 10: ten singular values from a 10 x 10 product)."""
+def test_an_mlps_jsvs_from_the_rest_of_the_network_equal_the_full_jacobians(ratio):
+    """A stacked MLP takes each Jacobian of the network after its first layer, times that layer's
+    QR factor (``jsv.stacked_singular_values``' ``head``): every singular value of every example
+    equals the full Jacobian's, dense and pruned (widths 10: a 10 x 10 product)."""
     widths = pruning.pruned_widths("mlp7-relu", ratio)
     models = [nets.seeded_build("mlp7-relu", s, widths) for s in range(3)]
     x = torch.randn(20, 1, 32, 32, generator=torch.Generator().manual_seed(1))

@@ -17,7 +17,8 @@ def test_the_public_api():
 
     submodules = {m.name for m in pkgutil.iter_modules(dipcore.__path__)}  # set as attributes once imported
     public = sorted(n for n in vars(dipcore) if not n.startswith("_") and n not in submodules)
-    assert public == ["NETS", "SGDConfig", "approximate_isometry", "build", "initialize", "layerwise_singular_values",
+    assert public == ["NETS", "SGDConfig", "approximate_isometry", "build", "initialize", "isometry_distance",
+                      "layerwise_singular_values",
                       "load_data", "mean_jsv", "orthogonal_init", "orthogonalize", "orthp", "parse_schedule",
                       "prune_l1", "prune_snip", "pruned_widths", "singular_values", "train_stacked"]
 

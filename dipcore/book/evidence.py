@@ -160,6 +160,34 @@ def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
                                              for c in out.columns])
     return out
 
+def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc"):
+    """Tables 3 / 7 cell by cell (issue 33): each cell whose runs are all stored (ratio, setting,
+    LR; scratch has one) beside the paper's same cell, with ``agreement.cell`` (Welch's test from
+    the paper's printed mean (std) over its 5 runs); and the table's one-line summary
+    (``agreement.summary``), which also counts the cells still pending. Returns (frame, line)."""
+    from . import agreement
+
+    rows, cells, waiting = [], {}, 0
+    for (ratio, setting, lr), g in frame.groupby(["ratio", "setting", "lr"], sort=False, dropna=False):
+        lr = None if setting == "Scratch" else lr
+        p = _paper(paper_table, net=net, ratio=ratio, setting=setting, **({} if lr is None else {"lr": lr}))
+        if p is None:  # a row of ours the paper does not have (AI)
+            continue
+        if (g.status == "missing").any():
+            waiting += 1
+            continue
+        name = f"{ratio} {setting}" + ("" if lr is None else f" LR {lr}")
+        c = cells[name] = agreement.cell(g[column].tolist(), p[0], p[1])
+        rows.append({"pruning ratio": ratio, "setting": setting, "LR": "–" if lr is None else lr,
+                     "ours": f"{c['mean']:.2f} ({c['std']:.2f})", "paper (MNIST)": _fmt_paper(p),
+                     "difference": round(c["difference"], 2), "p": None if c["p"] is None else round(c["p"], 3),
+                     "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"})
+    line = agreement.summary(cells) if cells else "No cell has all its runs stored yet."
+    if waiting:
+        line = line[:-1] + f"; {waiting} cell{'s' if waiting != 1 else ''} pending (runs not stored yet)."
+    table = pd.DataFrame(rows).set_index(["pruning ratio", "setting", "LR"]) if rows else pd.DataFrame()
+    return table, line
+
 def acc(frame, ratio, setting, lr, column="final_acc") -> list[float]:
     """The ``column`` values of the runs of one setting at one ratio and LR (``runs_frame``'s rows)."""
     g = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)]

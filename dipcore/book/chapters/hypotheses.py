@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 
 from .. import claims, grids, mechanism, paper, plotting, spec
 from ..chapter import Chapter, glue
-from ..evidence import acc, best_lr, complete, hypothesis_verdicts, lr_gain, results_table, runs_frame
+from ..evidence import acc, best_lr, cell_agreement, complete, hypothesis_verdicts, lr_gain, results_table, runs_frame
 from . import robustness
 
 GRIDS = ("table3",)
@@ -118,12 +118,19 @@ class HypothesisPage:
     levels: object  # the hypothesis at both levels, from the robustness grid as stored (robustness.beside)
 
 
+def _paper_gain(ratio: float, setting: str) -> float:
+    """The paper's "Acc. gain" of LR 0.01 over 0.001 in one setting of its Table 3."""
+    return paper.value(3, net=NET, ratio=ratio, setting=setting, lr=0.01)[0] - \
+        paper.value(3, net=NET, ratio=ratio, setting=setting, lr=0.001)[0]
+
+
 def hypothesis(ch: Chapter, h: int) -> HypothesisPage:
     """Hypothesis ``h`` of §3.3 on pruned MLP-7-Linear (Table 3's ratios): computes (or reads) its
     runs, and glues for the page: ``hypothesis_text``, ``schedule_high`` and ``schedule_low`` (the LR
     schedules of its setting), ``epochs``, ``n_seeds``, the figure ``hypothesisH`` and its
-    ``hypothesisH_caption``, and per ratio (``80``, ``90``) the gain of LR 0.01 over 0.001 in its setting
-    (``gain_80``) and its base hypothesis's (``base_gain_80``)."""
+    ``hypothesisH_caption``, ``data_label`` (the dataset), and per ratio (``80``, ``90``) the gain of
+    LR 0.01 over 0.001 in its setting (``gain_80``) and its base hypothesis's (``base_gain_80``), and
+    the paper's same gains (``paper_gain_80``, ``paper_base_gain_80``)."""
     hyp = grids.HYPOTHESES[h]
     labelled = grids.labelled_hypothesis(h, NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
     frame, by_key = ch.frame(labelled, "table3", complete=True)
@@ -140,11 +147,14 @@ def hypothesis(ch: Chapter, h: int) -> HypothesisPage:
     ch.figure(fig, f"hypothesis{h}", f"**Mean JSV (top) and test accuracy (bottom) per epoch** of pruned MLP-7-Linear, "
               f"{hyp.setting}: mean over seeds (line) and range (band); epoch 0 is the network right after pruning"
               f"{' and OrthP' if hyp.orthp else ''}.", seeds=len(ch.seeds))
-    for ratio in grids.TABLE3_RATIOS:  # the gains of LR 0.01 over 0.001 the prose refers to
+    glue("data_label", ch.label)
+    for ratio in grids.TABLE3_RATIOS:  # the gains of LR 0.01 over 0.001 the prose refers to, ours and the paper's
         tag = f"{round(ratio * 100):02d}"
         glue(f"gain_{tag}", round(lr_gain(frame, ratio, hyp.setting), 2))
+        glue(f"paper_gain_{tag}", round(_paper_gain(ratio, hyp.setting), 2))
         if hyp.base is not None:
             glue(f"base_gain_{tag}", round(lr_gain(frame, ratio, grids.HYPOTHESES[hyp.base].setting), 2))
+            glue(f"paper_base_gain_{tag}", round(_paper_gain(ratio, grids.HYPOTHESES[hyp.base].setting), 2))
     table = results_table(frame, 3, NET)
     caption = ch.caption("**Test accuracy (%)** after finetuning, mean (std) over seeds; the paper's numbers from "
                          "its Table 3 (MNIST).", seeds=len(ch.seeds))
@@ -162,15 +172,19 @@ class Table3Page:
     best: object  # the same at each run's best epoch
     verdicts: list[claims.Verdict]
     mechanism: list[claims.Verdict]  # Figure 2's mechanism, decided (``mechanism.verdicts``)
+    agreement: object  # each cell beside the paper's (``evidence.cell_agreement``)
+    agreement_caption: str  # without the dataset line, which ``ch.table`` adds
 
 
 def table3(ch: Chapter) -> Table3Page:
     """Table 3 and Figure 2: computes (or reads) every run of the four hypotheses' settings; glues
-    ``n_seeds``, each of ``table3_notes`` as ``t3_<key>``, and the figures ``table3_runs`` and
+    ``n_seeds``, each of ``table3_notes`` as ``t3_<key>``, ``t3_agreement`` (how many cells agree
+    with the paper's, ``evidence.cell_agreement``), and the figures ``table3_runs`` and
     ``figure2_r<ratio>`` (``figure2_r80``, ``figure2_r90``). Prints how many runs it read."""
     labelled = grids.labelled_hypotheses(NET, ch.dataset, ch.protocol, grids.TABLE3_RATIOS, ch.seeds)
     frame, by_key = ch.frame(labelled, "table3", complete=True)
     n_seeds = glue("n_seeds", len(ch.seeds))
+    glue("t3_data_label", ch.label)
     unpruned = ch.records([grids.pretrain_spec(NET, ch.dataset, ch.protocol)], "pretrain")[0]
     for key, text in table3_notes(frame, unpruned).items():  # the numbers "What we noticed" quotes
         glue(f"t3_{key}", text)
@@ -203,5 +217,11 @@ def table3(ch: Chapter) -> Table3Page:
                   f"from isometry (middle: {plotting.DISTANCE_TEXT}) and test accuracy (bottom) during finetuning of "
                   "pruned MLP-7-Linear, LR 0.01 against LR 0.001: mean over seeds (line), range (band).", seeds=n_seeds)
     found = [v for h in (1, 2, 3, 4) for v in hypothesis_verdicts(frame, h)] + table3_extra_verdicts(frame)
+    agreement, line = cell_agreement(frame, 3, NET)
+    glue("t3_agreement", line if ch.data_name == "mnist" else
+         f"(our runs on {ch.label}, the paper's on MNIST: a difference is expected) {line}")
+    agreement_caption = ("**Table 3, cell by cell.** Our final test accuracy (%), mean (std) over seeds, beside the "
+                         "paper's same cell; difference (ours - paper) and Welch's p from the paper's printed mean (std) "
+                         "over its 5 runs (`dipcore.book.agreement.cell`).")
     return Table3Page(frame, results_table(frame, 3, NET), caption, results_table(frame, 3, NET, column="best_acc"),
-                      found, mechanism.verdicts(frame))
+                      found, mechanism.verdicts(frame), agreement, agreement_caption)

@@ -71,9 +71,9 @@ def stack_drift(path: Path | None = None, store=None) -> tuple[object, str]:
              f"mean JSV within {g['max_rel_jsv_gap'].max():.1e} relative"
              for e, g in same.groupby("epochs")]
     other = []
-    for (e, t), g in df[df.new_trainer != df.stored_trainer].groupby(["epochs", "new_trainer"]):
-        nets = ", ".join(sorted({str(x).split()[0] for x in g.setting}))
-        text = (f"`{t}` ({nets}, {int(e)} epochs): final test accuracy within {g['final_gap'].max():.2f} points "
+    df["net"] = df.setting.astype(str).str.split().str[0]
+    for (e, t, net), g in df[df.new_trainer != df.stored_trainer].groupby(["epochs", "new_trainer", "net"]):
+        text = (f"`{t}` ({net}, {int(e)} epochs): final test accuracy within {g['final_gap'].max():.2f} points "
                 f"({len(g)} run{'s' if len(g) != 1 else ''}), at any epoch within {g['max_abs_acc_gap'].max():.2f}")
         if store is not None:
             ratio = (g["final_gap"] / [_seed_std(store, k) for k in g.key]).max()

@@ -41,6 +41,19 @@ def test_the_introduction_pastes_one_status_per_row_in_the_registry_order():
     assert pasted == [row.name for row in chapters.ROWS] + ["all"]
 
 
+def test_the_introduction_says_which_chapters_are_on_which_dataset_from_the_registry():
+    """Issue 33: the introduction's "Published on MNIST now" and "Still on Fashion-MNIST" lists are
+    pasted from the claims page, which reads each row's chapter's ``DATASET``: a chapter switched to
+    MNIST moves from one list to the other with no sentence typed by hand."""
+    intro = (ROOT / "chapters" / "intro.md").read_text()
+    assert "claims.ipynb::published_mnist:s" in intro and "claims.ipynb::published_fashion:s" in intro
+    assert all(row.title for row in chapters.ROWS)
+    on = {d: chapters.published_on(d) for d in ("mnist", "fashion-mnist")}
+    for row in chapters.ROWS:
+        assert (row.title in on[row.dataset]) and (row.title not in on["fashion-mnist" if row.dataset == "mnist" else "mnist"])
+    assert chapters.published_on("synthetic") == "none"
+
+
 def test_every_network_has_one_entry_that_names_draws_and_costs_it():
     """A network's label, colour and shard cost live on its ``nets.ENTRIES`` line, which the
     book's names, figures and shard deal read (a new network is one line there)."""

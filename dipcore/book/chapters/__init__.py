@@ -44,6 +44,7 @@ class Row:
     module: ModuleType
     pages: tuple[str, ...] = ()
     decided_by: Callable[[Chapter], list[claims.Verdict]] | None = None
+    title: str = ""  # how the introduction names it in prose (``glue_row_statuses``: which dataset it is on)
 
     @property
     def verdicts(self) -> Callable[[Chapter], list[claims.Verdict]]:
@@ -63,14 +64,15 @@ class Row:
 
 
 ROWS = (
-    Row("dynamical_isometry", dynamical_isometry),
-    Row("orthp", orthp),
-    Row("hypotheses", hypotheses, pages=("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4")),
-    Row("table3", hypotheses, decided_by=hypotheses.table3_verdicts),  # its own claims, not the hypotheses'
-    Row("value_of_pruning", value_of_pruning),
-    Row("table7", table7),
-    Row("pruning_at_init", pruning_at_init),
-    Row("robustness", robustness),
+    Row("dynamical_isometry", dynamical_isometry, title="§3.1 (Table 1, Figure 1)"),
+    Row("orthp", orthp, title="§3.2 (OrthP)"),
+    Row("hypotheses", hypotheses, pages=("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4"),
+        title="§3.3's four hypotheses"),
+    Row("table3", hypotheses, decided_by=hypotheses.table3_verdicts, title="Table 3 and Figure 2"),  # its own claims
+    Row("value_of_pruning", value_of_pruning, title="§3.4"),
+    Row("table7", table7, title="§4 (Table 7)"),
+    Row("pruning_at_init", pruning_at_init, title="pruning at initialization"),
+    Row("robustness", robustness, title="the robustness chapter"),
 )
 COMPARISON_PAGES = ("second_dataset",)  # after the chapters: their verdicts compared, none of their own
 EVIDENCE_PAGES = ("claims", "protocol", "reproducibility")  # the pages after the chapters: no verdicts of their own
@@ -127,7 +129,16 @@ def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
     out["all"] = claims.summary([v for vs in rows.values() for v in vs])
     for r, text in out.items():
         glue(f"status_{r}", text)
+    for name, dataset in (("mnist", "mnist"), ("fashion", "fashion-mnist")):  # which rows each dataset publishes
+        glue(f"published_{name}", published_on(dataset))
     return out
+
+
+def published_on(dataset: str) -> str:
+    """The rows published on ``dataset``, named as the introduction names them ("§3.1 (Table 1,
+    Figure 1), §3.2 (OrthP) and ..."), or "none"."""
+    titles = [r.title for r in ROWS if r.dataset == dataset]
+    return "none" if not titles else titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
 
 
 __all__ = ["COMPARISON_PAGES", "EVIDENCE_PAGES", "ROWS", "Row", "dynamical_isometry", "glue_row_statuses", "hypotheses",

@@ -68,7 +68,7 @@ ROWS = (
     Row("orthp", orthp, title="§3.2 (OrthP)"),
     Row("hypotheses", hypotheses, pages=("hypothesis1", "hypothesis2", "hypothesis3", "hypothesis4"),
         title="§3.3's four hypotheses"),
-    Row("table3", hypotheses, decided_by=hypotheses.table3_verdicts, title="Table 3 and Figure 2"),  # its own claims
+    Row("table3", hypotheses, decided_by=hypotheses.table3_verdicts, title="Table 3 (with Figure 2)"),  # its own claims
     Row("value_of_pruning", value_of_pruning, title="§3.4"),
     Row("table7", table7, title="§4 (Table 7)"),
     Row("pruning_at_init", pruning_at_init, title="pruning at initialization"),

@@ -120,18 +120,53 @@ def test_shards_split_a_grid_without_overlap_and_balance_its_cost(store, monkeyp
     assert main(["status", "table3", "--protocol", "smoke", "--store", str(store.root), "--shard", "2/2"]) == 2
 
 
-def test_a_shard_waits_for_the_ancestor_another_shard_computes(store, monkeypatch):
+def test_a_shard_trains_an_ancestor_dealt_to_another_shard_that_no_process_is_training(store, monkeypatch):
+    """Shard 1 of 2 alone (shard 0 not running this grid): it trains the pretrained run its own
+    runs start from, though the deal gives it to shard 0, and none of shard 0's own runs. (Before,
+    it waited for shard 0 without end.)"""
     specs = grids.get("table3", "fashion-mnist", "smoke")
-    pre = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
-    waited = []
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+    share = executor.shares(specs, 2)
+    assert share[pre] == 0
+    got = []
+    _spy(monkeypatch, got)
 
-    def shard0_meanwhile(store_, keys):  # instead of sleeping: shard 0 stores the ancestor
-        waited.append(set(keys))
-        executor.ensure(store, [pre], progress=False)
+    def sleep(_):
+        raise AssertionError("shard 1 waited for a run no process was training")
 
-    monkeypatch.setattr(executor, "_wait_for", shard0_meanwhile)
+    import types
+
+    monkeypatch.setattr(executor, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
     executor.ensure(store, specs, progress=False, shard=(1, 2))
-    assert waited == [{spec.key(pre)}]
+    trained = [k for c in got for k in c]
+    assert got[0] == [pre] and sorted(trained[1:]) == sorted(spec.key(s) for s in specs if share[spec.key(s)] == 1)
+
+
+def test_a_shard_waits_while_another_process_trains_the_ancestor_and_then_goes_on(store, monkeypatch):
+    """While another process holds the ancestor's lock (shard 0 training it), shard 1 waits; once
+    the lock is let go it goes on, training the ancestor only if it is still not stored."""
+    import contextlib
+    import types
+
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+    held = contextlib.ExitStack()
+    assert held.enter_context(executor.run_locks([pre])) == [pre]  # "shard 0" holds it
+    waits = []
+
+    def sleep(_):  # instead of waiting: "shard 0" gives up its lock without storing the run
+        waits.append(pre)
+        held.close()
+        if len(waits) > 3:
+            raise AssertionError("still waiting after the lock was let go")
+
+    monkeypatch.setattr(executor, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
+    got = []
+    _spy(monkeypatch, got)
+    executor.ensure(store, specs, progress=False, shard=(1, 2))
+    trained = [k for c in got for k in c]
+    assert waits == [pre] and trained.count(pre) == 1  # waited once (its scratch runs trained meanwhile), then took it over
+    assert [pre] in got[1:]  # not before the lock was let go
 
 
 def test_status_shows_stacks_in_flight(store, monkeypatch):

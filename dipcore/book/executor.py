@@ -43,7 +43,6 @@ from . import recipe, spec as specmod
 from .store import DamagedRun, RunsMissing, RunStore, check_writable_folder
 
 POLICIES = ("never", "missing", "always")
-WAIT_S = 30.0  # how often a shard looks for an ancestor another shard computes
 LOCK_WAIT_S = 10.0  # how often a process looks again at runs that another process is training
 
 
@@ -372,11 +371,18 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
 def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str] | None, always: set[str],
              device, data_root, download, max_stack, progress) -> dict[str, int]:
     """Compute ``todo`` level by level (a run once the run it starts from is stored); with shards,
-    only the runs in ``mine``, waiting for ancestors that other shards compute. A run stored
-    meanwhile by another process is skipped, unless it is to be recomputed (``always``); a run
-    another process is training (it holds its lock) is waited for. Return how many runs were
-    trained and how many measurements taken here (``trained``, ``measured``)."""
+    only the runs in ``mine`` and the ancestors they start from: an ancestor dealt to another shard
+    is trained here when no process holds its lock (that shard may not be running this grid), and
+    waited for while one does. A run stored meanwhile by another process is skipped, unless it is
+    to be recomputed (``always``); a run another process is training (it holds its lock) is waited
+    for. Return how many runs were trained and how many measurements taken here (``trained``,
+    ``measured``)."""
     pending = {specmod.key(s): s for s in todo}
+    needed = set()  # the pending runs that this shard's runs start from, at any depth
+    if mine is not None:
+        for k in [k for k in pending if k in mine]:
+            while (k := pending[k]["start"]) in pending and k not in needed:
+                needed.add(k)
     trained = measured = 0
     datasets: dict[tuple, datamod.Data] = {}
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -384,13 +390,10 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
         ready = [s for s in pending.values() if s["start"] == "scratch" or s["start"] not in pending]
         if not ready:
             raise ValueError("runs start from each other in a cycle: " + ", ".join(pending))
-        if mine is not None:
-            ours = [s for s in ready if specmod.key(s) in mine]
-            theirs = [s for s in ready if specmod.key(s) not in mine]
-            for s in theirs:
+        if mine is not None:  # another shard's runs: left to it, but for the ancestors of ours
+            for s in [s for s in ready if specmod.key(s) not in mine and specmod.key(s) not in needed]:
                 pending.pop(specmod.key(s))
-            blocked = {s["start"] for s in pending.values() if s["start"] in {specmod.key(t) for t in theirs}}
-            ready = ours
+            ready = [s for s in ready if specmod.key(s) in mine or specmod.key(s) in needed]
         for s in [s for s in ready if s["kind"] == "jsv"]:
             data = _data(datasets, s, data_root, download, dev)
             t0 = time.time()
@@ -421,20 +424,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                 time.sleep(LOCK_WAIT_S)
                 always -= {specmod.key(s) for s in elsewhere if store.path(specmod.key(s)).exists()}
             chunks = stacks(elsewhere, grid, max_stack)
-        if mine is not None and blocked:
-            _wait_for(store, blocked)
     return {"trained": trained, "measured": measured}
-
-
-def _wait_for(store: RunStore, keys: set[str]) -> None:
-    """Wait until another shard has stored the runs ``keys``."""
-    said = 0.0
-    while not all(store.path(k).exists() for k in keys):
-        if time.time() - said > 600:
-            print(f"waiting for {len(keys)} run(s) that shard 0 computes: {', '.join(sorted(keys))}",
-                  file=sys.stderr, flush=True)
-            said = time.time()
-        time.sleep(WAIT_S)
 
 
 def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:

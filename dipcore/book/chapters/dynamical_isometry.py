@@ -76,6 +76,12 @@ def table1_verdict(records: list[dict]) -> claims.Verdict:
                           claims.CHECK)  # the linear rows are an identity, the others the nonlinearities' doing
 
 
+def nearest_ratio(g) -> float:
+    """The pruning ratio at which one network's mean JSV (``g``: its Figure 1 rows) is nearest to
+    isometry (``isometry_distance``)."""
+    return float(g.ratio.iloc[int(np.argmin(isometry_distance(g.jsv_mean)))])
+
+
 def figure1_verdicts(records: list[dict]) -> list[claims.Verdict]:
     """Per network: mean JSV falls as the pruning ratio grows (Figure 1). A check rather than
     evidence (issue 38): deleting units of a trained network shrinks its Jacobian. Then, beyond
@@ -94,7 +100,7 @@ def figure1_verdicts(records: list[dict]) -> list[claims.Verdict]:
         d = isometry_distance(g.jsv_mean)
         w = claims.increasing(g.ratio, d, f"{label}: a larger pruning ratio moves the network farther from isometry "
                               "(|log10 mean JSV|)", "beyond the paper, §3.1, Figure 1")
-        nearest = g.ratio.iloc[int(np.argmin(d))]
+        nearest = nearest_ratio(g)
         unpruned = f"unpruned: mean JSV {g.jsv_mean.iloc[0]:.3g}, distance {d[0]:.2f}; " if (g.ratio == 0).any() else ""
         farther.append(claims.Verdict(w.claim, w.source, w.verdict, f"{unpruned}nearest to isometry at ratio {nearest:g} "
                                       f"(distance {d.min():.2f}); {w.evidence}", claims.BEYOND))
@@ -175,7 +181,6 @@ def page(ch: Chapter, ratios: tuple[float, ...] = grids.FIGURE1_RATIOS) -> Page:
     unpruned = df[df.ratio == 0].jsv_mean
     glue("f1_unpruned_min", f"{unpruned.min():.2f}" if len(unpruned) else "–")
     glue("f1_unpruned_max", f"{unpruned.max():.2f}" if len(unpruned) else "–")
-    glue("f1_nearest", ", ".join(f"{paper.NET_LABELS[net]} {g.ratio.iloc[int(np.argmin(isometry_distance(g.jsv_mean)))]:g}"
-                                 for net, g in df.groupby("net", sort=False)))
+    glue("f1_nearest", ", ".join(f"{paper.NET_LABELS[net]} {nearest_ratio(g):g}" for net, g in df.groupby("net", sort=False)))
     figure1 = df.pivot(index="ratio", columns="net", values="jsv_mean").rename(columns=paper.NET_LABELS)
     return Page(pre_df, table1(t1, ch.label), caption, agree, figure1, [table1_verdict(t1), *figure1_verdicts(f1)])

@@ -40,7 +40,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .data import Data
 from .jsv import STATS, stacked_singular_values
 from .jsv import batch_stats as jsv_stats  # per run: mean JSV, std, max, min
-from . import stacked_mlp
+from . import kernels, stacked_layers
 from .nets import INPUT_SHAPE, is_linear_map
 from .schedule import Schedule
 
@@ -65,7 +65,7 @@ class RunResult:
     segments: int = 1  # how many sessions that was (more than 1: resumed from a checkpoint)
     eval_s: float = 0.0  # of this session's wall time, the share spent logging (test accuracy, JSVs)
     conv_input: str | None = None  # "channels_last": trained with the runs-innermost layout (runs_innermost_layout)
-    trainer: str = "vmap"  # how its stack's steps ran: "vmap", or "stacked-mlp" (``dipcore.stacked_mlp``)
+    trainer: str = "vmap"  # how its stack's steps ran: one of TRAINERS (``dipcore.stacked_layers``, ``dipcore.kernels``)
 
     @property
     def final_acc(self) -> float:
@@ -97,20 +97,40 @@ def runs_innermost_layout(model: nn.Module, device: str | torch.device) -> bool:
             and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in mods))
 
 
-TRAINERS = ("vmap", "stacked-mlp")  # how a stack's training steps can run
+TRAINERS = ("vmap", "stacked-mlp", "stacked-conv", "stacked-conv-kernel")  # how a stack's steps can run
+
+
+def trainers(model: nn.Module) -> list[str]:
+    """The paths that can train this network: ``"vmap"`` always; a plain network's written-out
+    layers (``dipcore.stacked_layers``): ``"stacked-mlp"`` for an MLP, ``"stacked-conv"`` for a
+    convolutional network (LeNet-5), and ``"stacked-conv-kernel"`` where its first convolution fits
+    dipcore's C++ kernel (``dipcore.kernels``; whether the kernel is built is ``trainer_for``'s
+    concern)."""
+    steps = stacked_layers.plan(model)
+    if steps is None:
+        return ["vmap"]
+    if not stacked_layers.has_conv(steps):
+        return ["vmap", "stacked-mlp"]
+    return ["vmap", "stacked-conv"] + (["stacked-conv-kernel"] if stacked_layers.kernel_fits(steps, INPUT_SHAPE) else [])
 
 
 def trainer_for(model: nn.Module, device: str | torch.device) -> str:
-    """How ``Stack`` runs a training step of this architecture: ``"stacked-mlp"`` (the MLP's layers
-    written out, ``dipcore.stacked_mlp``) for a plain MLP on a CPU, where it is 3x faster (issue 36,
-    ``benchmarks/bench_engine.py``), else ``"vmap"``. Test accuracy uses the same path; JSVs always
-    use ``vmap``."""
-    return "stacked-mlp" if torch.device(device).type == "cpu" and stacked_mlp.plan(model) is not None else "vmap"
+    """How ``Stack`` runs a training step of this architecture: on a CPU, the fastest path that can
+    train it (``trainers``: written-out layers, MLP-7 2.5x faster than vmap; LeNet-5 with the C++
+    kernel where it is built, else without; issue 36, ``benchmarks/bench_engine.py``), else
+    ``"vmap"`` (a GPU). Test accuracy uses the same path; JSVs always use ``vmap``."""
+    if torch.device(device).type != "cpu":
+        return "vmap"
+    paths = trainers(model)
+    if paths[-1] == "stacked-conv-kernel" and kernels.first_conv() is None:
+        paths.pop()
+    return paths[-1]
 
 
 class Stack:
     """R networks of one architecture as stacked parameters, with a vmapped forward pass (or, for a
-    plain MLP on a CPU, ``stacked_mlp``'s: ``trainer``)."""
+    plain network on a CPU, ``stacked_layers``', with LeNet-5's C++ kernel where it is built:
+    ``trainer``)."""
 
     base_input_shape = INPUT_SHAPE
 
@@ -125,13 +145,12 @@ class Stack:
         self.base = copy.deepcopy(models[0]).to("meta")
         self.linear = is_linear_map(models[0])
         self.n = len(models)
-        self.runs_innermost = runs_innermost_layout(models[0], device)
-        self.mlp_steps = stacked_mlp.plan(models[0])
+        self.steps = stacked_layers.plan(models[0])
         self.trainer = trainer or trainer_for(models[0], device)
-        if self.trainer not in TRAINERS or (self.trainer == "stacked-mlp" and self.mlp_steps is None):
-            raise ValueError(f"trainer {self.trainer!r} cannot train this network; choose one of "
-                             f"{', '.join(t for t in TRAINERS if t == 'vmap' or self.mlp_steps is not None)} (or None: "
-                             "the fastest it can)")
+        self._set_trainer(models[0])
+        # channels-last convolutions: always on the written-out path (faster at every LeNet-5 width,
+        # benchmarks/bench_engine.py), by runs_innermost_layout's rule on vmap's
+        self.runs_innermost = self.trainer.startswith("stacked-conv") or runs_innermost_layout(models[0], device)
         self.params = [params[k].detach().clone().requires_grad_(True) for k in self.names]
         self.buffers = [buffers[k].detach().clone() for k in self.buffer_names]
         self._match_gradient_layout(device)
@@ -140,6 +159,16 @@ class Stack:
             for p, m in zip(self.params, self.masks):
                 if m is not None:
                     p.mul_(m)
+
+    def _set_trainer(self, model: nn.Module) -> None:
+        """Check that ``self.trainer`` can train ``model`` here; fetch the C++ kernel it uses, if any."""
+        if self.trainer not in trainers(model):
+            raise ValueError(f"trainer {self.trainer!r} cannot train this network; choose one of "
+                             f"{', '.join(trainers(model))} (or None: the fastest it can)")
+        self.kernel = kernels.first_conv() if self.trainer == "stacked-conv-kernel" else None
+        if self.trainer == "stacked-conv-kernel" and self.kernel is None:
+            raise ValueError("trainer 'stacked-conv-kernel' needs dipcore's C++ kernel, which is not built here "
+                             "(python -m dipcore kernels says why); choose 'stacked-conv', its pure-PyTorch twin")
 
     def _stack_masks(self, masks, device) -> list[torch.Tensor | None]:
         """One stacked 0/1 mask per parameter (None: unmasked), in the parameters' layout."""
@@ -185,8 +214,9 @@ class Stack:
         """Logits ``[R, B, C]``; ``x`` is ``[R, B, ...]`` (one batch per run) or, when
         ``shared``, one ``[B, ...]`` batch seen by every run. ``training``: batch norm normalises
         by the batch and updates each run's running statistics (else it uses them)."""
-        if self.trainer == "stacked-mlp":
-            return stacked_mlp.forward(self.mlp_steps, dict(zip(self.names, self.params)), x)
+        if self.trainer != "vmap":
+            return stacked_layers.forward(self.steps, dict(zip(self.names, self.params)), x, self.runs_innermost,
+                                          self.kernel)
         self.base.train(training)
         if self.runs_innermost and not shared:
             x = x.permute(1, 3, 4, 0, 2).contiguous().permute(3, 0, 4, 1, 2)  # [R, B, C, H, W], stored [B, H, W, R, C]
@@ -206,12 +236,12 @@ class Stack:
         Jacobian does not depend on the others)."""
         self.base.train(False)
         params = tuple(p.detach() for p in self.params)
-        if self.mlp_steps and not self.linear and self.mlp_steps[0][0] == "linear":  # J = J_rest W1 (jsv's head)
-            _, w, b = self.mlp_steps[0]
-            cut = int(w.split(".")[0]) + 1  # the rest of the network: the modules after the first Linear
+        if self.steps and not self.linear and [s[0] for s in self.steps[:2]] == ["flatten", "linear"]:  # an MLP:
+            _, i, w, b = self.steps[1]  # J = J_rest W1 (jsv's head)
+            cut = i + 1  # the rest of the network: the modules after the first Linear
             rest = self.base[cut:]  # a slice keeps the modules' names, so the parameters keep theirs
             by_name = dict(zip(self.names, params))
-            names = [k for k in self.names if int(k.split(".")[0]) >= cut]
+            names = [k for k, _ in rest.named_parameters()]
 
             def rest_one(tensors, z):
                 return functional_call(rest, dict(zip(names, tensors)), (z,))
@@ -423,8 +453,13 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, flo
         warnings.warn(f"ignoring checkpoint {path}: it belongs to another training job")
         return fresh
     trainer = state.get("trainer", "vmap")  # the path it started with (no name: written when vmap was the only one)
+    if trainer == "stacked-conv-kernel" and kernels.first_conv() is None:
+        warnings.warn(f"checkpoint {path} was trained with dipcore's C++ kernel, which is not built here: it goes on "
+                      "on the pure-PyTorch path (the same arithmetic, rounded differently)")
+        trainer = "stacked-conv"
     if trainer != stack.trainer:  # the parameters' layout follows the path's gradients (_match_gradient_layout)
         stack.trainer = trainer
+        stack._set_trainer(stack.base)
         stack._match_gradient_layout(stack.params[0].device)
     with torch.no_grad():
         for p, q in zip(stack.params, state["params"]):

@@ -3,13 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  # Debian's Fashion-MNIST (the real-dataset test) and Chromium (the browser check of the built book)
-  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist chromium >/dev/null) \
+  # Debian's Fashion-MNIST (the real-dataset test), Chromium (the browser check of the built book) and g++
+  # (dipcore's C++ kernel)
+  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist chromium g++ >/dev/null) \
     || echo "WARNING: apt-get install failed; the Fashion-MNIST test and the browser check will be skipped" >&2
 fi
 python3 -m pip install -q --disable-pip-version-check -r requirements.txt
 python3 -m pip install -q --disable-pip-version-check --no-deps -e .
 python3 -m ipykernel install --user --name python3 >/dev/null  # the kernel papermill and nbval run
+# dipcore's C++ kernel (LeNet-5's first layer, issue 36), built once and checked; without it, a slower path
+python3 -m dipcore kernels || echo "WARNING: dipcore's C++ kernel could not be built; LeNet-5 trains on the slower path" >&2
 # MNIST, the paper's dataset (the real-dataset test): fetched and verified (python -m dipcore data mnist)
 python3 -m dipcore data mnist --no-progress \
   || echo "WARNING: MNIST could not be fetched; the real-MNIST test will be skipped" >&2

@@ -55,11 +55,25 @@ def test_where_runs_were_trained_channels_last_only_those_set_the_rate():
 
 def test_where_mlp_runs_took_the_written_out_steps_only_those_set_the_rate():
     """Issue 36: MLP-7-ReLU at 0.9, two stacks stored by the vmap path (0.9 thread-seconds per
-    run-epoch) and one by ``stacked_mlp`` (0.35): a missing run costs 0.35."""
+    run-epoch) and one by ``stacked_layers`` (0.35): a missing run costs 0.35."""
     old = [_rec("mlp7-relu", 0.9, 90, 0.9 * 90 * 10, stacked_with=10) for _ in range(2)]
     new = _rec("mlp7-relu", 0.9, 90, 0.35 * 90 * 5, stacked_with=5, trainer="stacked-mlp")
     assert cost.rates(old + [new])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.35)
     assert cost.rates(old)["cpu", "mlp7-relu", 0.9] == pytest.approx(0.9)
+
+
+def test_the_newest_path_sets_the_rate_written_out_layers_over_channels_last_over_older():
+    """Issue 36: LeNet-5-ReLU at 0.9 stored by vmap (2.4 thread-seconds per run-epoch), by vmap with
+    channels-last convolutions (1.7), by the written-out layers (1.0) and with the C++ kernel (0.6):
+    each newer path, once stored, alone sets the rate."""
+    old = _rec("lenet5-relu", 0.9, 90, 2.4 * 90)
+    last = _rec("lenet5-relu", 0.9, 90, 1.7 * 90, conv_input="channels_last")
+    new = _rec("lenet5-relu", 0.9, 90, 1.0 * 90, conv_input="channels_last", trainer="stacked-conv")
+    kernel = _rec("lenet5-relu", 0.9, 90, 0.6 * 90, conv_input="channels_last", trainer="stacked-conv-kernel")
+    assert cost.rates([old])["cpu", "lenet5-relu", 0.9] == pytest.approx(2.4)
+    assert cost.rates([old, last])["cpu", "lenet5-relu", 0.9] == pytest.approx(1.7)
+    assert cost.rates([old, last, new])["cpu", "lenet5-relu", 0.9] == pytest.approx(1.0)
+    assert cost.rates([kernel, old, last, new])["cpu", "lenet5-relu", 0.9] == pytest.approx(0.6)
 
 
 def test_a_run_part_way_through_training_costs_only_the_epochs_it_has_left():

@@ -231,17 +231,17 @@ def test_command_line(tmp_path, capsys):
 
 def test_a_run_records_the_layout_it_was_trained_in(store):
     """A LeNet-5 pruned at 0.9 (one channel in its first convolution), trained on the CPU, says in
-    its meta that its convolutions saw channels-last inputs (``train.runs_innermost_layout``); the
-    dense LeNet-5 it starts from, computed first, says nothing of it, nor does an MLP; the MLP
-    names the path its steps took (``train.trainer_for``)."""
+    its meta that its convolutions saw channels-last inputs, as does the dense LeNet-5 it starts
+    from, computed first (the written-out path's layout at every width), not an MLP; each names the
+    path its steps took (``train.trainer_for``), and a run on vmap says nothing of one."""
     child = grids.finetune_spec("lenet5-relu", "fashion-mnist", "smoke", 0.9, 90, 0.01, False, 0)
     mlp = grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")
     pruned, dense_mlp = executor.ensure(store, [child, mlp], progress=False)
     assert pruned["meta"]["conv_input"] == "channels_last"
     assert "conv_input" not in dense_mlp["meta"]
-    assert dense_mlp["meta"]["trainer"] == "stacked-mlp" and "trainer" not in pruned["meta"]  # issue 36: the path, when not vmap
+    assert dense_mlp["meta"]["trainer"] == "stacked-mlp" and pruned["meta"]["trainer"].startswith("stacked-conv")  # issue 36
     dense = store.get(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "smoke"))
-    assert "conv_input" not in dense["meta"]
+    assert dense["meta"]["conv_input"] == "channels_last" and dense["meta"]["trainer"].startswith("stacked-conv")
 
 
 def test_the_shard_deal_costs_a_run_by_its_network_and_pruning_ratio():

@@ -43,14 +43,17 @@ def _reference(model, sched, seed, epochs, d, sgd=train.SGDConfig()):
     return log, model.state_dict()
 
 
-@pytest.mark.parametrize("name", nets.NETS)
-def test_stacked_runs_equal_runs_trained_one_by_one(name, synthetic):
+@pytest.mark.parametrize("name,trainer", [(n, None) for n in nets.NETS] + [(n, "vmap") for n in nets.NETS if "lenet" in n])
+def test_stacked_runs_equal_runs_trained_one_by_one(name, trainer, synthetic):
+    """Each path (the CPU's choice: written-out layers; vmap, the GPU's, on LeNet-5 too) is held to
+    the conventional loop."""
     models = [nets.seeded_build(name, s) for s in range(3)]
     models[2], _ = pruning.prune_l1(nets.seeded_build(name, 9), name, 0.0)
     scheds = [schedule.parse(s) for s in SCHEDULES]
     seeds = [3, 4, 3]  # two runs share a data order but not a schedule
-    res = train.train_stacked(models, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True)
-    assert res[0].trainer == ("stacked-mlp" if name.startswith("mlp7") else "vmap")  # each path held to the reference
+    res = train.train_stacked(models, scheds, seeds, 2, synthetic, jsv_examples=50, progress=False, keep_weights=True,
+                              trainer=trainer)
+    assert res[0].trainer == (trainer or train.trainer_for(models[0], "cpu"))
     for r in range(3):
         log, state = _reference(models[r], scheds[r], seeds[r], 2, synthetic)
         m = res[r].metrics
@@ -275,7 +278,7 @@ def test_conv_stacks_on_a_cpu_lay_runs_innermost_with_the_default_layouts_result
     x = torch.randn(3, 8, *train.Stack.base_input_shape, generator=torch.Generator().manual_seed(0))
     out = {}
     for inner in (False, True):
-        st = train.Stack(lenet, "cpu")
+        st = train.Stack(lenet, "cpu", trainer="vmap")
         assert st.runs_innermost
         st.runs_innermost = inner
         logits = st.forward(x)
@@ -290,31 +293,36 @@ def test_a_run_says_its_layout_and_a_resumed_stack_keeps_the_one_it_started_with
     """``RunResult.conv_input`` names the layout a stack trained in; a checkpoint carries it, so a
     stack resumed by code whose rule would choose the other layout goes on in the one it started with."""
     sched = [schedule.parse("0:0.01")]
-    for ratio, expected in ((0.9, "channels_last"), (0.5, None)):
+    for ratio, trainer, expected in ((0.9, "vmap", "channels_last"), (0.5, "vmap", None), (0.5, None, "channels_last")):
         model = nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", ratio))
-        res = train.train_stacked([model], sched, [0], 1, synthetic, jsv_examples=10, progress=False)
-        assert res[0].conv_input == expected
+        res = train.train_stacked([model], sched, [0], 1, synthetic, jsv_examples=10, progress=False, trainer=trainer)
+        assert res[0].conv_input == expected  # the written-out path (the CPU's choice): channels-last at every width
     wide = [nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", 0.5))]
-    st = train.Stack(wide, "cpu")
+    st = train.Stack(wide, "cpu", trainer="vmap")
     assert not st.runs_innermost
     st.runs_innermost = True  # as trained by a rule that chose it
     bufs, orders = [torch.zeros_like(p) for p in st.params], [torch.Generator().manual_seed(0)]
     results, alive = [train.RunResult()], torch.ones(1, dtype=torch.bool)
     train._save(tmp_path / "ck.pt", "job", 3, st, bufs, orders, results, alive)
-    again = train.Stack(wide, "cpu")
+    again = train.Stack(wide, "cpu", trainer="vmap")
     assert train._restore(tmp_path / "ck.pt", "job", again, bufs, orders, results, alive)[0] == 3
     assert again.runs_innermost
 
 
 def test_the_engine_picks_its_path_by_network_and_device_and_refuses_one_that_cannot_train_it(synthetic):
-    """Issue 36: plain MLPs on a CPU take ``stacked_mlp``'s steps, everything else vmap's; a path
-    asked for by name must be able to train the network."""
+    """Issue 36: plain networks on a CPU take ``stacked_layers``' steps (MLPs ``stacked-mlp``,
+    LeNet-5 ``stacked-conv``), everything else (a GPU, ResNets) vmap's; a path asked for by name
+    must be able to train the network."""
     mlp, lenet = nets.seeded_build("mlp7-relu", 0), nets.seeded_build("lenet5-relu", 0)
     assert train.trainer_for(mlp, "cpu") == "stacked-mlp" and train.trainer_for(nets.build("mlp7-linear"), "cpu") == "stacked-mlp"
-    assert train.trainer_for(mlp, "cuda") == "vmap" and train.trainer_for(lenet, "cpu") == "vmap"
+    assert train.trainer_for(lenet, "cpu").startswith("stacked-conv")  # with the C++ kernel where it is built
+    assert train.trainer_for(nets.build("lenet5-linear"), "cpu").startswith("stacked-conv")
+    assert train.trainer_for(mlp, "cuda") == "vmap" and train.trainer_for(lenet, "cuda") == "vmap"
     assert train.trainer_for(nets.seeded_build("resnet20", 0), "cpu") == "vmap"
-    with pytest.raises(ValueError, match="trainer 'stacked-mlp' cannot train this network; choose one of vmap"):
+    with pytest.raises(ValueError, match="trainer 'stacked-mlp' cannot train this network; choose one of vmap, stacked-conv"):
         train.Stack([lenet], "cpu", trainer="stacked-mlp")
+    with pytest.raises(ValueError, match="trainer 'stacked-conv' cannot train this network; choose one of vmap \\(or None"):
+        train.Stack([nets.seeded_build("resnet20", 0)], "cpu", trainer="stacked-conv")
     with pytest.raises(ValueError, match="trainer 'fast'"):
         train.Stack([mlp], "cpu", trainer="fast")
     res = train.train_stacked([mlp], [schedule.parse("0:0.01")], [0], 1, synthetic, jsv_examples=5, progress=False,
@@ -322,13 +330,15 @@ def test_the_engine_picks_its_path_by_network_and_device_and_refuses_one_that_ca
     assert res[0].trainer == "vmap"
 
 
-def test_the_two_paths_give_the_same_steps_up_to_rounding(synthetic):
-    """The same stack trained by each path: train loss, test accuracy, mean JSV and weights agree
-    to float32 rounding, and the paths are really two (not bitwise equal)."""
-    models = [nets.seeded_build("mlp7-relu", s, pruning.pruned_widths("mlp7-relu", 0.9)) for s in range(3)]
+@pytest.mark.parametrize("name,path", [("mlp7-relu", "stacked-mlp"), ("lenet5-relu", "stacked-conv")])
+def test_the_two_paths_give_the_same_steps_up_to_rounding(name, path, synthetic):
+    """The same stack (pruned at 0.9, what Tables 3 and 7 finetune) trained by each path: train
+    loss, test accuracy, mean JSV and weights agree to float32 rounding, and the paths are really
+    two (not bitwise equal)."""
+    models = [nets.seeded_build(name, s, pruning.pruned_widths(name, 0.9)) for s in range(3)]
     scheds = [schedule.parse(s) for s in SCHEDULES]
     kw = dict(jsv_examples=20, progress=False, keep_weights=True)
-    a, b = (train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, trainer=t, **kw) for t in ("vmap", "stacked-mlp"))
+    a, b = (train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, trainer=t, **kw) for t in ("vmap", path))
     for x, y in zip(a, b):
         assert x.metrics["train_loss"][1:] == pytest.approx(y.metrics["train_loss"][1:], rel=1e-5)
         assert x.metrics["jsv_mean"] == pytest.approx(y.metrics["jsv_mean"], rel=1e-4)

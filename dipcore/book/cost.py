@@ -5,7 +5,7 @@ The rate of a stored training run is its share of its stack's wall time (``meta.
 meta.stacked_with``) times the CPU threads it had (``meta.threads``; 1 on a GPU), per epoch:
 thread-seconds per run-epoch. A missing run is costed at the median rate of the stored runs of its
 network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
-network's width, and so its cost; on a CPU, the channels-last ones where there are some, see
+network's width, and so its cost; on a CPU, those of the newest training path where there are some, see
 ``rates``). An estimate from measured times, always labelled as one; a
 network with no stored run on that kind of device is not estimated. A run part-way through training
 (its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
@@ -44,10 +44,18 @@ def rates(records) -> dict[tuple[str, str, float], float]:
         s, m = r.get("spec", {}), r.get("meta", {})
         if s.get("kind") != "train" or not m.get("wall_s") or not s.get("epochs"):
             continue
-        current = m.get("conv_input") == "channels_last" or m.get("trainer") == "stacked-mlp"
-        by[device_kind(m), s["net"], pruning_ratio(s)].append((current, thread_seconds(m) / s["epochs"]))
-    return {k: statistics.median([v for last, v in runs if last or not any(l for l, _ in runs)])
-            for k, runs in by.items()}
+        by[device_kind(m), s["net"], pruning_ratio(s)].append((generation(m), thread_seconds(m) / s["epochs"]))
+    return {k: statistics.median([v for g, v in runs if g == max(g for g, _ in runs)]) for k, runs in by.items()}
+
+
+def generation(meta: dict) -> int:
+    """How recent the path that trained a run is, so that ``rates`` reads the newest: 3 for LeNet-5's
+    C++ kernel (``meta.trainer``: ``stacked-conv-kernel``), 2 for the written-out layers
+    (``stacked-mlp``, ``stacked-conv``), 1 for vmap with channels-last convolutions
+    (``meta.conv_input``), 0 before any."""
+    trainer = meta.get("trainer", "vmap")
+    return 3 if trainer == "stacked-conv-kernel" else 2 if trainer != "vmap" else \
+        1 if meta.get("conv_input") == "channels_last" else 0
 
 
 def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None = None) -> tuple[float, int, int]:

@@ -1,0 +1,168 @@
+// LeNet-5's first layer for a stack of R runs: a 5x5 convolution of each run's own one-channel images
+// (stride 1, no padding) followed by a 2x2 max-pool (stride 2); forward and weight gradient (issue 36).
+//
+// oneDNN runs the stack's convolution as one grouped convolution and computes its weight gradient (the
+// correlation of each image with its output gradient) 7x slower than its forward pass, and the max-pool
+// and its gradient over the 28x28 output cost as much again. Here both are fused loops over blocks of 16
+// output columns in GCC's portable vectors (AVX-512, AVX2 or SSE, whatever the machine has: built with
+// -march=native). The layer's monotone activation commutes with the max and is applied after, by
+// dipcore.stacked_layers. Same sums in another order: results differ from PyTorch's by float32 rounding
+// (tests/test_kernels.py). The pure-PyTorch path stays the reference and the fallback (dipcore.kernels).
+#include <torch/extension.h>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+constexpr int K = 5;   // kernel size
+constexpr int V = 16;  // output columns per block (a row of Wo >= V columns is covered by ceil(Wo / V) blocks,
+                       // the last one shifted left to end at the row's end)
+typedef float vec __attribute__((vector_size(V * sizeof(float))));
+static inline vec load(const float *p) { vec v; __builtin_memcpy(&v, p, sizeof(vec)); return v; }
+static inline void store(float *p, vec v) { __builtin_memcpy(p, &v, sizeof(vec)); }
+
+typedef int32_t ivec __attribute__((vector_size(V * sizeof(int32_t))));
+// the even and the odd lanes of the 2V floats (a, b); and the reverse, two V-float halves interleaved
+static inline vec evens(vec a, vec b) {
+  return __builtin_shuffle(a, b, (ivec){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
+}
+static inline vec odds(vec a, vec b) {
+  return __builtin_shuffle(a, b, (ivec){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
+}
+static inline vec interleave_lo(vec a, vec b) {
+  return __builtin_shuffle(a, b, (ivec){0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
+}
+static inline vec interleave_hi(vec a, vec b) {
+  return __builtin_shuffle(a, b, (ivec){8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
+}
+
+struct Shape {
+  int64_t R, B, C, H, W, Ho, Wo, Hp, Wp;
+};
+
+static Shape shape_of(const torch::Tensor &x, int64_t C) {
+  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() == 4,
+              "first_conv: images [R, B, H, W], float32, on the CPU");
+  Shape s{x.size(0), x.size(1), C, x.size(2), x.size(3), x.size(2) - K + 1, x.size(3) - K + 1, 0, 0};
+  TORCH_CHECK(s.Wo >= V && s.Ho % 2 == 0 && s.Wo % 2 == 0,
+              "first_conv: the convolution's output must be at least ", V, " wide, with an even height and width");
+  s.Hp = s.Ho / 2;
+  s.Wp = s.Wo / 2;
+  return s;
+}
+
+// row i of one image's convolution with kernel k (bias added), into dst[0, Wo)
+static inline void conv_row(const float *img, const float *k, float bias, int64_t i, const Shape &s, float *dst) {
+  for (int64_t j0 = 0; j0 < s.Wo; j0 += V) {
+    const int64_t j = std::min<int64_t>(j0 + V, s.Wo) - V;
+    vec acc = bias - (vec){};
+    for (int ki = 0; ki < K; ++ki)
+      for (int kj = 0; kj < K; ++kj) acc += k[ki * K + kj] * load(img + (i + ki) * s.W + j + kj);
+    store(dst + j, acc);
+  }
+}
+
+// out[t] += sum_{i, j} g[i, j] img[i + ki, j + kj] for the 25 taps t = (ki, kj) (g's rows g_stride apart):
+// one image's share of the weight gradient, summed in float32 vectors, added to out in float64
+static inline void correlate(const float *img, const float *g, int64_t g_stride, const Shape &s, double *out) {
+  vec acc[K * K] = {};
+  for (int64_t i = 0; i < s.Ho; ++i)
+    for (int64_t j0 = 0; j0 < s.Wo; j0 += V) {
+      const int64_t j = std::min<int64_t>(j0 + V, s.Wo) - V;
+      vec gv = load(g + i * g_stride + j);
+      for (int64_t v = 0; v < j0 - j; ++v) gv[v] = 0.f;  // columns the block before already counted
+      for (int ki = 0; ki < K; ++ki)
+        for (int kj = 0; kj < K; ++kj) acc[ki * K + kj] += gv * load(img + (i + ki) * s.W + j + kj);
+    }
+  for (int t = 0; t < K * K; ++t) {
+    float sum = 0.f;
+    for (int v = 0; v < V; ++v) sum += acc[t][v];
+    out[t] += sum;
+  }
+}
+
+// x: [R, B, H, W] (run r's batch of images), w: [R, C, K, K], b: [R, C]. Returns the pooled output
+// [B, R*C, Ho/2, Wo/2] of conv(x[r, n], w[r, c]) + b[r, c] and, per pooled value, which of its window's
+// four inputs (0 top left, 1 top right, 2 bottom left, 3 bottom right) was the maximum: the first in
+// that order, as PyTorch's max_pool2d picks it (a NaN wins).
+std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor w, torch::Tensor b) {
+  const Shape s = shape_of(x, w.size(1));
+  TORCH_CHECK(w.dim() == 4 && w.size(0) == s.R && w.size(2) == K && w.size(3) == K && b.numel() == s.R * s.C,
+              "first_conv: weights [R, C, 5, 5] and biases [R, C]");
+  auto xc = x.contiguous(), wc = w.contiguous(), bc = b.contiguous();
+  auto out = torch::empty({s.B, s.R * s.C, s.Hp, s.Wp}, x.options());
+  auto arg = torch::empty({s.B, s.R * s.C, s.Hp, s.Wp}, x.options().dtype(torch::kUInt8));
+  const float *X = xc.data_ptr<float>(), *Wt = wc.data_ptr<float>(), *Bs = bc.data_ptr<float>();
+  float *O = out.data_ptr<float>();
+  uint8_t *A = arg.data_ptr<uint8_t>();
+  const int64_t padded = (s.Wp + V - 1) / V * 2 * V;  // a conv row, padded to whole blocks of 2V columns
+  std::vector<float> rows(2 * padded, 0.f);
+  float *top = rows.data(), *bot = rows.data() + padded;
+  for (int64_t n = 0; n < s.B; ++n)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t c = 0; c < s.C; ++c) {
+        const float *img = X + (r * s.B + n) * s.H * s.W;
+        const int64_t rc = r * s.C + c, plane = (n * s.R * s.C + rc) * s.Hp * s.Wp;
+        for (int64_t ip = 0; ip < s.Hp; ++ip) {
+          conv_row(img, Wt + rc * K * K, Bs[rc], 2 * ip, s, top);  // the two rows under this row of windows
+          conv_row(img, Wt + rc * K * K, Bs[rc], 2 * ip + 1, s, bot);
+          for (int64_t jp = 0; jp < s.Wp; jp += V) {  // V windows at a time: their four inputs as four vectors
+            const vec in[4] = {evens(load(top + 2 * jp), load(top + 2 * jp + V)), odds(load(top + 2 * jp), load(top + 2 * jp + V)),
+                               evens(load(bot + 2 * jp), load(bot + 2 * jp + V)), odds(load(bot + 2 * jp), load(bot + 2 * jp + V))};
+            vec m = in[0];
+            ivec a = {};
+            for (int q = 1; q < 4; ++q) {
+              const ivec take = (in[q] > m) | (in[q] != in[q]);  // larger, or NaN
+              m = take ? in[q] : m;
+              a = take ? q : a;
+            }
+            const int64_t width = std::min<int64_t>(V, s.Wp - jp);
+            __builtin_memcpy(O + plane + ip * s.Wp + jp, &m, width * sizeof(float));
+            for (int64_t v = 0; v < width; ++v) A[plane + ip * s.Wp + jp + v] = static_cast<uint8_t>(a[v]);
+          }
+        }
+      }
+  return {out, arg};
+}
+
+// The weight gradient [R, C, K, K] from the gradient g of forward's pooled output and its argmax arg:
+// each image's gradient goes back to the convolution's output where its window's maximum was (zero
+// elsewhere), then is correlated with the image.
+torch::Tensor weight_grad(torch::Tensor x, torch::Tensor g, torch::Tensor arg) {
+  const Shape s = shape_of(x, g.size(1) / x.size(0));
+  TORCH_CHECK(g.dim() == 4 && g.size(0) == s.B && g.size(1) == s.R * s.C && g.size(2) == s.Hp && g.size(3) == s.Wp
+              && arg.sizes() == g.sizes() && arg.scalar_type() == torch::kUInt8,
+              "first_conv: the gradient and argmax of forward's output, [B, R*C, Ho/2, Wo/2]");
+  auto xc = x.contiguous(), gc = g.contiguous(), ac = arg.contiguous();
+  const float *X = xc.data_ptr<float>(), *G = gc.data_ptr<float>();
+  const uint8_t *A = ac.data_ptr<uint8_t>();
+  auto gw = torch::zeros({s.R, s.C, K, K}, torch::dtype(torch::kDouble));
+  double *GW = gw.data_ptr<double>();
+  const int64_t blocks = (s.Wp + V - 1) / V, stride = blocks * 2 * V;  // the spread gradient's padded rows
+  std::vector<float> full(s.Ho * stride, 0.f);
+  for (int64_t n = 0; n < s.B; ++n)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t c = 0; c < s.C; ++c) {
+        const int64_t rc = r * s.C + c, plane = (n * s.R * s.C + rc) * s.Hp * s.Wp;
+        for (int64_t ip = 0; ip < s.Hp; ++ip)
+          for (int64_t jp = 0; jp < s.Wp; jp += V) {  // V windows: each one's gradient to its maximum's place
+            const int64_t width = std::min<int64_t>(V, s.Wp - jp), at = plane + ip * s.Wp + jp;
+            vec gv = {};
+            ivec a = {};
+            __builtin_memcpy(&gv, G + at, width * sizeof(float));
+            for (int64_t v = 0; v < width; ++v) a[v] = A[at + v];
+            const vec zero = {};
+            float *up = full.data() + 2 * ip * stride + 2 * jp, *down = up + stride;
+            store(up, interleave_lo(a == 0 ? gv : zero, a == 1 ? gv : zero));
+            store(up + V, interleave_hi(a == 0 ? gv : zero, a == 1 ? gv : zero));
+            store(down, interleave_lo(a == 2 ? gv : zero, a == 3 ? gv : zero));
+            store(down + V, interleave_hi(a == 2 ? gv : zero, a == 3 ? gv : zero));
+          }
+        correlate(X + (r * s.B + n) * s.H * s.W, full.data(), stride, s, GW + rc * K * K);
+      }
+  return gw.to(torch::kFloat);
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &forward, "LeNet-5's first convolution and max-pool, for a stack of runs");
+  m.def("weight_grad", &weight_grad, "their weight gradient");
+}

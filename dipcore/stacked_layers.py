@@ -1,0 +1,178 @@
+"""A stack of R plain networks (MLP-7 and LeNet-5, Tables 1, 3 and 7) trained layer by layer,
+without ``vmap`` (issue 36).
+
+``vmap`` runs each layer of R networks as one batched operation, but in shapes a CPU computes
+slowly, and it moves the run axis in and out of every convolution (copies). Here a stack's
+activations keep one layout from layer to layer:
+
+* **Linear layers** (``StackedLinear``): ``[R, B, D]``. vmap's backward pass computes the weight
+  gradient as ``x^T g`` (``[R, D, B] @ [R, B, H]``), which the CPU's batched GEMM runs 7x slower
+  than the same numbers as ``g^T x`` (measured, one thread: 3.1 ms against 0.42 ms for ten runs
+  of MLP-7's first layer pruned at 0.9, a batch of 100); ``StackedLinear`` is that layer with its
+  backward pass written out in the fast orientation.
+* **Convolutions**: ``[B, R*C, H, W]``, run r's channels in block r, so that each convolution of
+  the stack is one grouped convolution (``groups=R``), each max-pool and activation one call,
+  with no copy between layers; stored channels-last (``[B, H, W, R*C]``) when
+  ``runs_innermost`` (oneDNN's grouped convolution is much faster that way when each run has
+  one channel, ``train.runs_innermost_layout``). A batch shared by every run (test accuracy)
+  goes through the first convolution as one ordinary convolution with the R runs' filters.
+* **The first convolution and max-pool** of a LeNet-5 (one channel in, 5x5; 2x2), on a batch per
+  run, can take dipcore's C++ kernel (``dipcore.kernels``, trainer ``stacked-conv-kernel``): in
+  oneDNN the convolution's weight gradient is the largest cost of a pruned LeNet-5's step (9 of 18
+  ms, ten runs at ratio 0.9), 1.3 ms in the kernel, and the fused max-pool never writes the 28x28
+  output. It reads each run's images where the gather put them (``[R, B, H, W]``) and writes
+  ``[B, R*C, H, W]``, channels-first; the next convolution gets the layout it wants.
+* A max-pool right after a monotone activation (ReLU, Tanh, identity) is taken first:
+  ``pool(act(z)) = act(pool(z))`` in value, on a quarter of the elements (LeNet-5). The gradient
+  is the same too: the pool's maximum is the same element either way (up to exact ties, whose
+  gradient through ReLU is zero anyway).
+
+Same arithmetic as ``torch.nn`` layers, summed in another order: results differ from the ``vmap``
+path by float32 rounding (tests/test_train.py).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh, nn.Identity: None}  # all monotone
+
+
+class StackedLinear(torch.autograd.Function):
+    """``z[r] = x[r] @ W[r]^T + b[r]`` for stacked ``x [R, B, D]``, ``W [R, H, D]``, ``b [R, H]``
+    (``x`` may also be one ``[B, D]`` batch shared by every run)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return torch.baddbmm(bias.unsqueeze(1), x.expand(len(weight), *x.shape[-2:]), weight.mT)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        gx = torch.bmm(g, weight) if ctx.needs_input_grad[0] else None
+        if gx is not None and x.dim() == 2:
+            gx = gx.sum(0)
+        gw = torch.bmm(g.mT, x.expand(len(weight), *x.shape[-2:])) if ctx.needs_input_grad[1] else None
+        gb = g.sum(1) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def plan(model: nn.Module) -> list[tuple] | None:
+    """The layers of ``model`` as steps for ``forward``, in the order they run: ``("conv", index,
+    weight name, bias name, module)``, ``("pool", module)``, ``("act", function)``, ``("flatten",)``,
+    ``("linear", index, weight name, bias name)`` (``index``: the layer's position in ``model``).
+    None when the model is not a plain network: an ``nn.Sequential`` of biased ``Conv2d`` layers
+    (ungrouped), ``MaxPool2d``, ReLU, Tanh and Identity, one ``Flatten``, then biased ``Linear``
+    layers and those activations."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    out, flat = [], False
+    for i, m in enumerate(model):
+        if isinstance(m, nn.Flatten) and not flat:
+            out.append(("flatten",))
+            flat = True
+        elif isinstance(m, nn.Linear) and m.bias is not None and flat:
+            out.append(("linear", i, f"{i}.weight", f"{i}.bias"))
+        elif isinstance(m, nn.Conv2d) and m.bias is not None and m.groups == 1 and m.padding_mode == "zeros" \
+                and not flat:
+            out.append(("conv", i, f"{i}.weight", f"{i}.bias", m))
+        elif isinstance(m, nn.MaxPool2d) and not m.return_indices and not flat:
+            if out and out[-1][0] == "act":  # a monotone activation commutes with the max
+                out.insert(len(out) - 1, ("pool", m))
+            else:
+                out.append(("pool", m))
+        elif type(m) in ACTIVATIONS:
+            if ACTIVATIONS[type(m)] is not None:
+                out.append(("act", ACTIVATIONS[type(m)]))
+        else:
+            return None
+    return out if flat else None
+
+
+def has_conv(steps: list[tuple]) -> bool:
+    return any(s[0] == "conv" for s in steps)
+
+
+def kernel_fits(steps: list[tuple], input_shape: tuple[int, ...]) -> bool:
+    """Whether the network begins as ``dipcore.kernels``' kernel computes it: a convolution with one
+    input channel, 5x5, stride 1, no padding or dilation, then a 2x2 max-pool of stride 2 (LeNet-5),
+    on ``input_shape`` (``[C, H, W]``) giving an even output at least 16 columns wide."""
+    if len(steps) < 2 or steps[0][0] != "conv" or steps[1][0] != "pool":
+        return False
+    m, p = steps[0][4], steps[1][1]
+    size = [n - 4 for n in input_shape[1:]]
+    return (m.in_channels == 1 and m.kernel_size == (5, 5) and m.stride == (1, 1) and m.padding == (0, 0)
+            and m.dilation == (1, 1) and input_shape[0] == 1 and size[1] >= 16 and all(n % 2 == 0 for n in size)
+            and p.kernel_size in (2, (2, 2)) and p.stride in (2, (2, 2)) and p.padding in (0, (0, 0))
+            and p.dilation in (1, (1, 1)) and not p.ceil_mode)
+
+
+class FirstConv(torch.autograd.Function):
+    """The first convolution and max-pool of R runs on their own one-channel images ``x [R, B, H,
+    W]``, by the C++ kernel ``ext`` (``dipcore.kernels.first_conv()``): ``[B, R*C, (H-4)/2,
+    (W-4)/2]``. No gradient for the images (they are data)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, ext):
+        out, arg = ext.forward(x, weight.flatten(1, 2), bias)  # weight [R, C, 1, 5, 5]
+        ctx.save_for_backward(x, arg)
+        ctx.ext, ctx.shape = ext, weight.shape
+        ctx.mark_non_differentiable(arg)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, arg = ctx.saved_tensors
+        gw = ctx.ext.weight_grad(x, g, arg).view(ctx.shape) if ctx.needs_input_grad[1] else None
+        gb = g.sum((0, 2, 3)).view(len(x), -1) if ctx.needs_input_grad[2] else None
+        return None, gw, gb, None
+
+
+def forward(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor,
+            runs_innermost: bool = False, kernel=None) -> torch.Tensor:
+    """Logits ``[R, B, C]`` of the stacked network (``params``: by name, stacked ``[R, ...]``) on
+    images ``x``: ``[R, B, C, H, W]`` (a batch per run) or ``[B, C, H, W]`` (one batch for every
+    run). ``runs_innermost``: convolutions see channels-last activations. ``kernel``: the C++
+    first-convolution module (``dipcore.kernels.first_conv()``), for a batch per run where
+    ``kernel_fits``."""
+    R = len(next(iter(params.values())))
+    shared = x.dim() == 4
+    h = x
+    if kernel is not None and not shared:  # the first convolution and max-pool
+        _, _, w, b, _ = steps[0]
+        h = FirstConv.apply(x.flatten(1, 2), params[w], params[b], kernel)  # [B, R*C, H', W']
+        steps = steps[2:]
+    elif not shared and has_conv(steps):  # [R, B, C, H, W] -> [B, R*C, H, W], run r's channels in block r
+        if runs_innermost:
+            h = x.permute(1, 3, 4, 0, 2).contiguous().flatten(3).permute(0, 3, 1, 2)  # stored [B, H, W, R*C]
+        else:
+            h = x.transpose(0, 1).flatten(1, 2)
+    for step in steps:
+        kind = step[0]
+        if kind == "conv":
+            _, _, w, b, m = step
+            weight, bias = params[w].flatten(0, 1), params[b].flatten()
+            if shared:  # the R runs' filters on the one batch: an ordinary convolution
+                if runs_innermost:
+                    h = h.contiguous(memory_format=torch.channels_last)
+                h = F.conv2d(h, weight, bias, m.stride, m.padding, m.dilation)
+                shared = False
+            else:
+                if runs_innermost:  # a no-op unless the layer before was the kernel's
+                    h = h.contiguous(memory_format=torch.channels_last)
+                h = F.conv2d(h, weight, bias, m.stride, m.padding, m.dilation, groups=R)
+        elif kind == "pool":
+            m = step[1]
+            h = F.max_pool2d(h, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
+        elif kind == "act":
+            h = step[1](h)
+        elif kind == "flatten":
+            if h.dim() == 4 and not shared:  # [B, R*C, H, W] -> [R, B, C*H*W]
+                h = h.reshape(h.shape[0], R, -1).transpose(0, 1)
+            else:  # images, per run [R, B, C, H, W] or shared [B, C, H, W]
+                h = h.flatten(-3)
+        else:
+            h = StackedLinear.apply(h, params[step[2]], params[step[3]])
+    return h

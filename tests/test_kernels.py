@@ -1,0 +1,116 @@
+"""dipcore's C++ kernel (LeNet-5's first convolution and max-pool for a stack of runs, issue 36)
+against PyTorch's own layers, and the fallback where it is not built."""
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dipcore import kernels, nets, pruning, schedule, train
+
+needs_compiler = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                                    reason="no C++ compiler: the kernel cannot be built here")
+
+
+def _reference(x, w, b):
+    """PyTorch's layers on the stack: [R, B, H, W] images, [R, C, 5, 5] weights -> [B, R*C, H', W']."""
+    R, C = w.shape[:2]
+    return F.max_pool2d(F.conv2d(x.transpose(0, 1), w.reshape(R * C, 1, 5, 5), b.flatten(), groups=R), 2,
+                        return_indices=True)
+
+
+@needs_compiler
+@pytest.mark.parametrize("R,B,C", [(3, 7, 1), (2, 5, 3), (1, 4, 6)])
+def test_the_kernel_computes_pytorchs_convolution_max_pool_and_weight_gradient(R, B, C):
+    """The pooled output (to float32 rounding), the window maximum it took (the same one as
+    max_pool2d) and the weight gradient (against float64 autograd, to 1e-5 relative)."""
+    ext = kernels.first_conv()
+    assert ext is not None, "a C++ compiler is here, so the kernel must build (python -m dipcore kernels says why not)"
+    g = torch.Generator().manual_seed(R * 100 + C)
+    x, w, b = torch.randn(R, B, 32, 32, generator=g), torch.randn(R, C, 5, 5, generator=g), torch.randn(R, C, generator=g)
+    out, arg = ext.forward(x, w, b)
+    ref, idx = _reference(x, w, b)
+    assert out.shape == (B, R * C, 14, 14) and torch.allclose(out, ref, atol=1e-5)
+    row, col = idx // 28, idx % 28  # max_pool2d's flat index in the 28x28 output -> the window position
+    assert torch.equal(arg.long(), (row % 2) * 2 + col % 2)
+    grad_out = torch.randn(out.shape, generator=g)
+    w64 = w.double().requires_grad_(True)
+    ref64, _ = _reference(x.double(), w64, b.double())
+    (want,) = torch.autograd.grad((ref64 * grad_out.double()).sum(), w64)
+    got = ext.weight_grad(x, grad_out, arg)
+    assert got.dtype == torch.float32 and torch.allclose(got.double(), want, rtol=1e-5, atol=1e-5 * want.abs().max())
+
+
+@needs_compiler
+def test_ties_in_a_window_go_to_its_first_maximum_as_in_pytorch():
+    """A constant image gives every window four equal values: the kernel takes the top left one, as
+    max_pool2d does, so its gradient goes where PyTorch's goes."""
+    x, w, b = torch.ones(1, 2, 32, 32), torch.full((1, 1, 5, 5), 0.5), torch.zeros(1, 1)
+    out, arg = kernels.first_conv().forward(x, w, b)
+    assert torch.equal(out, torch.full_like(out, 12.5)) and int(arg.max()) == 0
+
+
+@needs_compiler
+def test_the_kernel_refuses_shapes_it_does_not_compute():
+    ext = kernels.first_conv()
+    with pytest.raises(RuntimeError, match="at least 16 wide"):
+        ext.forward(torch.randn(1, 2, 12, 12), torch.randn(1, 1, 5, 5), torch.randn(1, 1))
+    with pytest.raises(RuntimeError, match="float32"):
+        ext.forward(torch.randn(1, 2, 32, 32).double(), torch.randn(1, 1, 5, 5), torch.randn(1, 1))
+
+
+@needs_compiler
+@pytest.mark.parametrize("name", ["lenet5-relu", "lenet5-linear"])
+def test_a_stack_on_the_kernel_trains_as_on_the_pure_pytorch_path(name, synthetic):
+    """Pruned LeNet-5s (0.9; and at 0.5, three channels in the first layer) trained two epochs on
+    each path: the same losses, accuracy, mean JSV and weights to float32 rounding; really two paths."""
+    for ratio in (0.9, 0.5):
+        models = [nets.seeded_build(name, s, pruning.pruned_widths(name, ratio)) for s in range(3)]
+        scheds = [schedule.parse(s) for s in ("0:0.05,1:0.01", "0:0.02", "0:0.001,1:0.1")]
+        kw = dict(jsv_examples=20, progress=False, keep_weights=True)
+        a, b = (train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, trainer=t, **kw)
+                for t in ("stacked-conv", "stacked-conv-kernel"))
+        assert b[0].trainer == "stacked-conv-kernel" and b[0].conv_input == "channels_last"
+        for x, y in zip(a, b):
+            assert x.metrics["train_loss"][1:] == pytest.approx(y.metrics["train_loss"][1:], rel=1e-5)
+            assert x.metrics["jsv_mean"] == pytest.approx(y.metrics["jsv_mean"], rel=1e-4)
+            assert x.metrics["test_acc"] == pytest.approx(y.metrics["test_acc"], abs=1.0)
+            for k, v in x.state_dict.items():  # LeNet-5-Linear's near-ties (see test_train): a wider atol
+                assert torch.allclose(y.state_dict[k], v, rtol=1e-4, atol=1e-4 if "linear" in name else 1e-6), k
+        assert any(not torch.equal(x.state_dict[k], y.state_dict[k]) for x, y in zip(a, b) for k in x.state_dict)
+
+
+def test_without_the_kernel_lenet_stacks_train_on_the_pure_pytorch_path(monkeypatch, synthetic):
+    """Where the kernel is not built (no compiler; DIPBOOK_KERNELS=0), the engine picks
+    ``stacked-conv``; asking for the kernel's path then is a clear error; a checkpoint written on it
+    resumes on the pure-PyTorch path, with a warning."""
+    lenet = nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", 0.9))
+    monkeypatch.setenv("DIPBOOK_KERNELS", "0")
+    kernels.first_conv.cache_clear()
+    try:
+        assert kernels.first_conv() is None
+        assert train.trainer_for(lenet, "cpu") == "stacked-conv"
+        with pytest.raises(ValueError, match="needs dipcore's C\\+\\+ kernel, which is not built here"):
+            train.Stack([lenet], "cpu", trainer="stacked-conv-kernel")
+        st = train.Stack([lenet], "cpu")
+        st.trainer = "stacked-conv-kernel"  # as a checkpoint written where it was built
+        bufs, orders = [torch.zeros_like(p) for p in st.params], [torch.Generator().manual_seed(0)]
+        results, alive = [train.RunResult()], torch.ones(1, dtype=torch.bool)
+        import tempfile, pathlib
+        ck = pathlib.Path(tempfile.mkdtemp()) / "ck.pt"
+        train._save(ck, "job", 2, st, bufs, orders, results, alive)
+        again = train.Stack([lenet], "cpu")
+        with pytest.warns(UserWarning, match="not built here: it goes on on the pure-PyTorch path"):
+            assert train._restore(ck, "job", again, bufs, orders, results, alive)[0] == 2
+        assert again.trainer == "stacked-conv"
+    finally:
+        kernels.first_conv.cache_clear()
+
+
+@needs_compiler
+def test_the_engine_takes_the_kernel_where_it_fits():
+    lenet = nets.build("lenet5-relu")
+    assert train.trainers(lenet) == ["vmap", "stacked-conv", "stacked-conv-kernel"]
+    assert train.trainer_for(lenet, "cpu") == "stacked-conv-kernel" and train.trainer_for(lenet, "cuda") == "vmap"
+    assert train.trainers(nets.build("mlp7-relu")) == ["vmap", "stacked-mlp"]
+    assert train.trainers(nets.build("resnet20")) == ["vmap"]

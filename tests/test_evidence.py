@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 import torch
@@ -379,3 +380,41 @@ def test_table3_cell_by_cell_beside_the_papers_cells():
     assert (table.drop(index=(0.9, "90 epochs", 0.01)).agrees == "yes").all()
     assert line.startswith("16 of 17 cells agree with the paper's within noise (Welch, p >= 0.05); differ: 0.9 90 epochs LR 0.01 (-")
     assert line.endswith("; 1 cell pending (runs not stored yet).")
+
+
+def test_the_spread_across_pretrained_networks_says_which_differences_another_network_could_make():
+    """Issue 33: with the sd of each cell's mean across pretrained networks (the robustness grid),
+    a cell that differs from the paper's by less than twice its sd is counted as one another network
+    could give, one by more is named; cells the grid does not cover say so."""
+    table = pd.DataFrame([
+        {"pruning ratio": 0.9, "setting": "90 epochs", "LR": 0.001, "difference": -0.9, "agrees": "no",
+         "sd across pretrained networks": "0.50"},
+        {"pruning ratio": 0.9, "setting": "OrthP, 90 epochs", "LR": 0.01, "difference": -0.13, "agrees": "no",
+         "sd across pretrained networks": "0.01"},
+        {"pruning ratio": 0.9, "setting": "90 epochs", "LR": 0.01, "difference": 0.02, "agrees": "yes",
+         "sd across pretrained networks": "0.02"},
+        {"pruning ratio": 0.9, "setting": "Scratch", "LR": "–", "difference": -1.5, "agrees": "no",
+         "sd across pretrained networks": "not measured"},
+    ]).set_index(["pruning ratio", "setting", "LR"])
+    note = evidence.network_note(table)
+    assert note == ("Across five pretrained networks (the robustness grid) a cell's mean moves by an sd of 0.01-0.50 "
+                    "points (3 of 4 cells measured); of the 2 measured cells that differ from the paper's, 1 differ by "
+                    "less than twice their cell's sd (as another pretrained network could) and 1 by more: 0.9 OrthP, "
+                    "90 epochs LR 0.01 (-0.13, sd 0.01).")
+    assert evidence.network_note(table.drop(columns="sd across pretrained networks")) == ""
+
+
+def test_the_spread_across_pretrained_networks_is_the_sd_of_each_networks_cell_mean():
+    """``robustness.network_spread``: per complete cell, the sd (n - 1) over networks of the mean of
+    each network's seeds; a cell missing a run, or covered by one network only, has none."""
+    from dipcore.book.chapters import robustness
+
+    rows = []
+    for p, base in enumerate((90.0, 91.0, 93.0)):
+        for seed, off in enumerate((-0.1, 0.1)):
+            rows.append({"pretrained": p, "ratio": 0.9, "setting": "90 epochs", "lr": 0.01, "final_acc": base + off,
+                         "status": "ok"})
+            rows.append({"pretrained": p, "ratio": 0.8, "setting": "90 epochs", "lr": 0.01, "final_acc": base,
+                         "status": "missing" if (p, seed) == (2, 1) else "ok"})
+    spread = robustness.network_spread(pd.DataFrame(rows))
+    assert spread == {(0.9, "90 epochs", 0.01): (pytest.approx(float(np.std([90, 91, 93], ddof=1))), 3)}

@@ -160,11 +160,13 @@ def results_table(frame, paper_table: int, net: str, column: str = "final_acc"):
                                              for c in out.columns])
     return out
 
-def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc"):
+def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc", network_sd: dict | None = None):
     """Tables 3 / 7 cell by cell (issue 33): each cell whose runs are all stored (ratio, setting,
     LR; scratch has one) beside the paper's same cell, with ``agreement.cell`` (Welch's test from
     the paper's printed mean (std) over its 5 runs); and the table's one-line summary
-    (``agreement.summary``), which also counts the cells still pending. Returns (frame, line)."""
+    (``agreement.summary``), which also counts the cells still pending. ``network_sd`` (by
+    (ratio, setting, LR): (sd, networks), ``robustness.network_spread``) adds how far each cell's
+    mean moves with the pretrained network, where measured. Returns (frame, line)."""
     from . import agreement
 
     rows, cells, waiting = [], {}, 0
@@ -181,12 +183,45 @@ def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc")
         rows.append({"pruning ratio": ratio, "setting": setting, "LR": "–" if lr is None else lr,
                      "ours": f"{c['mean']:.2f} ({c['std']:.2f})", "paper (MNIST)": _fmt_paper(p),
                      "difference": round(c["difference"], 2), "p": None if c["p"] is None else round(c["p"], 3),
-                     "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"})
+                     "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"}
+                    | ({} if network_sd is None else {"sd across pretrained networks": _sd(network_sd, ratio, setting, lr)}))
     line = agreement.summary(cells) if cells else "No cell has all its runs stored yet."
     if waiting:
         line = line[:-1] + f"; {waiting} cell{'s' if waiting != 1 else ''} pending (runs not stored yet)."
     table = pd.DataFrame(rows).set_index(["pruning ratio", "setting", "LR"]) if rows else pd.DataFrame()
     return table, line
+
+def _sd(network_sd: dict, ratio, setting, lr) -> str:
+    got = network_sd.get((float(ratio), setting, None if lr is None else float(lr)))
+    return "not measured" if got is None else f"{got[0]:.2f}"
+
+
+def network_note(table) -> str:
+    """For ``cell_agreement``'s table with its column of sd across pretrained networks: of the cells
+    that differ from the paper's, how many differ by less than twice that sd (as a cell from another
+    pretrained network might), and which by more; "" without the column."""
+    col = "sd across pretrained networks"
+    if table.empty or col not in table:
+        return ""
+    measured = table[table[col] != "not measured"]
+    if measured.empty:
+        return "How far a cell moves with the pretrained network is not measured yet for these cells."
+    sds = measured[col].astype(float)
+    differ = measured[measured.agrees == "no"]
+    within = differ[differ.difference.abs() < 2 * differ[col].astype(float)]
+    beyond = differ.drop(within.index)
+    name = lambda i: f"{i[0]} {i[1]}" + ("" if i[2] == "–" else f" LR {i[2]}")  # noqa: E731
+    line = (f"Across five pretrained networks (the robustness grid) a cell's mean moves by an sd of "
+            f"{sds.min():.2f}-{sds.max():.2f} points ({len(measured)} of {len(table)} cells measured)")
+    if differ.empty:
+        return line + "."
+    line += (f"; of the {len(differ)} measured cells that differ from the paper's, {len(within)} differ by less "
+             "than twice their cell's sd (as another pretrained network could)")
+    if len(beyond):
+        line += f" and {len(beyond)} by more: " + ", ".join(
+            f"{name(i)} ({r.difference:+.2f}, sd {float(r[col]):.2f})" for i, r in beyond.iterrows())
+    return line + "."
+
 
 def acc(frame, ratio, setting, lr, column="final_acc") -> list[float]:
     """The ``column`` values of the runs of one setting at one ratio and LR (``runs_frame``'s rows)."""

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 
 from .. import claims, grids, mechanism, paper, plotting, spec
 from ..chapter import Chapter, glue
-from ..evidence import acc, best_lr, cell_agreement, complete, hypothesis_verdicts, lr_gain, results_table, runs_frame
+from ..evidence import acc, best_lr, cell_agreement, complete, network_note, hypothesis_verdicts, lr_gain, results_table, runs_frame
 from . import robustness
 
 GRIDS = ("table3",)
@@ -217,11 +217,15 @@ def table3(ch: Chapter) -> Table3Page:
                   f"from isometry (middle: {plotting.DISTANCE_TEXT}) and test accuracy (bottom) during finetuning of "
                   "pruned MLP-7-Linear, LR 0.01 against LR 0.001: mean over seeds (line), range (band).", seeds=n_seeds)
     found = [v for h in (1, 2, 3, 4) for v in hypothesis_verdicts(frame, h)] + table3_extra_verdicts(frame)
-    agreement, line = cell_agreement(frame, 3, NET)
+    spread = robustness.network_spread(robustness.runs(ch, NET, compute=False)[0])
+    agreement, line = cell_agreement(frame, 3, NET, network_sd=spread)
     glue("t3_agreement", line if ch.data_name == "mnist" else
          f"(our runs on {ch.label}, the paper's on MNIST: a difference is expected) {line}")
+    glue("t3_network_spread", network_note(agreement) or "How far a cell moves with the pretrained network is not "
+         "measured for this table.")
     agreement_caption = ("**Table 3, cell by cell.** Our final test accuracy (%), mean (std) over seeds, beside the "
                          "paper's same cell; difference (ours - paper) and Welch's p from the paper's printed mean (std) "
-                         "over its 5 runs (`dipcore.book.agreement.cell`).")
+                         "over its 5 runs (`dipcore.book.agreement.cell`); the sd of the cell's mean across five "
+                         "pretrained networks (the robustness grid, `robustness.network_spread`), where measured.")
     return Table3Page(frame, results_table(frame, 3, NET), caption, results_table(frame, 3, NET, column="best_acc"),
                       found, mechanism.verdicts(frame), agreement, agreement_caption)

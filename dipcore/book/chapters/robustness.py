@@ -114,6 +114,20 @@ def gain(frame, pretrained: int, ratio: float, setting: str) -> tuple[float, flo
     return float(a.mean() - b.mean()), se
 
 
+def network_spread(frame) -> dict[tuple[float, str, float], tuple[float, int]]:
+    """Per cell (ratio, setting, LR) whose runs are stored for every pretrained network: the sd
+    across networks of the cell's mean final accuracy (each network's finetuning seeds averaged),
+    and the number of networks. Every run of a table like Table 3 starts from one pretrained
+    network: this is how far its cells move with another (issue 33)."""
+    out = {}
+    pres = sorted(frame.pretrained.unique())
+    for (ratio, setting, lr), g in frame.groupby(["ratio", "setting", "lr"]):
+        if len(pres) > 1 and evidence.complete(g) and set(g.pretrained) == set(pres):
+            means = g.groupby("pretrained").final_acc.mean()
+            out[float(ratio), setting, float(lr)] = (float(means.std(ddof=1)), len(means))
+    return out
+
+
 def gains_table(frame):
     """The LR gain per (ratio, setting) with each pretrained network, its mean and spread across
     networks, and the spread one network's gain has from its finetuning seeds alone (the standard

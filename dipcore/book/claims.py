@@ -79,6 +79,10 @@ class Verdict:
         what = {CLAIM: "", BEYOND: " *(beyond the paper)*", CHECK: " *(a check: holds by construction)*"}[self.kind]
         return f"**{MARKS[self.verdict]} {self.verdict}**{what} — {self.claim} ({self.source}). {self.evidence}"
 
+    def with_evidence(self, before: str = "", after: str = "") -> "Verdict":
+        """The same verdict, its evidence with ``before`` put in front and ``after`` added ("; ")."""
+        return dataclasses.replace(self, evidence="; ".join(t for t in (before, self.evidence, after) if t))
+
     def as_kind(self, kind: str) -> "Verdict":
         """The same verdict, of another kind."""
         if kind not in KINDS:

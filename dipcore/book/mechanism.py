@@ -101,7 +101,7 @@ def verdicts(frame, command: str | dict | None = None, source: str = SOURCE) -> 
             if not (v := wait(claim, [plain])):
                 d = curves(runs(plain, lr))
                 v = claims.greater(d[:, 0], d[:, -1], claim, source, unit=" orders of magnitude")
-                v = _with(v, f"|log10 mean JSV| {d[:, 0].mean():.2f} right after pruning, {d[:, -1].mean():.2f} at the end")
+                v = v.with_evidence(before=f"|log10 mean JSV| {d[:, 0].mean():.2f} right after pruning, {d[:, -1].mean():.2f} at the end")
             out.append(v)
 
         claim = pre + f"with LR 0.01 the pruned network comes within a factor of {NEAR:g} of isometry in fewer epochs than with LR 0.001 (90 epochs)"
@@ -110,7 +110,7 @@ def verdicts(frame, command: str | dict | None = None, source: str = SOURCE) -> 
             v = claims.greater(lo, hi, claim, source, unit=" epochs")
             never = f"; never within it: {n_hi} run(s) at LR 0.01, {n_lo} at LR 0.001 (counted as the last epoch + 1)" \
                 if n_hi or n_lo else ""
-            v = _with(v, f"first such epoch, mean over runs: {hi.mean():.1f} at LR 0.01, {lo.mean():.1f} at LR 0.001{never}")
+            v = v.with_evidence(before=f"first such epoch, mean over runs: {hi.mean():.1f} at LR 0.01, {lo.mean():.1f} at LR 0.001{never}")
         out.append(v)
 
         claim = pre + f"right after OrthP, before any step, the mean JSV is within a factor of {NEAR:g} of 1"
@@ -149,7 +149,3 @@ def _gaps(hi, lo, claim: str, source: str) -> claims.Verdict:
                           f"one-sample t-test of their Fisher z, {claims._p(p)}", effect=float(np.tanh(z.mean())))
 
 
-def _with(v: claims.Verdict, text: str) -> claims.Verdict:
-    import dataclasses
-
-    return dataclasses.replace(v, evidence=f"{text}; {v.evidence}")

@@ -64,6 +64,11 @@ class RunStore:
         path = self.path(specmod.key(spec))
         return self._read(path, spec) if path.exists() else None
 
+    def by_key(self, key: str) -> dict | None:
+        """The stored record filed under ``key``, checked as ``get`` checks it; None if absent."""
+        path = self.path(key)
+        return self._read(path) if path.exists() else None
+
     def _read(self, path: Path, spec: dict | None = None, weights: bool = True) -> dict:
         """Read and check one record: it parses, its checksum holds, it is filed under the key
         of its spec (and that spec is ``spec`` when given), and (``weights``) its weights are intact."""

@@ -30,14 +30,12 @@ DRIFT_CSV = "data/drift/stack_composition.csv"  # written by benchmarks/stack_dr
 
 def _seed_std(store, key: str) -> float:
     """The std over seeds 0-4 of the final test accuracy of the stored run ``key``'s setting."""
-    import json
-
     import numpy as np
 
-    path = store.path(key)
-    if not path.exists():
+    rec = store.by_key(key)
+    if rec is None:
         return float("nan")
-    spec = json.loads(path.read_text())["spec"]
+    spec = rec["spec"]
     accs = [r["final_acc"] for r in (store.get(dict(spec, seed=s)) for s in range(5)) if r]
     return float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan")
 

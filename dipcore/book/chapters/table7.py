@@ -5,7 +5,6 @@ as verdicts. Shows what is stored and says what is pending.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -32,7 +31,7 @@ def _at_better_lrs(frame, ratio: float, a: str, b: str, names: tuple[str, str], 
     evidence: ``claims.greater`` ("helps", "beats") or ``claims.not_above`` ("does not help", issue 38)."""
     (xa, la), (xb, lb) = best_lr(frame, ratio, a), best_lr(frame, ratio, b)
     v = rule(xa, xb)
-    return dataclasses.replace(v, evidence=f"{v.evidence}; {names[0]} at LR {la}, {names[1]} at LR {lb}")
+    return v.with_evidence(after=f"{names[0]} at LR {la}, {names[1]} at LR {lb}")
 
 
 def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:

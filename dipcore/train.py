@@ -118,7 +118,7 @@ def trainer_for(model: nn.Module, device: str | torch.device) -> str:
     """How ``Stack`` runs a training step of this architecture: on a CPU, the fastest path that can
     train it (``trainers``: written-out layers, MLP-7 2.5x faster than vmap; LeNet-5 with the C++
     kernel where it is built, else without; issue 36, ``benchmarks/bench_engine.py``), else
-    ``"vmap"`` (a GPU). Test accuracy uses the same path; JSVs always use ``vmap``."""
+    ``"vmap"`` (a GPU). Test accuracy uses the same path; JSVs too with the C++ kernel, else ``vmap``."""
     if torch.device(device).type != "cpu":
         return "vmap"
     paths = trainers(model)
@@ -236,6 +236,9 @@ class Stack:
         Jacobian does not depend on the others)."""
         self.base.train(False)
         params = tuple(p.detach() for p in self.params)
+        if self.kernel is not None:  # LeNet-5: through the C++ kernel's transpose (stacked_layers)
+            return stacked_layers.kernel_singular_values(self.steps, dict(zip(self.names, params)), x, self.kernel,
+                                                         self.runs_innermost)
         if self.steps and not self.linear and [s[0] for s in self.steps[:2]] == ["flatten", "linear"]:  # an MLP:
             _, i, w, b = self.steps[1]  # J = J_rest W1 (jsv's head)
             cut = i + 1  # the rest of the network: the modules after the first Linear

@@ -114,3 +114,31 @@ def test_the_engine_takes_the_kernel_where_it_fits():
     assert train.trainer_for(lenet, "cpu") == "stacked-conv-kernel" and train.trainer_for(lenet, "cuda") == "vmap"
     assert train.trainers(nets.build("mlp7-relu")) == ["vmap", "stacked-mlp"]
     assert train.trainers(nets.build("resnet20")) == ["vmap"]
+
+
+@needs_compiler
+@pytest.mark.parametrize("name,ratio", [("lenet5-relu", 0.9), ("lenet5-linear", 0.9), ("lenet5-relu", 0.5)])
+def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(name, ratio):
+    """Eq. 1's JSVs of a stack on the kernel's path (its ``input_grad``: the Jacobian's rows through
+    the first layer) equal those of each network's own per-example Jacobian (``jsv.singular_values``,
+    jacrev through its nn.Module), to float32 rounding."""
+    from dipcore import jsv, stacked_layers
+
+    models = [nets.seeded_build(name, s, pruning.pruned_widths(name, ratio)) for s in range(3)]
+    x = torch.randn(7, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    st = train.Stack(models, "cpu", trainer="stacked-conv-kernel")
+    got = st.singular_values(x, chunk=3)
+    want = torch.stack([jsv.singular_values(m, x) for m in models])
+    assert got.shape == want.shape == (3, 7, 10)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+    g = torch.Generator().manual_seed(2)  # and the transpose alone, against autograd's
+    xs, w, b = torch.randn(2, 3, 32, 32, generator=g), torch.randn(2, 2, 5, 5, generator=g), torch.randn(2, 2, generator=g)
+    ext = kernels.first_conv()
+    z, arg = ext.forward(xs, w, b)
+    rows = torch.randn(3 * 4, *z.shape[1:], generator=g)  # 4 rows per example
+    got = ext.input_grad(rows, arg, w, 4, 32, 32)
+    xg = xs.repeat_interleave(4, 1).requires_grad_(True)  # [R, 12, H, W]
+    ref, _ = _reference(xg, w, b)
+    (want,) = torch.autograd.grad((ref * rows).sum(), xg)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert stacked_layers.kernel_fits(st.steps, nets.INPUT_SHAPE)

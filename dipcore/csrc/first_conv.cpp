@@ -162,7 +162,67 @@ torch::Tensor weight_grad(torch::Tensor x, torch::Tensor g, torch::Tensor arg) {
   return gw.to(torch::kFloat);
 }
 
+// The transpose (a Jacobian's rows, for the JSVs of Eq. 1): from g, gradients of forward's pooled output
+// [M, R*C, Ho/2, Wo/2], where row m belongs to example m / rep (arg: forward's argmax for those examples,
+// [M / rep, R*C, Ho/2, Wo/2]), the gradient with respect to the images, [R, M, H, W]: each channel's
+// gradient spread back to its windows' maxima, then convolved with the filter (a full correlation).
+torch::Tensor input_grad(torch::Tensor g, torch::Tensor arg, torch::Tensor w, int64_t rep, int64_t H, int64_t W) {
+  const int64_t R = w.size(0), C = w.size(1), M = g.size(0), Ho = H - K + 1, Wo = W - K + 1, Hp = Ho / 2, Wp = Wo / 2;
+  TORCH_CHECK(g.scalar_type() == torch::kFloat && g.dim() == 4 && g.size(1) == R * C && g.size(2) == Hp && g.size(3) == Wp
+              && rep > 0 && M % rep == 0 && arg.scalar_type() == torch::kUInt8 && arg.size(0) == M / rep
+              && arg.size(1) == R * C && w.size(2) == K && w.size(3) == K && W >= V,
+              "first_conv.input_grad: g [M, R*C, Ho/2, Wo/2], arg [M / rep, R*C, Ho/2, Wo/2], w [R, C, 5, 5]");
+  auto gc = g.contiguous(), ac = arg.contiguous(), wc = w.contiguous();
+  const float *G = gc.data_ptr<float>(), *Wt = wc.data_ptr<float>();
+  const uint8_t *A = ac.data_ptr<uint8_t>();
+  auto out = torch::zeros({R, M, H, W}, g.options());
+  float *O = out.data_ptr<float>();
+  const int64_t blocks = (Wp + V - 1) / V, stride = blocks * 2 * V + 2 * (K - 1) + V;  // padded rows
+  std::vector<float> pad((Ho + 2 * (K - 1)) * stride);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t r = 0; r < R; ++r) {
+      float *o = O + (r * M + m) * H * W;
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t rc = r * C + c, plane = (m * R * C + rc) * Hp * Wp, aplane = ((m / rep) * R * C + rc) * Hp * Wp;
+        std::fill(pad.begin(), pad.end(), 0.f);  // the spread gradient, K - 1 zeros on every side
+        for (int64_t ip = 0; ip < Hp; ++ip)
+          for (int64_t jp = 0; jp < Wp; jp += V) {
+            const int64_t width = std::min<int64_t>(V, Wp - jp);
+            vec gv = {};
+            ivec a = {};
+            __builtin_memcpy(&gv, G + plane + ip * Wp + jp, width * sizeof(float));
+            for (int64_t v = 0; v < width; ++v) a[v] = A[aplane + ip * Wp + jp + v];
+            const vec zero = {};
+            float *up = pad.data() + (2 * ip + K - 1) * stride + K - 1 + 2 * jp, *down = up + stride;
+            store(up, interleave_lo(a == 0 ? gv : zero, a == 1 ? gv : zero));
+            store(up + V, interleave_hi(a == 0 ? gv : zero, a == 1 ? gv : zero));
+            store(down, interleave_lo(a == 2 ? gv : zero, a == 3 ? gv : zero));
+            store(down + V, interleave_hi(a == 2 ? gv : zero, a == 3 ? gv : zero));
+          }
+        // (the stores may write up to 2V - 2 * width zeros past a row's last value: into its padding)
+        const float *k = Wt + rc * K * K;
+        for (int64_t y = 0; y < H; ++y)  // out[y, x] += sum_{ki, kj} k[ki, kj] spread[y - ki, x - kj]
+          for (int64_t x0 = 0; x0 < W; x0 += V) {
+            const int64_t x = std::min<int64_t>(x0 + V, W) - V;
+            vec acc = load(o + y * W + x);
+            for (int ki = 0; ki < K; ++ki)
+              for (int kj = 0; kj < K; ++kj)
+                acc += k[ki * K + kj] * load(pad.data() + (y - ki + K - 1) * stride + x - kj + K - 1);
+            if (x0 == x) {
+              store(o + y * W + x, acc);
+            } else {  // an overlapping last block: only its new columns (the others already have this channel)
+              vec prev = load(o + y * W + x);
+              for (int64_t v = x0 - x; v < V; ++v) prev[v] = acc[v];
+              store(o + y * W + x, prev);
+            }
+          }
+      }
+    }
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("input_grad", &input_grad, "their gradient with respect to the images (a Jacobian's rows)");
   m.def("forward", &forward, "LeNet-5's first convolution and max-pool, for a stack of runs");
   m.def("weight_grad", &weight_grad, "their weight gradient");
 }

@@ -153,6 +153,7 @@ def main() -> None:
     ap.add_argument("--nets", default=",".join(nets.NETS))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--no-authors", action="store_true", help="skip the authors'-style loop")
+    ap.add_argument("--arch", default="both", choices=("both", "dense", "pruned"), help="which architectures (default both)")
     a = ap.parse_args()
     if not 0 < a.fraction <= 0.5:
         ap.error(f"--fraction must be in (0, 0.5], got {a.fraction}")
@@ -176,7 +177,7 @@ def main() -> None:
     print("-" * len(head))
     rates = {}
     for net in net_list:
-        for pruned in (False, True):
+        for pruned in {"both": (False, True), "dense": (False,), "pruned": (True,)}[a.arch]:
             widths = pruned_widths(net, PRUNE_RATIO) if pruned else None
             gflop = train_gflop_per_epoch(nets.build(net, widths))
             authors = float("nan") if a.no_authors else authors_loop(a.dataset, net, widths, a.fraction, a.device)

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from ... import isometry
 from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown
-from ..evidence import (GridPage, acc, best_lr, compute_table, hypothesis_verdicts, pending, pretrained_frame,
-                        results_table)
+from ..evidence import (GridPage, acc, best_lr, cell_agreement, compute_table, hypothesis_verdicts, pending,
+                        pretrained_frame, results_table)
 
 GRIDS = ("table7", "table7_ai")
 DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
@@ -151,6 +152,7 @@ class Table7Page(GridPage):
     unpruned: object  # the unpruned networks, ours beside the paper's (pretrained_frame)
     compute: object  # what the stored runs cost, by network, grid and epochs (compute_table)
     mechanism: list[claims.Verdict]  # Figure 2's mechanism on each network (``mechanism.verdicts``)
+    agreement: object  # each cell beside the paper's, by network (``evidence.cell_agreement``)
 
 
 def runs(ch: Chapter):
@@ -174,8 +176,9 @@ def page(ch: Chapter) -> Table7Page:
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
     ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
-    thread-hours), ``t7_<net>_<note>`` (``notes``), the figures ``table7_<net>``
-    (curves) and ``table7_runs`` (every run)."""
+    thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how many cells agree with
+    the paper's, per network, ``evidence.cell_agreement``), the figures ``table7_<net>`` (curves)
+    and ``table7_runs`` (every run)."""
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")
            if r["spec"]["net"] in grids.TABLE7_NETS]
     frame, by_key, commands = runs(ch)
@@ -184,11 +187,13 @@ def page(ch: Chapter) -> Table7Page:
     glue("t7_need", len(frame))
     glue_markdown("t7_progress", progress(have, len(frame)))
     unpruned = pretrained_frame(pre, ch.label)
-    tables, verdicts, mech = {}, [], []
+    tables, verdicts, mech, agree, lines = {}, [], [], {}, []
     settings = [grids.setting_name(e, False, r) for r in isometry.RECOVERIES for e in (90, 900)]
     for net in grids.TABLE7_NETS:
         g = frame[frame.net == net]
         tables[paper.NET_LABELS[net]] = results_table(g, 7, net)
+        agree[paper.NET_LABELS[net]], line = cell_agreement(g, 7, net)
+        lines.append(f"{paper.NET_LABELS[net]}: {line}")
         verdicts += decide(g, commands[net])
         mech += mechanism.verdicts(g, commands[net], MECHANISM_SOURCE)
         for k, v in notes(g).items():
@@ -216,5 +221,10 @@ def page(ch: Chapter) -> Table7Page:
               + ("; a setting none of whose runs is in the store yet is marked pending." if have < len(frame) else "."),
               seeds=len(ch.seeds))
     compute = compute_table(frame, by_key, by=("net", "grid", "epochs"))
+    line = " ".join(lines)
+    glue("t7_agreement", line if ch.data_name == "mnist" else
+         f"(our runs on {ch.label}, the paper's on MNIST: a difference is expected) {line}")
+    agreement = pd.concat({k: v for k, v in agree.items() if not v.empty}, names=["network"]) \
+        if any(not v.empty for v in agree.values()) else pd.DataFrame()
     glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")
-    return Table7Page(frame, tables, verdicts, unpruned, compute, mech)
+    return Table7Page(frame, tables, verdicts, unpruned, compute, mech, agreement)

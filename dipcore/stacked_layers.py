@@ -111,8 +111,9 @@ def kernel_fits(steps: list[tuple], input_shape: tuple[int, ...]) -> bool:
 
 class FirstConv(torch.autograd.Function):
     """The first convolution and max-pool of R runs on their own one-channel images ``x [R, B, H,
-    W]``, by the C++ kernel ``ext`` (``dipcore.kernels.first_conv()``): ``[B, R*C, (H-4)/2,
-    (W-4)/2]``. No gradient for the images (they are data)."""
+    W]`` (or one batch ``[1, B, H, W]`` for all, without gradient), by the C++ kernel ``ext``
+    (``dipcore.kernels.first_conv()``): ``[B, R*C, (H-4)/2, (W-4)/2]``. No gradient for the images
+    (they are data)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, ext):
@@ -170,10 +171,10 @@ def forward(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor
     R = len(next(iter(params.values())))
     shared = x.dim() == 4
     h = x
-    if kernel is not None and not shared:  # the first convolution and max-pool
+    if kernel is not None:  # the first convolution and max-pool (a shared batch: for the test accuracy)
         _, _, w, b, _ = steps[0]
-        h = FirstConv.apply(x.flatten(1, 2), params[w], params[b], kernel)  # [B, R*C, H', W']
-        steps = steps[2:]
+        h = FirstConv.apply(x.transpose(0, 1) if shared else x.flatten(1, 2), params[w], params[b], kernel)
+        steps, shared = steps[2:], False  # h: [B, R*C, H', W']
     elif not shared and has_conv(steps):  # [R, B, C, H, W] -> [B, R*C, H, W], run r's channels in block r
         if runs_innermost:
             h = x.permute(1, 3, 4, 0, 2).contiguous().flatten(3).permute(0, 3, 1, 2)  # stored [B, H, W, R*C]

@@ -80,13 +80,16 @@ static inline void correlate(const float *img, const float *g, int64_t g_stride,
   }
 }
 
-// x: [R, B, H, W] (run r's batch of images), w: [R, C, K, K], b: [R, C]. Returns the pooled output
+// x: [R, B, H, W] (run r's batch of images; [1, B, H, W]: one batch every run sees), w: [R, C, K, K],
+// b: [R, C]. Returns the pooled output
 // [B, R*C, Ho/2, Wo/2] of conv(x[r, n], w[r, c]) + b[r, c] and, per pooled value, which of its window's
 // four inputs (0 top left, 1 top right, 2 bottom left, 3 bottom right) was the maximum: the first in
 // that order, as PyTorch's max_pool2d picks it (a NaN wins).
 std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor w, torch::Tensor b) {
-  const Shape s = shape_of(x, w.size(1));
-  TORCH_CHECK(w.dim() == 4 && w.size(0) == s.R && w.size(2) == K && w.size(3) == K && b.numel() == s.R * s.C,
+  Shape s = shape_of(x, w.size(1));
+  const bool shared = s.R == 1;
+  s.R = w.size(0);
+  TORCH_CHECK(w.dim() == 4 && (shared || x.size(0) == s.R) && w.size(2) == K && w.size(3) == K && b.numel() == s.R * s.C,
               "first_conv: weights [R, C, 5, 5] and biases [R, C]");
   auto xc = x.contiguous(), wc = w.contiguous(), bc = b.contiguous();
   auto out = torch::empty({s.B, s.R * s.C, s.Hp, s.Wp}, x.options());
@@ -100,7 +103,7 @@ std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor w, torch::Tens
   for (int64_t n = 0; n < s.B; ++n)
     for (int64_t r = 0; r < s.R; ++r)
       for (int64_t c = 0; c < s.C; ++c) {
-        const float *img = X + (r * s.B + n) * s.H * s.W;
+        const float *img = X + ((shared ? 0 : r) * s.B + n) * s.H * s.W;
         const int64_t rc = r * s.C + c, plane = (n * s.R * s.C + rc) * s.Hp * s.Wp;
         for (int64_t ip = 0; ip < s.Hp; ++ip) {
           conv_row(img, Wt + rc * K * K, Bs[rc], 2 * ip, s, top);  // the two rows under this row of windows

@@ -21,7 +21,8 @@ FLAGS = ["-O3", "-march=native"]  # built on the machine that runs it: its own v
 
 @cache
 def first_conv():
-    """The built kernel module (``forward``: pooled output and argmax; ``weight_grad``), or None where it is switched off or
+    """The built kernel module (``forward``: pooled output and argmax; ``weight_grad``;
+    ``input_grad``, for the JSVs), or None where it is switched off or
     cannot be built (then a warning says why, once)."""
     if os.environ.get("DIPBOOK_KERNELS", "1") == "0":
         return None

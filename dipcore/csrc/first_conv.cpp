@@ -1,5 +1,6 @@
 // LeNet-5's first layer for a stack of R runs: a 5x5 convolution of each run's own one-channel images
-// (stride 1, no padding) followed by a 2x2 max-pool (stride 2); forward and weight gradient (issue 36).
+// (stride 1, no padding) followed by a 2x2 max-pool (stride 2); forward, weight gradient, and the gradient
+// with respect to the images, for the JSVs' Jacobians (issue 36).
 //
 // oneDNN runs the stack's convolution as one grouped convolution and computes its weight gradient (the
 // correlation of each image with its output gradient) 7x slower than its forward pass, and the max-pool

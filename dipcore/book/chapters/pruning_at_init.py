@@ -273,6 +273,13 @@ def notes(frame, meas) -> dict[str, str]:
     return out
 
 
+CLAIM_WORDS = {  # glue key -> words that find the claim in ``decide``'s verdicts (``states``)
+    "claim1": "with the orthogonal init", "claim_jsv": "pruning moves the layerwise JSVs",
+    "claim_closer": "brings the input-output mean JSV", "claim_loss": "more trainable",
+    "claim_acc": "raises the final test accuracy", "claim_grows": "grows with the sparsity",
+    "claim_ae": "label-free"}
+
+
 def states(verdicts: list[claims.Verdict], words: str) -> str:
     """How the claim containing ``words`` fell on each network, for the prose (issue 38: a
     sentence claims no more than its verdicts): "inconclusive on all three networks", or
@@ -375,7 +382,8 @@ def page(ch: Chapter) -> PaiPage:
     """Reads (or, when ``ch.compute`` allows, computes) the grid and its measurements; glues
     ``pai_have``, ``pai_need``, ``pai_seeds``, ``pai_meas_have``, ``pai_meas_need``,
     ``lee_lr_diverged`` and ``lee_lr_dense`` (MLP-7-Linear's dense runs at Lee et al.'s LR),
-    ``pai_dataset`` (the data's name), each of ``notes`` as ``pai_<key>``, and the figures
+    ``pai_dataset`` (the data's name), each of ``notes`` as ``pai_<key>``, how each claim fell per
+    network as ``pai_<key>`` of ``CLAIM_WORDS`` (``states``), and the figures
     ``pai_accuracy``, ``pai_jsv``, ``pai_layers`` and ``pai_loss``."""
     frame, by_key, command = runs(ch)
     meas = measurements(ch)
@@ -397,7 +405,8 @@ def page(ch: Chapter) -> PaiPage:
     glue("pai_dataset", ch.label)
     for key, text in notes(frame, meas).items():
         glue(f"pai_{key}", text)
-    glue("pai_claim1", states(out, "with the orthogonal init"))
+    for key, words in CLAIM_WORDS.items():  # how each claim fell, per network, for the prose
+        glue(f"pai_{key}", states(out, words))
 
     fig, axes = plt.subplots(1, len(nets_), figsize=(5.4 * len(nets_), 4), squeeze=False)
     for ax, net in zip(axes[0], nets_):

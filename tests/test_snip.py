@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from dipcore import isometry, jsv, nets, pruning
-from dipcore.book import grids, recipe, spec
+from dipcore.book import grids, paper, recipe, spec
 from dipcore.pruning import snip
 
 
@@ -296,3 +296,18 @@ def test_the_prose_names_each_networks_verdict_of_a_claim():
              v("MLP-7-ReLU", claims.INCONCLUSIVE)]
     assert pai.states(mixed, "with the orthogonal init") == \
         "inconclusive on MLP-7-Linear and MLP-7-ReLU, not reproduced on MLP-7-Tanh"
+
+
+def test_each_claim_the_prose_quotes_is_found_once_per_network():
+    """The page glues each claim's state per network (``CLAIM_WORDS``, through ``states``): every
+    phrase must find exactly one of ``decide``'s claims on each network, or the prose would quote
+    nothing (or two claims' states) after a claim is reworded."""
+    from dipcore.book.chapters import pruning_at_init as pai
+
+    frame, meas = _pai_frames()
+    frame["loss_1"] = [(1.0 if r == "ai" else 2.0) + 0.01 * seed for r, seed in zip(frame.recovery, frame.seed)]
+    found = [v for net in grids.PAI_NETS for v in pai.decide(frame, meas, net, "python -m dipcore compute pai")]
+    for words in pai.CLAIM_WORDS.values():
+        hits = [v.claim.split(":", 1)[0] for v in found if words in v.claim]
+        assert sorted(hits) == sorted(paper.NET_LABELS[n] for n in grids.PAI_NETS), words
+        assert pai.states(found, words) and "pending" not in pai.states(found, words)  # every run is made up

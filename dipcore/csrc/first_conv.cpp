@@ -81,6 +81,26 @@ static inline void correlate(const float *img, const float *g, int64_t g_stride,
   }
 }
 
+// One pooled channel's gradient g [Hp, Wp] spread back to the convolution's output where each window's
+// maximum was (arg), zeros elsewhere: rows 2 * ip and 2 * ip + 1 of dst (rows stride apart), whose first
+// ceil(Wp / V) * 2V columns are all written (past 2 * Wp: zeros).
+static inline void spread(const float *g, const uint8_t *arg, int64_t Hp, int64_t Wp, float *dst, int64_t stride) {
+  const vec zero = {};
+  for (int64_t ip = 0; ip < Hp; ++ip)
+    for (int64_t jp = 0; jp < Wp; jp += V) {  // V windows at a time
+      const int64_t width = std::min<int64_t>(V, Wp - jp);
+      vec gv = {};
+      ivec a = {};
+      __builtin_memcpy(&gv, g + ip * Wp + jp, width * sizeof(float));
+      for (int64_t v = 0; v < width; ++v) a[v] = arg[ip * Wp + jp + v];
+      float *up = dst + 2 * ip * stride + 2 * jp, *down = up + stride;
+      store(up, interleave_lo(a == 0 ? gv : zero, a == 1 ? gv : zero));
+      store(up + V, interleave_hi(a == 0 ? gv : zero, a == 1 ? gv : zero));
+      store(down, interleave_lo(a == 2 ? gv : zero, a == 3 ? gv : zero));
+      store(down + V, interleave_hi(a == 2 ? gv : zero, a == 3 ? gv : zero));
+    }
+}
+
 // x: [R, B, H, W] (run r's batch of images; [1, B, H, W]: one batch every run sees), w: [R, C, K, K],
 // b: [R, C]. Returns the pooled output
 // [B, R*C, Ho/2, Wo/2] of conv(x[r, n], w[r, c]) + b[r, c] and, per pooled value, which of its window's
@@ -147,20 +167,7 @@ torch::Tensor weight_grad(torch::Tensor x, torch::Tensor g, torch::Tensor arg) {
     for (int64_t r = 0; r < s.R; ++r)
       for (int64_t c = 0; c < s.C; ++c) {
         const int64_t rc = r * s.C + c, plane = (n * s.R * s.C + rc) * s.Hp * s.Wp;
-        for (int64_t ip = 0; ip < s.Hp; ++ip)
-          for (int64_t jp = 0; jp < s.Wp; jp += V) {  // V windows: each one's gradient to its maximum's place
-            const int64_t width = std::min<int64_t>(V, s.Wp - jp), at = plane + ip * s.Wp + jp;
-            vec gv = {};
-            ivec a = {};
-            __builtin_memcpy(&gv, G + at, width * sizeof(float));
-            for (int64_t v = 0; v < width; ++v) a[v] = A[at + v];
-            const vec zero = {};
-            float *up = full.data() + 2 * ip * stride + 2 * jp, *down = up + stride;
-            store(up, interleave_lo(a == 0 ? gv : zero, a == 1 ? gv : zero));
-            store(up + V, interleave_hi(a == 0 ? gv : zero, a == 1 ? gv : zero));
-            store(down, interleave_lo(a == 2 ? gv : zero, a == 3 ? gv : zero));
-            store(down + V, interleave_hi(a == 2 ? gv : zero, a == 3 ? gv : zero));
-          }
+        spread(G + plane, A + plane, s.Hp, s.Wp, full.data(), stride);
         correlate(X + (r * s.B + n) * s.H * s.W, full.data(), stride, s, GW + rc * K * K);
       }
   return gw.to(torch::kFloat);
@@ -182,28 +189,13 @@ torch::Tensor input_grad(torch::Tensor g, torch::Tensor arg, torch::Tensor w, in
   auto out = torch::zeros({R, M, H, W}, g.options());
   float *O = out.data_ptr<float>();
   const int64_t blocks = (Wp + V - 1) / V, stride = blocks * 2 * V + 2 * (K - 1) + V;  // padded rows
-  std::vector<float> pad((Ho + 2 * (K - 1)) * stride);
+  std::vector<float> pad((Ho + 2 * (K - 1)) * stride, 0.f);  // K - 1 zeros on every side, never written
   for (int64_t m = 0; m < M; ++m)
     for (int64_t r = 0; r < R; ++r) {
       float *o = O + (r * M + m) * H * W;
       for (int64_t c = 0; c < C; ++c) {
         const int64_t rc = r * C + c, plane = (m * R * C + rc) * Hp * Wp, aplane = ((m / rep) * R * C + rc) * Hp * Wp;
-        std::fill(pad.begin(), pad.end(), 0.f);  // the spread gradient, K - 1 zeros on every side
-        for (int64_t ip = 0; ip < Hp; ++ip)
-          for (int64_t jp = 0; jp < Wp; jp += V) {
-            const int64_t width = std::min<int64_t>(V, Wp - jp);
-            vec gv = {};
-            ivec a = {};
-            __builtin_memcpy(&gv, G + plane + ip * Wp + jp, width * sizeof(float));
-            for (int64_t v = 0; v < width; ++v) a[v] = A[aplane + ip * Wp + jp + v];
-            const vec zero = {};
-            float *up = pad.data() + (2 * ip + K - 1) * stride + K - 1 + 2 * jp, *down = up + stride;
-            store(up, interleave_lo(a == 0 ? gv : zero, a == 1 ? gv : zero));
-            store(up + V, interleave_hi(a == 0 ? gv : zero, a == 1 ? gv : zero));
-            store(down, interleave_lo(a == 2 ? gv : zero, a == 3 ? gv : zero));
-            store(down + V, interleave_hi(a == 2 ? gv : zero, a == 3 ? gv : zero));
-          }
-        // (the stores may write up to 2V - 2 * width zeros past a row's last value: into its padding)
+        spread(G + plane, A + aplane, Hp, Wp, pad.data() + (K - 1) * stride + K - 1, stride);  // inside the zeros
         const float *k = Wt + rc * K * K;
         for (int64_t y = 0; y < H; ++y)  // out[y, x] += sum_{ki, kj} k[ki, kj] spread[y - ki, x - kj]
           for (int64_t x0 = 0; x0 < W; x0 += V) {

@@ -62,6 +62,8 @@ class RunResult:
     diverged_at: int | None = None  # first epoch whose train loss was not finite
     state_dict: dict[str, torch.Tensor] | None = None  # final weights (CPU)
     wall_s: float = 0.0  # wall time of its stack's training, summed over the sessions it ran in
+    cpu_s: float | None = None  # CPU time of that training (the process's threads, summed over its sessions; a pause
+    #                             or a wait for a busy core does not count); None: a session before it was measured
     segments: int = 1  # how many sessions that was (more than 1: resumed from a checkpoint)
     eval_s: float = 0.0  # of this session's wall time, the share spent logging (test accuracy, JSVs)
     conv_input: str | None = None  # "channels_last": trained with the runs-innermost layout (runs_innermost_layout)
@@ -301,7 +303,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     uninterrupted run, and the same ``wall_s`` bookkeeping: time up to the last checkpoint of an
     interrupted session counts, the redone rest does not. The file is removed when training
     completes."""
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     if not (len(models) == len(schedules) == len(seeds)):
         raise ValueError("models, schedules and seeds must have one entry per run")
     for s in schedules:
@@ -337,8 +339,12 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
                 m[f"jsv_{k}"].append(st[r, j].item())
             m["lr"].append(None if lrs is None else lrs[r])
 
-    start, prior_s, segments = _restore(checkpoint, ident, stack, bufs, orders, results, alive) if checkpoint \
-        else (0, 0.0, 1)
+    start, prior_s, segments, prior_cpu = _restore(checkpoint, ident, stack, bufs, orders, results, alive) \
+        if checkpoint else (0, 0.0, 1, 0.0)
+
+    def cpu_s() -> float | None:
+        return None if prior_cpu is None else prior_cpu + time.process_time() - c0
+
     if start == 0:
         log(0, None, None)
     saved_at = time.time()
@@ -378,11 +384,11 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
             bar.set_postfix(acc=f"{sum(accs) / len(accs):.2f}", alive=f"{len(accs)}/{R}")
         if checkpoint and epoch + 1 < epochs and time.time() - saved_at >= checkpoint_every_s:
             _save(checkpoint, ident, epoch + 1, stack, bufs, orders, results, alive,
-                  wall_s=prior_s + time.time() - t0, segments=segments, since=(start, prior_s))
+                  wall_s=prior_s + time.time() - t0, segments=segments, since=(start, prior_s), cpu_s=cpu_s())
             saved_at = time.time()
-    wall_s = prior_s + time.time() - t0
+    wall_s, cpu = prior_s + time.time() - t0, cpu_s()
     for r, res in enumerate(results):
-        res.wall_s, res.segments, res.eval_s = wall_s, segments, eval_s
+        res.wall_s, res.cpu_s, res.segments, res.eval_s = wall_s, cpu, segments, eval_s
         res.conv_input = "channels_last" if stack.runs_innermost else None
         res.trainer = stack.trainer
         if keep_weights:
@@ -422,13 +428,14 @@ def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd, mask
 
 
 def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, segments=1,
-          since=(0, 0.0)) -> None:
-    """Write a checkpoint: the whole state at ``epoch``, the wall time spent up to it, the number of
+          since=(0, 0.0), cpu_s=None) -> None:
+    """Write a checkpoint: the whole state at ``epoch``, the wall and CPU time spent up to it, the number of
     the session writing it and where that session began (``since``: its first epoch and the wall
     time spent before it), so that ``status`` can tell this session's pace from the overall one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "segments": segments,
+    state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "cpu_s": cpu_s,
+             "segments": segments,
              "session_from": [int(since[0]), float(since[1])],
              "runs_innermost": stack.runs_innermost, "trainer": stack.trainer,
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
@@ -440,11 +447,12 @@ def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, s
     os.replace(tmp, path)
 
 
-def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, float, int]:
+def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, float, int, float | None]:
     """Load a checkpoint of this job into the live state; return the epoch to go on from (0: none),
-    the wall time the job had spent up to it and the number of this session (1: a fresh start)."""
+    the wall time the job had spent up to it, the number of this session (1: a fresh start) and the
+    CPU time spent up to it (None: a checkpoint written before CPU time was kept)."""
     path = Path(path)
-    fresh = (0, 0.0, 1)
+    fresh = (0, 0.0, 1, 0.0)
     if not path.exists():
         return fresh
     try:
@@ -477,4 +485,6 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, flo
         r.metrics, r.diverged_at = saved["metrics"], saved["diverged_at"]
     alive.copy_(state["alive"])
     stack.runs_innermost = bool(state.get("runs_innermost", stack.runs_innermost))  # the layout it started with
-    return state["epoch"], float(state.get("wall_s", 0.0)), int(state.get("segments", 1)) + 1
+    cpu = state.get("cpu_s")
+    return (state["epoch"], float(state.get("wall_s", 0.0)), int(state.get("segments", 1)) + 1,
+            None if cpu is None else float(cpu))

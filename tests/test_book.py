@@ -78,7 +78,7 @@ def test_every_chapter_runs_at_smoke_protocol_in_the_edition(page, smoke_edition
         (csv,) = figures.glob("*_runs_synthetic_smoke.csv")
         runs = pd.read_csv(csv)
         assert len(runs) > 0 and runs.key.is_unique and (runs.status != "missing").all()
-        assert {"key", "kind", "device", "wall_s"} <= set(runs.columns)
+        assert {"key", "kind", "device", "wall_s", "cpu_s"} <= set(runs.columns)
         assert {"final_acc", "jsv_mean_end"} <= set(runs.columns) or {"test_acc", "jsv_mean"} <= set(runs.columns)
 
 

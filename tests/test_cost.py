@@ -5,8 +5,9 @@ from dipcore.book import cost
 
 
 def _rec(net, ratio, epochs, wall_s, stacked_with=1, threads=1, device="cpu: AMD EPYC (2 cores)", kind="train",
-         conv_input=None, trainer=None):
-    meta = {"wall_s": wall_s, "stacked_with": stacked_with, "threads": threads, "device": device}
+         conv_input=None, trainer=None, cpu_s=None):
+    meta = {"wall_s": wall_s, "stacked_with": stacked_with, "threads": threads, "device": device} | \
+        ({"cpu_s": cpu_s} if cpu_s is not None else {})
     return {"spec": {"kind": kind, "net": net, "ratio": ratio, "epochs": epochs},
             "meta": meta | ({"conv_input": conv_input} if conv_input else {}) | ({"trainer": trainer} if trainer else {})}
 
@@ -91,3 +92,14 @@ def test_a_run_part_way_through_training_costs_only_the_epochs_it_has_left():
     assert cost.estimate(flying, cost.rates(records))[0] == pytest.approx(7.0 * 9 * 90 / 3600)  # nothing deducted
     assert cost.estimate(flying[:1], cost.rates(records), done={spec.key(flying[0]): 95})[0] == 0.0  # never negative
     assert "about 0.1 thread-hours" in cost.describe(flying + [waiting], records, done)
+
+
+def test_a_runs_cpu_time_sets_its_rate_where_it_was_measured():
+    """A stack trained beside other work, or paused, took longer than it cost: its CPU time (every
+    thread's, so not multiplied by the threads) is the rate; without one, wall time times threads."""
+    paused = _rec("mlp7-linear", 0.9, 10, 400.0, stacked_with=4, threads=2, cpu_s=100.0)
+    assert cost.thread_seconds(paused["meta"]) == pytest.approx(25.0)
+    assert cost.thread_seconds(_rec("mlp7-linear", 0.9, 10, 400.0, stacked_with=4, threads=2)["meta"]) == 200.0
+    gpu = _rec("mlp7-linear", 0.9, 10, 40.0, stacked_with=4, threads=16, device="cuda: H100", cpu_s=500.0)
+    assert cost.thread_seconds(gpu["meta"]) == 10.0  # a GPU's cost is its wall time, not its host's CPU time
+    assert cost.rates([paused])["cpu", "mlp7-linear", 0.9] == pytest.approx(2.5)

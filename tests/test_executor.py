@@ -206,7 +206,7 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
 
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     rec, = executor.ensure(store, [short], progress=False)  # resumes
-    assert rec["meta"]["segments"] == 3 and rec["meta"]["wall_s"] > 0
+    assert rec["meta"]["segments"] == 3 and rec["meta"]["wall_s"] > 0 and rec["meta"]["cpu_s"] > 0
     assert not executor.in_flight(store, [short])
 
 

@@ -140,6 +140,7 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(batch_norm, synt
         assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
         # the wall time counts the first session up to its checkpoint, and the second
         assert (a.segments, b.segments) == (1, 2) and b.wall_s > saved["wall_s"]
+        assert b.cpu_s > saved["cpu_s"] > 0 and a.cpu_s > 0  # CPU time too, summed the same way
     # a checkpoint of another job is not used
     train._save(ckpt, "another job", 2, train.Stack(models, "cpu"), [], [], [], torch.ones(2, dtype=torch.bool))
     with pytest.warns(UserWarning, match="another training job"):
@@ -305,8 +306,9 @@ def test_a_run_says_its_layout_and_a_resumed_stack_keeps_the_one_it_started_with
     results, alive = [train.RunResult()], torch.ones(1, dtype=torch.bool)
     train._save(tmp_path / "ck.pt", "job", 3, st, bufs, orders, results, alive)
     again = train.Stack(wide, "cpu", trainer="vmap")
-    assert train._restore(tmp_path / "ck.pt", "job", again, bufs, orders, results, alive)[0] == 3
-    assert again.runs_innermost
+    restored = train._restore(tmp_path / "ck.pt", "job", again, bufs, orders, results, alive)
+    assert restored[0] == 3 and again.runs_innermost
+    assert restored[3] is None  # saved without its CPU time: the resumed run records none (not a part of it)
 
 
 def test_the_engine_picks_its_path_by_network_and_device_and_refuses_one_that_cannot_train_it(synthetic):

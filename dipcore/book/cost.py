@@ -1,9 +1,11 @@
 """What the runs a grid lacks will cost, estimated from the runs already stored, so that
 ``python -m dipcore status`` can say how long a grid has left before anyone starts it.
 
-The rate of a stored training run is its share of its stack's wall time (``meta.wall_s /
-meta.stacked_with``) times the CPU threads it had (``meta.threads``; 1 on a GPU), per epoch:
-thread-seconds per run-epoch. A missing run is costed at the median rate of the stored runs of its
+The rate of a stored training run is its share of its stack's CPU time (``meta.cpu_s /
+meta.stacked_with``, on a CPU where it was measured), else of its wall time (``meta.wall_s``)
+times the CPU threads it had (``meta.threads``; 1 on a GPU), per epoch: thread-seconds per
+run-epoch. CPU time does not count a pause (``kill -STOP``) or a wait for a core another process
+holds, which made wall times of stacks trained beside other work read up to four times slow. A missing run is costed at the median rate of the stored runs of its
 network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
 network's width, and so its cost; on a CPU, those of the newest training path where there are some, see
 ``rates``). An estimate from measured times, always labelled as one; a
@@ -26,10 +28,13 @@ def device_kind(meta: dict) -> str:
 
 
 def thread_seconds(meta: dict) -> float:
-    """A stored run's share of its stack's wall time (``wall_s / stacked_with``) times the CPU
-    threads it had (``threads``; 1 on a GPU): what training it cost, in thread-seconds."""
-    threads = meta.get("threads", 1) if device_kind(meta) == "cpu" else 1
-    return meta["wall_s"] / meta.get("stacked_with", 1) * threads
+    """What training a stored run cost, in thread-seconds: its share of its stack's CPU time
+    (``cpu_s / stacked_with``: every thread's time already) on a CPU where that was measured, else
+    of its wall time times the CPU threads it had (``threads``; 1 on a GPU)."""
+    cpu = device_kind(meta) == "cpu"
+    if cpu and meta.get("cpu_s"):
+        return meta["cpu_s"] / meta.get("stacked_with", 1)
+    return meta["wall_s"] / meta.get("stacked_with", 1) * (meta.get("threads", 1) if cpu else 1)
 
 
 def rates(records) -> dict[tuple[str, str, float], float]:

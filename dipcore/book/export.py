@@ -4,7 +4,8 @@ own analysis (``python -m dipcore export GRID``, or ``frame(...)`` in a notebook
 A run's row holds its key, every field of its spec (the fields stored specs lack at their
 default, so that every row has every column), its status, final and best test accuracy, mean JSV
 right after pruning/recovery (epoch 0) and at the end, and where it ran (device; ``wall_s``, the
-wall time of the stack it trained in, ``stacked_with`` runs at once: its share is the ratio). A
+wall time of the stack it trained in, ``cpu_s`` its CPU time where measured, ``stacked_with`` runs at
+once: its share is the ratio). A
 measurement's row (a ``jsv`` spec) has its JSV statistics and test accuracy instead. Runs of the
 grid that are not stored yet are left out (``missing`` says how many).
 """
@@ -56,7 +57,8 @@ def run_row(rec: dict) -> dict:
                     "epochs_logged": len(m["test_acc"]) - 1})
     else:
         row.update({"test_acc": rec["test_acc"], **{f"jsv_{k}": v for k, v in rec["jsv"].items()}})
-    row.update({"device": meta.get("device"), "wall_s": meta.get("wall_s"), "stacked_with": meta.get("stacked_with", 1)})
+    row.update({"device": meta.get("device"), "wall_s": meta.get("wall_s"), "cpu_s": meta.get("cpu_s"),
+                "stacked_with": meta.get("stacked_with", 1)})
     return row
 
 

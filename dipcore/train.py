@@ -99,32 +99,45 @@ def runs_innermost_layout(model: nn.Module, device: str | torch.device) -> bool:
             and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in mods))
 
 
-TRAINERS = ("vmap", "stacked-mlp", "stacked-conv", "stacked-conv-kernel")  # how a stack's steps can run
+TRAINERS = ("vmap", "stacked-mlp", "stacked-mlp-kernel", "stacked-conv", "stacked-conv-kernel")  # how a stack's
+#                                                                                               steps can run
+KERNEL_OF = {"stacked-conv-kernel": ("first_conv", "stacked-conv"), "stacked-mlp-kernel": ("mlp_step", "stacked-mlp")}
+# a path's C++ kernel (dipcore.kernels) and its pure-PyTorch twin
 
 
 def trainers(model: nn.Module) -> list[str]:
     """The paths that can train this network: ``"vmap"`` always; a plain network's written-out
     layers (``dipcore.stacked_layers``): ``"stacked-mlp"`` for an MLP, ``"stacked-conv"`` for a
-    convolutional network (LeNet-5), and ``"stacked-conv-kernel"`` where its first convolution fits
-    dipcore's C++ kernel (``dipcore.kernels``; whether the kernel is built is ``trainer_for``'s
-    concern)."""
+    convolutional network (LeNet-5); and dipcore's C++ kernels (``dipcore.kernels``; whether one is
+    built is ``trainer_for``'s concern): ``"stacked-mlp-kernel"`` for an MLP's whole step,
+    ``"stacked-conv-kernel"`` where a network's first convolution fits the kernel."""
     steps = stacked_layers.plan(model)
     if steps is None:
         return ["vmap"]
     if not stacked_layers.has_conv(steps):
-        return ["vmap", "stacked-mlp"]
+        return ["vmap", "stacked-mlp"] + (["stacked-mlp-kernel"] if stacked_layers.mlp_kernel_fits(steps) else [])
     return ["vmap", "stacked-conv"] + (["stacked-conv-kernel"] if stacked_layers.kernel_fits(steps, INPUT_SHAPE) else [])
+
+
+MLP_KERNEL_MAX_WIDTH = 32
+# the C++ MLP step is faster than the written-out layers up to this many units a layer: a step of ten MLP-7s
+# (one thread) 2.1-2.3x at 10 units (ratio 0.9), 1.4x at 20-30 (0.8, 0.7); no faster at 50 (0.5) and 1.6x slower
+# dense (100), where the CPU's BLAS runs its products well (issue 36)
 
 
 def trainer_for(model: nn.Module, device: str | torch.device) -> str:
     """How ``Stack`` runs a training step of this architecture: on a CPU, the fastest path that can
     train it (``trainers``: written-out layers, MLP-7 2.5x faster than vmap; LeNet-5 with the C++
     kernel where it is built, else without; issue 36, ``benchmarks/bench_engine.py``), else
-    ``"vmap"`` (a GPU). Test accuracy uses the same path; JSVs too with the C++ kernel, else ``vmap``."""
+    ``"vmap"`` (a GPU). MLP-7's C++ step only up to ``MLP_KERNEL_MAX_WIDTH`` units a layer (pruned).
+    Test accuracy uses the same layers; JSVs too with LeNet-5's C++ kernel, else ``vmap``."""
     if torch.device(device).type != "cpu":
         return "vmap"
     paths = trainers(model)
-    if paths[-1] == "stacked-conv-kernel" and kernels.first_conv() is None:
+    if paths[-1] == "stacked-mlp-kernel" and max(m.out_features for m in model.modules()
+                                                 if isinstance(m, nn.Linear)) > MLP_KERNEL_MAX_WIDTH:
+        paths.pop()
+    if paths[-1] in KERNEL_OF and kernels.build(KERNEL_OF[paths[-1]][0]) is None:
         paths.pop()
     return paths[-1]
 
@@ -167,10 +180,13 @@ class Stack:
         if self.trainer not in trainers(model):
             raise ValueError(f"trainer {self.trainer!r} cannot train this network; choose one of "
                              f"{', '.join(trainers(model))} (or None: the fastest it can)")
-        self.kernel = kernels.first_conv() if self.trainer == "stacked-conv-kernel" else None
-        if self.trainer == "stacked-conv-kernel" and self.kernel is None:
-            raise ValueError("trainer 'stacked-conv-kernel' needs dipcore's C++ kernel, which is not built here "
-                             "(python -m dipcore kernels says why); choose 'stacked-conv', its pure-PyTorch twin")
+        name, twin = KERNEL_OF.get(self.trainer, (None, None))
+        ext = kernels.build(name) if name else None
+        if name and ext is None:
+            raise ValueError(f"trainer {self.trainer!r} needs dipcore's C++ kernel {name}, which is not built here "
+                             f"(python -m dipcore kernels says why); choose {twin!r}, its pure-PyTorch twin")
+        self.kernel = ext if self.trainer == "stacked-conv-kernel" else None  # the first convolution's, for forward
+        self.step_kernel = ext if self.trainer == "stacked-mlp-kernel" else None  # an MLP's whole step
 
     def _stack_masks(self, masks, device) -> list[torch.Tensor | None]:
         """One stacked 0/1 mask per parameter (None: unmasked), in the parameters' layout."""
@@ -223,6 +239,20 @@ class Stack:
         if self.runs_innermost and not shared:
             x = x.permute(1, 3, 4, 0, 2).contiguous().permute(3, 0, 4, 1, 2)  # [R, B, C, H, W], stored [B, H, W, R, C]
         return vmap(self._one, in_dims=(0, None if shared else 0))(tuple(self.params) + tuple(self.buffers), x)
+
+    def loss_and_grads(self, x: torch.Tensor, idx: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Each run's mean training loss ``[R]`` on its batch (rows ``idx [R, B]`` of the training
+        images ``x`` and labels ``y``) and the gradient of their sum for every parameter (each run's
+        own: the runs share none); batch norm, if any, normalises by the batch and updates its
+        running statistics."""
+        if self.step_kernel is not None:  # an MLP's whole step in C++, reading each run's rows where they lie
+            loss, grads = stacked_layers.kernel_step(self.steps, dict(zip(self.names, self.params)), x.flatten(1), idx,
+                                                     y, self.step_kernel)
+            return loss, [grads[k] for k in self.names]
+        xb = x.flatten(1).index_select(0, idx.flatten()).view(self.n, idx.shape[1], *x.shape[1:])  # the fastest gather
+        logits = self.forward(xb)  # [R, b, C]
+        loss = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none").view(self.n, -1).mean(1)
+        return loss.detach(), list(torch.autograd.grad(loss.sum(), self.params))
 
     def state_dict(self, r: int) -> dict[str, torch.Tensor]:
         out = {k: p[r].detach().cpu().clone() for k, p in zip(self.names, self.params)}
@@ -350,7 +380,6 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
     saved_at = time.time()
     bar = _progress_bar(range(start, epochs), progress, desc=desc, unit="epoch", leave=False,
                         initial=start, total=epochs)
-    x_flat = data.x_train.flatten(1)  # index_select on rows of a 2-D tensor: the fastest gather
     for epoch in bar:
         lrs = [s.lr(epoch) for s in schedules]
         lr = torch.tensor(lrs, device=device) * alive
@@ -358,13 +387,9 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
         loss_sum = torch.zeros(R, device=device, dtype=torch.float64)
         for i in range(0, N, B):
             idx = perm[:, i:i + B]
-            xb = x_flat.index_select(0, idx.flatten()).view(R, idx.shape[1], *data.x_train.shape[1:])
-            logits = stack.forward(xb)  # [R, b, C]
-            y = data.y_train[idx]
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(R, -1).mean(1)
-            grads = list(torch.autograd.grad(loss.sum(), stack.params))
+            loss, grads = stack.loss_and_grads(data.x_train, idx, data.y_train)
             with torch.no_grad():
-                loss_sum += loss.detach() * idx.shape[1]
+                loss_sum += loss * idx.shape[1]
                 for g, m in zip(grads, stack.masks):
                     if m is not None:
                         g.mul_(m)  # a masked weight (zero) gets no gradient, so no momentum: it stays zero
@@ -464,10 +489,10 @@ def _restore(path, ident, stack, bufs, orders, results, alive) -> tuple[int, flo
         warnings.warn(f"ignoring checkpoint {path}: it belongs to another training job")
         return fresh
     trainer = state.get("trainer", "vmap")  # the path it started with (no name: written when vmap was the only one)
-    if trainer == "stacked-conv-kernel" and kernels.first_conv() is None:
-        warnings.warn(f"checkpoint {path} was trained with dipcore's C++ kernel, which is not built here: it goes on "
-                      "on the pure-PyTorch path (the same arithmetic, rounded differently)")
-        trainer = "stacked-conv"
+    if trainer in KERNEL_OF and kernels.build(KERNEL_OF[trainer][0]) is None:
+        warnings.warn(f"checkpoint {path} was trained with dipcore's C++ kernel {KERNEL_OF[trainer][0]}, which is not "
+                      "built here: it goes on on the pure-PyTorch path (the same arithmetic, rounded differently)")
+        trainer = KERNEL_OF[trainer][1]
     if trainer != stack.trainer:  # the parameters' layout follows the path's gradients (_match_gradient_layout)
         stack.trainer = trainer
         stack._set_trainer(stack.base)

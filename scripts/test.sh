@@ -11,8 +11,8 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r requirements.txt
 python3 -m pip install -q --disable-pip-version-check --no-deps -e .
 python3 -m ipykernel install --user --name python3 >/dev/null  # the kernel papermill and nbval run
-# dipcore's C++ kernel (LeNet-5's first layer, issue 36), built once and checked; without it, a slower path
-python3 -m dipcore kernels || echo "WARNING: dipcore's C++ kernel could not be built; LeNet-5 trains on the slower path" >&2
+# dipcore's C++ kernels (LeNet-5's first layer, MLP-7's step; issue 36), built once and checked; without them, slower paths
+python3 -m dipcore kernels || echo "WARNING: dipcore's C++ kernels could not be built; LeNet-5 and MLP-7 train on the slower pure-PyTorch paths" >&2
 # MNIST, the paper's dataset (the real-dataset test): fetched and verified (python -m dipcore data mnist)
 python3 -m dipcore data mnist --no-progress \
   || echo "WARNING: MNIST could not be fetched; the real-MNIST test will be skipped" >&2

@@ -61,6 +61,8 @@ def test_where_mlp_runs_took_the_written_out_steps_only_those_set_the_rate():
     new = _rec("mlp7-relu", 0.9, 90, 0.35 * 90 * 5, stacked_with=5, trainer="stacked-mlp")
     assert cost.rates(old + [new])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.35)
     assert cost.rates(old)["cpu", "mlp7-relu", 0.9] == pytest.approx(0.9)
+    step = _rec("mlp7-relu", 0.9, 90, 0.12 * 90 * 10, stacked_with=10, trainer="stacked-mlp-kernel")  # C++ step
+    assert cost.rates(old + [new, step])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.12)
 
 
 def test_the_newest_path_sets_the_rate_written_out_layers_over_channels_last_over_older():

@@ -1,5 +1,6 @@
-"""dipcore's C++ kernel (LeNet-5's first convolution and max-pool for a stack of runs, issue 36)
-against PyTorch's own layers, and the fallback where it is not built."""
+"""dipcore's C++ kernels (issue 36) against PyTorch's own layers and autograd: LeNet-5's first
+convolution and max-pool for a stack of runs, and a whole training step of a stack of plain MLPs;
+and the fallback where they are not built."""
 import shutil
 
 import pytest
@@ -80,31 +81,31 @@ def test_a_stack_on_the_kernel_trains_as_on_the_pure_pytorch_path(name, syntheti
         assert any(not torch.equal(x.state_dict[k], y.state_dict[k]) for x, y in zip(a, b) for k in x.state_dict)
 
 
-def test_without_the_kernel_lenet_stacks_train_on_the_pure_pytorch_path(monkeypatch, synthetic):
-    """Where the kernel is not built (no compiler; DIPBOOK_KERNELS=0), the engine picks
-    ``stacked-conv``; asking for the kernel's path then is a clear error; a checkpoint written on it
-    resumes on the pure-PyTorch path, with a warning."""
-    lenet = nets.seeded_build("lenet5-relu", 0, pruning.pruned_widths("lenet5-relu", 0.9))
+@pytest.mark.parametrize("name,path,twin,kernel", [("lenet5-relu", "stacked-conv-kernel", "stacked-conv", "first_conv"),
+                                                    ("mlp7-relu", "stacked-mlp-kernel", "stacked-mlp", "mlp_step")])
+def test_without_a_kernel_stacks_train_on_the_pure_pytorch_path(name, path, twin, kernel, monkeypatch, tmp_path):
+    """Where a kernel is not built (no compiler; DIPBOOK_KERNELS=0), the engine picks its
+    pure-PyTorch twin; asking for the kernel's path then is a clear error; a checkpoint written on
+    it resumes on the twin, with a warning."""
+    net = nets.seeded_build(name, 0, pruning.pruned_widths(name, 0.9))
     monkeypatch.setenv("DIPBOOK_KERNELS", "0")
-    kernels.first_conv.cache_clear()
+    kernels.clear()
     try:
-        assert kernels.first_conv() is None
-        assert train.trainer_for(lenet, "cpu") == "stacked-conv"
-        with pytest.raises(ValueError, match="needs dipcore's C\\+\\+ kernel, which is not built here"):
-            train.Stack([lenet], "cpu", trainer="stacked-conv-kernel")
-        st = train.Stack([lenet], "cpu")
-        st.trainer = "stacked-conv-kernel"  # as a checkpoint written where it was built
+        assert kernels.build(kernel) is None
+        assert train.trainer_for(net, "cpu") == twin
+        with pytest.raises(ValueError, match=f"needs dipcore's C\\+\\+ kernel {kernel}, which is not built here"):
+            train.Stack([net], "cpu", trainer=path)
+        st = train.Stack([net], "cpu")
+        st.trainer = path  # as a checkpoint written where it was built
         bufs, orders = [torch.zeros_like(p) for p in st.params], [torch.Generator().manual_seed(0)]
         results, alive = [train.RunResult()], torch.ones(1, dtype=torch.bool)
-        import tempfile, pathlib
-        ck = pathlib.Path(tempfile.mkdtemp()) / "ck.pt"
-        train._save(ck, "job", 2, st, bufs, orders, results, alive)
-        again = train.Stack([lenet], "cpu")
-        with pytest.warns(UserWarning, match="not built here: it goes on on the pure-PyTorch path"):
-            assert train._restore(ck, "job", again, bufs, orders, results, alive)[0] == 2
-        assert again.trainer == "stacked-conv"
+        train._save(tmp_path / "ck.pt", "job", 2, st, bufs, orders, results, alive)
+        again = train.Stack([net], "cpu")
+        with pytest.warns(UserWarning, match=f"kernel {kernel}, which is not built here: it goes on on the pure-PyTorch"):
+            assert train._restore(tmp_path / "ck.pt", "job", again, bufs, orders, results, alive)[0] == 2
+        assert again.trainer == twin and again.kernel is None and again.step_kernel is None
     finally:
-        kernels.first_conv.cache_clear()
+        kernels.clear()
 
 
 @needs_compiler
@@ -112,8 +113,12 @@ def test_the_engine_takes_the_kernel_where_it_fits():
     lenet = nets.build("lenet5-relu")
     assert train.trainers(lenet) == ["vmap", "stacked-conv", "stacked-conv-kernel"]
     assert train.trainer_for(lenet, "cpu") == "stacked-conv-kernel" and train.trainer_for(lenet, "cuda") == "vmap"
-    assert train.trainers(nets.build("mlp7-relu")) == ["vmap", "stacked-mlp"]
+    assert train.trainers(nets.build("mlp7-relu")) == ["vmap", "stacked-mlp", "stacked-mlp-kernel"]
     assert train.trainers(nets.build("resnet20")) == ["vmap"]
+    narrow = nets.build("mlp7-relu", pruning.pruned_widths("mlp7-relu", 0.9))  # 10 units a layer
+    assert train.trainer_for(narrow, "cpu") == "stacked-mlp-kernel"
+    # dense (100 units): the written-out layers, which the CPU's BLAS runs faster than the C++ step
+    assert train.trainer_for(nets.build("mlp7-relu"), "cpu") == "stacked-mlp"
 
 
 @needs_compiler
@@ -142,3 +147,75 @@ def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(na
     (want,) = torch.autograd.grad((ref * rows).sum(), xg)
     assert torch.allclose(got, want, atol=1e-5)
     assert stacked_layers.kernel_fits(st.steps, nets.INPUT_SHAPE)
+
+
+def _mlp_reference(x, idx, y, weights, biases, acts):
+    """Each run's mean cross-entropy on its rows of ``x`` and the gradients, by autograd in float64."""
+    w64 = [w.double().requires_grad_(True) for w in weights]
+    b64 = [b.double().requires_grad_(True) for b in biases]
+    h = x.double()[idx]  # [R, B, D]
+    for l, (w, b) in enumerate(zip(w64, b64)):
+        h = torch.baddbmm(b.unsqueeze(1), h, w.mT)
+        h = {0: h, 1: torch.relu(h), 2: torch.tanh(h)}[acts[l]]
+    loss = F.cross_entropy(h.flatten(0, 1), y[idx].flatten(), reduction="none").view(len(idx), -1).mean(1)
+    return [loss] + list(torch.autograd.grad(loss.sum(), w64 + b64))
+
+
+@needs_compiler
+@pytest.mark.parametrize("act", [0, 1, 2])
+@pytest.mark.parametrize("widths,D,B", [((10, 10, 10), 1024, 100), ((13, 7), 45, 9), ((25,), 40, 1)])
+def test_the_mlp_step_is_autograds_loss_and_gradients(act, widths, D, B):
+    """Every run's mean loss and every gradient equal float64 autograd's (to float32 rounding) for
+    identity, ReLU and Tanh, at widths that fill the first layer's blocks unevenly (7, 13 and 25
+    units), inputs that end in a partial vector (D = 45, 40) and odd batches (a single last row)."""
+    ext = kernels.mlp_step()
+    assert ext is not None, "a C++ compiler is here, so the kernel must build (python -m dipcore kernels says why not)"
+    g = torch.Generator().manual_seed(sum(widths) + D + act)
+    R, C, N = 3, 4, 50
+    x, y = torch.randn(N, D, generator=g), torch.randint(0, C, (N,), generator=g)
+    dims = (D,) + widths + (C,)
+    weights = [torch.randn(R, o, i, generator=g) / i ** 0.5 for i, o in zip(dims, dims[1:])]
+    biases = [torch.randn(R, o, generator=g) * 0.1 for o in dims[1:]]
+    acts = [act] * len(widths) + [0]
+    idx = torch.randint(0, N, (R, B), generator=g)
+    got = ext.step(x, idx, y, weights, biases, acts, True)
+    want = _mlp_reference(x, idx, y, weights, biases, acts)
+    assert len(got) == 1 + 2 * len(weights)
+    for a, b in zip(got, want):
+        assert a.dtype == torch.float32 and a.shape == b.shape
+        assert torch.allclose(a.double(), b, rtol=1e-4, atol=1e-5 * float(b.detach().abs().max())), (a - b).abs().max()
+    loss_only = ext.step(x, idx, y, weights, biases, acts, False)
+    assert len(loss_only) == 1 and torch.equal(loss_only[0], got[0])
+
+
+@needs_compiler
+def test_the_mlp_step_refuses_what_it_cannot_compute():
+    ext = kernels.mlp_step()
+    x, y = torch.randn(5, 8), torch.zeros(5, dtype=torch.long)
+    w, b = [torch.randn(2, 3, 8)], [torch.randn(2, 3)]
+    with pytest.raises(RuntimeError, match="an index outside the dataset"):
+        ext.step(x, torch.tensor([[0, 5], [1, 2]]), y, w, b, [0], True)
+    with pytest.raises(RuntimeError, match="following the layer before"):
+        ext.step(x, torch.zeros(2, 2, dtype=torch.long), y, [torch.randn(2, 3, 7)], b, [0], True)
+    with pytest.raises(RuntimeError, match="a label outside the network's classes"):
+        ext.step(x, torch.zeros(2, 2, dtype=torch.long), torch.full((5,), 3), w, b, [0], True)
+
+
+@needs_compiler
+@pytest.mark.parametrize("name", ["mlp7-linear", "mlp7-relu"])
+def test_an_mlp_stack_on_the_kernel_trains_as_on_the_pure_pytorch_path(name, synthetic):
+    """Pruned MLP-7s (0.9) trained two epochs on each path, three LR schedules: the same losses,
+    accuracy, mean JSV and weights to float32 rounding; really two paths."""
+    models = [nets.seeded_build(name, s, pruning.pruned_widths(name, 0.9)) for s in range(3)]
+    scheds = [schedule.parse(s) for s in ("0:0.05,1:0.01", "0:0.02", "0:0.001,1:0.1")]
+    kw = dict(jsv_examples=20, progress=False, keep_weights=True)
+    a, b = (train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, trainer=t, **kw)
+            for t in ("stacked-mlp", "stacked-mlp-kernel"))
+    assert (a[0].trainer, b[0].trainer) == ("stacked-mlp", "stacked-mlp-kernel")
+    for x, y in zip(a, b):
+        assert x.metrics["train_loss"][1:] == pytest.approx(y.metrics["train_loss"][1:], rel=1e-5)
+        assert x.metrics["jsv_mean"] == pytest.approx(y.metrics["jsv_mean"], rel=1e-4)
+        assert x.metrics["test_acc"] == pytest.approx(y.metrics["test_acc"], abs=1.0)
+        for k, v in x.state_dict.items():
+            assert torch.allclose(y.state_dict[k], v, rtol=1e-4, atol=1e-6), k
+    assert any(not torch.equal(x.state_dict[k], y.state_dict[k]) for x, y in zip(a, b) for k in x.state_dict)

@@ -6,7 +6,7 @@ server) can compute what the chapters need.
     python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
     python -m dipcore edition --protocol smoke --out /tmp/smoke-book  # the whole book at other parameters
     python -m dipcore data mnist                               # MNIST's four files, fetched and verified
-    python -m dipcore kernels                                  # dipcore's C++ kernel, built and checked
+    python -m dipcore kernels                                  # dipcore's C++ kernels, built and checked
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import edition
 
         return edition.main(argv[1:])
-    if argv[:1] == ["kernels"]:  # dipcore's C++ kernel, built and checked (dipcore.kernels)
+    if argv[:1] == ["kernels"]:  # dipcore's C++ kernels, built and checked (dipcore.kernels)
         from .. import kernels
 
         return kernels.main(argv[1:])

@@ -5,8 +5,9 @@
 // pure-PyTorch path its step is mostly dispatch (autograd, fourteen batched products, the loss) and the first
 // layer's skinny products (N = 10), which the CPU's BLAS runs at a quarter of its peak. Here, per run:
 // * the first layer reads each example's row where the dataset holds it (no gathered copy of the batch),
-//   two rows at a time against blocks of up to 6 output units, in GCC's portable vectors (-march=native);
-//   its weight gradient sums the rows (read again, from the cache) against blocks of output units;
+//   four rows at a time against blocks of up to MAXB / 2 output units, in GCC's portable vectors
+//   (-march=native), fetching the next four rows from memory as it goes; its weight gradient sums the rows
+//   (read again, from the cache) against blocks of up to MAXB output units;
 // * the other layers keep their activations batch-minor ([units, B]), so every loop runs over the batch in
 //   vectors the compiler makes;
 // * the loss is log-softmax and negative log-likelihood, averaged over the batch, as F.cross_entropy.
@@ -22,7 +23,7 @@
 
 constexpr int V = 8;    // floats per vector
 #ifdef __AVX512F__
-constexpr int MAXB = 10;  // output units per block of the first layer: with two rows, 20 accumulators of 32 registers
+constexpr int MAXB = 10;  // the first layer's output units per block: 20 accumulators (two per unit) of 32 registers
 #else
 constexpr int MAXB = 6;   // 12 accumulators of 16 registers
 #endif
@@ -56,8 +57,11 @@ template <int NB, int NR>
 static void first_block(const float *const *rows, int64_t b0, int64_t B, int64_t D, const float *W,
                         const float *bias, int64_t o0, float *z) {
   vec acc[NR][NB] = {};
+  const bool ahead = o0 == 0 && b0 + 2 * NR <= B;  // the first block of units fetches the next rows' parts as it goes
   int64_t d = 0;
   for (; d + V <= D; d += V) {
+    if (ahead && d % 16 == 0)
+      for (int n = 0; n < NR; ++n) __builtin_prefetch(rows[b0 + NR + n] + d);
     vec xv[NR];
     for (int n = 0; n < NR; ++n) xv[n] = load(rows[b0 + n] + d);
     for (int j = 0; j < NB; ++j) {
@@ -104,8 +108,8 @@ static void first_grad_block(const float *const *rows, int64_t B, int64_t D, con
 }
 
 // the H units in blocks of at most MAXB, as even as can be: (first unit, size) of each
-static std::vector<std::pair<int64_t, int>> blocks(int64_t H) {
-  const int64_t n = (H + MAXB - 1) / MAXB;
+static std::vector<std::pair<int64_t, int>> blocks(int64_t H, int64_t most = MAXB) {
+  const int64_t n = (H + most - 1) / most;
   std::vector<std::pair<int64_t, int>> out;
   for (int64_t k = 0, o = 0; k < n; ++k) {
     const int size = int(H / n + (k < H % n));
@@ -125,7 +129,8 @@ static constexpr auto first_grad_blocks(std::integer_sequence<int, NB...>) {
   return std::array{&first_grad_block<NB + 1>...};
 }
 static constexpr auto FIRST_1 = first_blocks<1>(std::make_integer_sequence<int, MAXB>{});
-static constexpr auto FIRST_2 = first_blocks<2>(std::make_integer_sequence<int, MAXB>{});
+constexpr int MAXB4 = MAXB / 2;  // the forward's four rows: as many accumulators
+static constexpr auto FIRST_4 = first_blocks<4>(std::make_integer_sequence<int, MAXB4>{});
 static constexpr auto FIRST_GRAD = first_grad_blocks(std::make_integer_sequence<int, MAXB>{});
 
 static inline void activate(int64_t act, float *a, int64_t n) {
@@ -188,12 +193,12 @@ std::vector<torch::Tensor> step(torch::Tensor x, torch::Tensor idx, torch::Tenso
       // forward
       const float *W0 = weights[0].data_ptr<float>() + r * width[1] * D, *b0 = biases[0].data_ptr<float>() + r * width[1];
       const auto units = blocks(width[1]);
+      const auto units4 = blocks(width[1], MAXB4);
       int64_t b = 0;
-      for (; b + 2 <= B; b += 2) {
-        if (b + 2 < B)
-          for (int64_t n = 2; n < 4 && b + n < B; ++n)
-            for (int64_t d = 0; d < D; d += 16) __builtin_prefetch(rows[b + n] + d);
-        for (auto [o0, nb] : units) FIRST_2[nb - 1](rows.data(), b, B, D, W0, b0, o0, a[0].data());
+      for (int64_t n = 0; n < 4 && n < B; ++n)  // the first rows' starts (the blocks fetch the rest ahead)
+        for (int64_t d = 0; d < 64; d += 16) __builtin_prefetch(rows[n] + d);
+      for (; b + 4 <= B; b += 4) {
+        for (auto [o0, nb] : units4) FIRST_4[nb - 1](rows.data(), b, B, D, W0, b0, o0, a[0].data());
       }
       for (; b < B; ++b)
         for (auto [o0, nb] : units) FIRST_1[nb - 1](rows.data(), b, B, D, W0, b0, o0, a[0].data());

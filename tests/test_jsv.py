@@ -71,13 +71,13 @@ def test_wide_matrices_keep_their_singular_values_through_qr():
     assert torch.equal(jsv.wide_svdvals(m[..., :15]), torch.linalg.svdvals(m[..., :15]))  # not wide: a direct SVD
 
 
-@pytest.mark.parametrize("ratio", [0.0, 0.9])
-def test_an_mlps_jsvs_from_the_rest_of_the_network_equal_the_full_jacobians(ratio):
+@pytest.mark.parametrize("net,ratio", [("mlp7-relu", 0.0), ("mlp7-relu", 0.9), ("mlp7-tanh", 0.9)])
+def test_an_mlps_jsvs_from_the_rest_of_the_network_equal_the_full_jacobians(net, ratio):
     """A stacked MLP takes each Jacobian of the network after its first layer, times that layer's
     QR factor (``jsv.stacked_singular_values``' ``head``): every singular value of every example
-    equals the full Jacobian's, dense and pruned (widths 10: a 10 x 10 product)."""
-    widths = pruning.pruned_widths("mlp7-relu", ratio)
-    models = [nets.seeded_build("mlp7-relu", s, widths) for s in range(3)]
+    equals the full Jacobian's, dense and pruned (widths 10: a 10 x 10 product), ReLU and Tanh."""
+    widths = pruning.pruned_widths(net, ratio) if ratio else None
+    models = [nets.seeded_build(net, s, widths) for s in range(3)]
     x = torch.randn(20, 1, 32, 32, generator=torch.Generator().manual_seed(1))
     stacked = train.Stack(models, "cpu").singular_values(x, chunk=7)
     for r, model in enumerate(models):

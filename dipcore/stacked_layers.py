@@ -126,26 +126,29 @@ ACT_CODES = {torch.relu: 1, torch.tanh: 2}  # mlp_step's activations (0: none)
 def mlp_kernel_fits(steps: list[tuple]) -> bool:
     """Whether ``dipcore.kernels``' ``mlp_step`` computes this network: a flatten, then ``Linear``
     layers, each but the last followed by at most one ReLU or Tanh (MLP-7)."""
-    if not steps or steps[0][0] != "flatten" or steps[-1][0] != "linear":
-        return False
-    return all(s[0] == "linear" or (s[0] == "act" and s[1] in ACT_CODES and prev[0] == "linear")
-               for prev, s in zip(steps[1:], steps[2:])) and steps[1][0] == "linear"
+    kinds = [s[0] for s in steps]
+    return (kinds[:2] == ["flatten", "linear"] and kinds[-1] == "linear" and "flatten" not in kinds[1:]
+            and all(s[0] == "linear" or (s[1] in ACT_CODES and prev[0] == "linear") for prev, s in zip(steps[1:], steps[2:])))
 
 
-def kernel_step(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor, idx: torch.Tensor,
-                y: torch.Tensor, kernel) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def mlp_layers(steps: list[tuple]) -> tuple[list[str], list[str], list[int]]:
+    """A network ``mlp_kernel_fits`` as ``mlp_step`` takes it: its layers' weight and bias names and
+    the activation code after each (``ACT_CODES``; 0: none)."""
+    layers = [i for i, s in enumerate(steps) if s[0] == "linear"]
+    acts = [ACT_CODES[steps[i + 1][1]] if i + 1 < len(steps) and steps[i + 1][0] == "act" else 0 for i in layers]
+    return [steps[i][2] for i in layers], [steps[i][3] for i in layers], acts
+
+
+def kernel_step(layers: tuple[list[str], list[str], list[int]], params: dict[str, torch.Tensor], x: torch.Tensor,
+                idx: torch.Tensor, y: torch.Tensor, kernel) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Each run's mean cross-entropy on its batch (rows ``idx [R, B]`` of the flattened images ``x [N,
     D]``, labels ``y [N]``) and the gradient of that loss for every parameter, by name, from one call
-    of the C++ kernel ``kernel`` (``dipcore.kernels.mlp_step()``; a network ``mlp_kernel_fits``): the
-    same numbers as ``forward`` and autograd, summed in another order."""
-    layers = [(i, s) for i, s in enumerate(steps) if s[0] == "linear"]
-    acts = [ACT_CODES[steps[i + 1][1]] if i + 1 < len(steps) and steps[i + 1][0] == "act" else 0 for i, _ in layers]
-    weights = [params[s[2]].detach().contiguous() for _, s in layers]
-    biases = [params[s[3]].detach().contiguous() for _, s in layers]
-    out = kernel.step(x, idx.contiguous(), y, weights, biases, acts, True)
-    n = len(layers)
-    grads = {s[2]: g for (_, s), g in zip(layers, out[1:n + 1])} | {s[3]: g for (_, s), g in zip(layers, out[n + 1:])}
-    return out[0], grads
+    of the C++ kernel ``kernel`` (``dipcore.kernels.mlp_step()``; ``layers``: ``mlp_layers`` of a
+    network ``mlp_kernel_fits``): the same numbers as ``forward`` and autograd, summed in another order."""
+    weights, biases, acts = layers
+    out = kernel.step(x, idx.contiguous(), y, [params[w].detach().contiguous() for w in weights],
+                      [params[b].detach().contiguous() for b in biases], acts, True)
+    return out[0], dict(zip(weights + biases, out[1:]))
 
 
 class FirstConv(torch.autograd.Function):

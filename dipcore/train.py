@@ -187,6 +187,7 @@ class Stack:
                              f"(python -m dipcore kernels says why); choose {twin!r}, its pure-PyTorch twin")
         self.kernel = ext if self.trainer == "stacked-conv-kernel" else None  # the first convolution's, for forward
         self.step_kernel = ext if self.trainer == "stacked-mlp-kernel" else None  # an MLP's whole step
+        self.mlp_layers = stacked_layers.mlp_layers(self.steps) if self.step_kernel is not None else None
 
     def _stack_masks(self, masks, device) -> list[torch.Tensor | None]:
         """One stacked 0/1 mask per parameter (None: unmasked), in the parameters' layout."""
@@ -246,8 +247,8 @@ class Stack:
         own: the runs share none); batch norm, if any, normalises by the batch and updates its
         running statistics."""
         if self.step_kernel is not None:  # an MLP's whole step in C++, reading each run's rows where they lie
-            loss, grads = stacked_layers.kernel_step(self.steps, dict(zip(self.names, self.params)), x.flatten(1), idx,
-                                                     y, self.step_kernel)
+            loss, grads = stacked_layers.kernel_step(self.mlp_layers, dict(zip(self.names, self.params)), x.flatten(1),
+                                                     idx, y, self.step_kernel)
             return loss, [grads[k] for k in self.names]
         xb = x.flatten(1).index_select(0, idx.flatten()).view(self.n, idx.shape[1], *x.shape[1:])  # the fastest gather
         logits = self.forward(xb)  # [R, b, C]

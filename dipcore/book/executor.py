@@ -452,8 +452,8 @@ def _train_chunk(store: RunStore, chunk: list[dict], data: datamod.Data, device:
         checkpoint=checkpoint_path(chunk), checkpoint_every_s=checkpoint_every_s(),
         masks=[m or {} for m in masks] if any(m is not None for m in masks) else None)
     meta = environment(device) | {
-        "wall_s": round(results[0].wall_s, 2),
-        **({"cpu_s": round(results[0].cpu_s, 2)} if results[0].cpu_s is not None else {}), "segments": results[0].segments, "stacked_with": len(chunk),
+        "wall_s": round(results[0].wall_s, 2), "segments": results[0].segments, "stacked_with": len(chunk),
+        **({"cpu_s": round(results[0].cpu_s, 2)} if results[0].cpu_s is not None else {}),
         **({"conv_input": results[0].conv_input} if results[0].conv_input else {}),
         **({"trainer": results[0].trainer} if results[0].trainer != "vmap" else {}),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

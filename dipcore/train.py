@@ -410,7 +410,7 @@ def train_stacked(models: list[nn.Module], schedules: list[Schedule], seeds: lis
             bar.set_postfix(acc=f"{sum(accs) / len(accs):.2f}", alive=f"{len(accs)}/{R}")
         if checkpoint and epoch + 1 < epochs and time.time() - saved_at >= checkpoint_every_s:
             _save(checkpoint, ident, epoch + 1, stack, bufs, orders, results, alive,
-                  wall_s=prior_s + time.time() - t0, segments=segments, since=(start, prior_s), cpu_s=cpu_s())
+                  wall_s=prior_s + time.time() - t0, segments=segments, since=(start, prior_s, prior_cpu), cpu_s=cpu_s())
             saved_at = time.time()
     wall_s, cpu = prior_s + time.time() - t0, cpu_s()
     for r, res in enumerate(results):
@@ -454,16 +454,16 @@ def _identity(models, schedules, seeds, epochs, n_train, jsv_examples, sgd, mask
 
 
 def _save(path, ident, epoch, stack, bufs, orders, results, alive, wall_s=0.0, segments=1,
-          since=(0, 0.0), cpu_s=None) -> None:
+          since=(0, 0.0, None), cpu_s=None) -> None:
     """Write a checkpoint: the whole state at ``epoch``, the wall and CPU time spent up to it, the number of
     the session writing it and where that session began (``since``: its first epoch and the wall
-    time spent before it), so that ``status`` can tell this session's pace from the overall one."""
+    and CPU time spent before it), so that ``status`` can tell this session's pace from the overall one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"ident": ident, "epoch": epoch, "alive": alive.cpu(), "wall_s": wall_s, "cpu_s": cpu_s,
              "segments": segments,
-             "session_from": [int(since[0]), float(since[1])],
-             "runs_innermost": stack.runs_innermost, "trainer": stack.trainer,
+             "session_from": [int(since[0]), float(since[1])] + ([] if since[2] is None else [float(since[2])]),
+             "runs_innermost": stack.runs_innermost, "trainer": stack.trainer, "device": str(stack.params[0].device),
              "params": [p.detach().cpu() for p in stack.params], "bufs": [b.cpu() for b in bufs],
              "buffers": [b.cpu() for b in stack.buffers],
              "orders": [g.get_state() for g in orders],

@@ -105,3 +105,53 @@ def test_a_runs_cpu_time_sets_its_rate_where_it_was_measured():
     gpu = _rec("mlp7-linear", 0.9, 10, 40.0, stacked_with=4, threads=16, device="cuda: H100", cpu_s=500.0)
     assert cost.thread_seconds(gpu["meta"]) == 10.0  # a GPU's cost is its wall time, not its host's CPU time
     assert cost.rates([paused])["cpu", "mlp7-linear", 0.9] == pytest.approx(2.5)
+
+
+def test_among_runs_of_the_newest_path_those_with_cpu_time_set_the_rate():
+    """Two MLP-7-ReLU stacks on the C++ step: one stored before CPU time was kept, paused for a
+    while (its wall time reads 0.3 thread-seconds per run-epoch), one with its CPU time (0.1): the
+    measured one sets the rate; alone, the unmeasured one still does."""
+    paused = _rec("mlp7-relu", 0.9, 90, 0.3 * 90 * 10, stacked_with=10, trainer="stacked-mlp-kernel")
+    measured = _rec("mlp7-relu", 0.9, 90, 0.5 * 90 * 10, stacked_with=10, trainer="stacked-mlp-kernel",
+                    cpu_s=0.1 * 90 * 10)
+    assert cost.rates([paused, measured])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.1)
+    assert cost.rates([paused])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.3)
+    older = _rec("mlp7-relu", 0.9, 90, 1.0 * 90, cpu_s=0.9 * 90)  # measured, but on vmap: a newer path wins
+    assert cost.rates([older, paused])["cpu", "mlp7-relu", 0.9] == pytest.approx(0.3)
+
+
+def _flight(specs, epoch, wall_s, cpu_s=None, latest=None, latest_cpu_s=None, trainer="stacked-mlp-kernel",
+            device="cpu"):
+    from dipcore.book.executor import Flight
+
+    return Flight(specs, epoch, 0.0, wall_s, latest, cpu_s, latest_cpu_s, trainer, device)
+
+
+def test_a_stack_in_flight_is_timed_by_its_cpu_time_where_its_checkpoint_kept_it():
+    """20 runs 100 epochs into 900, paused half the time: 10 s of wall time but 2 CPU-seconds an
+    epoch; the line says CPU time (800 epochs x 2 s = 27 min), and, resumed, the pace since then."""
+    specs = [_spec("mlp7-linear", 0.8, 900) | {"seed": i} for i in range(20)]
+    line = cost.flight(_flight(specs, 100, 1000.0, cpu_s=200.0))
+    assert "2.0 CPU-seconds per epoch so far, so about 27 min of CPU time left" in line
+    assert "10.0 s per epoch so far, so about 2.2 h of training left" in cost.flight(_flight(specs, 100, 1000.0))
+    resumed = _flight(specs, 100, 1000.0, cpu_s=200.0, latest=(40, 900.0), latest_cpu_s=60.0)
+    assert "1.5 CPU-seconds per epoch since it last resumed (2.0 over all), so about 20 min" in cost.flight(resumed)
+    older = _flight(specs, 100, 1000.0, cpu_s=200.0, latest=(40, 900.0))  # CPU time, not where its session began
+    assert "2.0 CPU-seconds per epoch so far" in cost.flight(older)
+
+
+def test_a_stack_in_flight_on_a_cpu_sets_the_rate_of_its_path_before_its_first_run_lands():
+    """MLP-7-Linear at 0.8: only written-out-layer runs stored (0.8 thread-seconds per run-epoch,
+    wall time); a stack of 20 in flight on the C++ step, 50 epochs at 3 CPU-seconds each (0.15 per
+    run-epoch): a missing run costs 0.15. Not a GPU's flight, nor one without CPU time."""
+    stored = [_rec("mlp7-linear", 0.8, 90, 0.8 * 90 * 10, stacked_with=10, trainer="stacked-mlp")]
+    specs = [_spec("mlp7-linear", 0.8, 900) | {"seed": i} for i in range(20)]
+    flying = _flight(specs, 50, 500.0, cpu_s=150.0)
+    missing = [_spec("mlp7-linear", 0.8, 900) | {"seed": 99}]
+    assert cost.rates(stored + cost.flight_records([flying]))["cpu", "mlp7-linear", 0.8] == pytest.approx(0.15)
+    assert cost.estimate(missing, cost.rates(stored + cost.flight_records([flying])))[0] == pytest.approx(0.15 * 900 / 3600)
+    assert cost.describe(missing, stored, flights=[flying]).endswith("the stored runs' speed and those in flight")
+    assert cost.describe(missing, stored).endswith("the stored runs' speed")
+    for other in (_flight(specs, 50, 500.0, cpu_s=150.0, device="cuda:0"), _flight(specs, 50, 500.0)):
+        assert cost.flight_records([other]) == []
+        assert cost.rates(stored + cost.flight_records([other]))["cpu", "mlp7-linear", 0.8] == pytest.approx(0.8)

@@ -202,7 +202,8 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
     flight, = executor.in_flight(store, [short])
     assert flight.epoch == 2 and flight.latest[0] == 1
     assert flight.latest[1] == pytest.approx(flight.wall_s - first_wall) and flight.latest[1] > 0
-    assert "s per epoch since it last resumed (" in cost.flight(flight)
+    assert "CPU-seconds per epoch since it last resumed (" in cost.flight(flight)  # its CPU time was kept
+    assert 0 < flight.latest_cpu_s < flight.cpu_s and flight.device == "cpu" and flight.trainer == "stacked-mlp"
 
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     rec, = executor.ensure(store, [short], progress=False)  # resumes

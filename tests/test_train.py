@@ -131,7 +131,8 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_exactly(batch_norm, synt
     assert ckpt.exists()
     saved = torch.load(ckpt, weights_only=True)
     assert saved["epoch"] == 2 and saved["segments"] == 1 and saved["wall_s"] > 0
-    assert saved["session_from"] == [0, 0.0]  # this session began at epoch 0, with no time spent
+    assert saved["session_from"] == [0, 0.0, 0.0]  # this session began at epoch 0, with no wall or CPU time spent
+    assert saved["device"] == "cpu"
     monkeypatch.setattr(train, "jsv_stats", real_stats)
     resumed = train.train_stacked(*args, **kw, checkpoint=ckpt)
     assert not ckpt.exists()

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         flights = executor.in_flight(store, specs, a.max_stack)
         if missing and a.action != "compute":
             done_epochs = {specmod.key(s): f.epoch for f in flights for s in f.specs}
-            line = cost.describe(missing + ancestors, store.read_all()[0], done_epochs)
+            line = cost.describe(missing + ancestors, store.read_all()[0], done_epochs, flights)
             if line:
                 print(line)
         if a.action == "list":

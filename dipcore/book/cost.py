@@ -11,7 +11,8 @@ network's width, and so its cost; on a CPU, those of the newest training path wh
 ``rates``). An estimate from measured times, always labelled as one; a
 network with no stored run on that kind of device is not estimated. A run part-way through training
 (its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
-flight is also timed at its own pace so far (``flight``), the best guess of when it lands.
+flight is also timed at its own pace so far, in CPU time where its checkpoint kept it (``flight``),
+the best guess of when it lands.
 """
 from __future__ import annotations
 
@@ -43,13 +44,16 @@ def rates(records) -> dict[tuple[str, str, float], float]:
     paths, the channels-last layout (``meta.conv_input``; ``train.runs_innermost_layout`` picks it
     by network and ratio) or an MLP's written-out steps (``meta.trainer``, ``train.trainer_for``),
     only those set the rate: runs stored before them ran up to three times as slow, and a missing
-    run will be trained by them."""
+    run will be trained by them. Among those, runs whose CPU time was measured (``meta.cpu_s``) set
+    it where there are some: the wall time of a stack paused or trained beside other work read up
+    to four times its cost."""
     by = defaultdict(list)
     for r in records:
         s, m = r.get("spec", {}), r.get("meta", {})
         if s.get("kind") != "train" or not m.get("wall_s") or not s.get("epochs"):
             continue
-        by[device_kind(m), s["net"], pruning_ratio(s)].append((generation(m), thread_seconds(m) / s["epochs"]))
+        measured = device_kind(m) == "cpu" and bool(m.get("cpu_s"))
+        by[device_kind(m), s["net"], pruning_ratio(s)].append(((generation(m), measured), thread_seconds(m) / s["epochs"]))
     return {k: statistics.median([v for g, v in runs if g == max(g for g, _ in runs)]) for k, runs in by.items()}
 
 
@@ -79,11 +83,23 @@ def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None =
     return hours, costed, len(train)
 
 
-def describe(specs, records, done: dict[str, int] | None = None) -> str | None:
+def flight_records(flights) -> list[dict]:
+    """Stacks in flight (``executor.Flight``) as records ``rates`` can read, one per run, where their
+    checkpoint says they train on a CPU and kept their CPU time: the epochs trained so far at
+    their cost so far. A stack on a path no stored run took yet (a new trainer) is then costed at its
+    own pace before its first run lands."""
+    return [{"spec": s | {"epochs": f.epoch},
+             "meta": {"wall_s": f.wall_s, "cpu_s": f.cpu_s, "stacked_with": len(f.specs), "device": f.device,
+                      "trainer": f.trainer or "vmap"}}
+            for f in flights if f.cpu_s and f.epoch > 0 and f.device == "cpu" for s in f.specs]
+
+
+def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> str | None:
     """One line for ``status``: what the training runs among ``specs`` would cost on a CPU (and on
-    a GPU, once GPU runs are stored), the epochs in-flight runs have trained (``done``) deducted;
+    a GPU, once GPU runs are stored), at the rates of the stored runs and of the stacks in flight
+    (``flights``, ``flight_records``), the epochs in-flight runs have trained (``done``) deducted;
     None when nothing could be estimated."""
-    rate = rates(records)
+    rate = rates(list(records) + flight_records(flights))
     parts = []
     for kind, unit in (("cpu", "thread-hours on a CPU"), ("gpu", "hours on a GPU")):
         hours, costed, total = estimate(specs, rate, kind, done)
@@ -91,30 +107,36 @@ def describe(specs, records, done: dict[str, int] | None = None) -> str | None:
             parts.append(f"about {hours:.1f} {unit}" + (f" ({costed} of {total} runs costed)" if costed < total else ""))
     if not parts:
         return None
-    return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed"
+    return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
+        (" and those in flight" if flight_records(flights) else "")
 
 
 def flight(f) -> str:
     """One line for ``status`` on a stack in flight (``executor.Flight``): its runs, the epoch its
-    checkpoint reached and when, and, from its own wall time, its pace and when it will be done at
-    that pace (on the machine and load it has had: an estimate, said as one). A stack resumed from
-    its checkpoint is timed at its pace since it last resumed (the process that saved the
+    checkpoint reached and when, and its pace and when it will be done at that pace (on the machine
+    and load it has had: an estimate, said as one). The pace is CPU time per epoch where the
+    checkpoint kept it (a pause, or a wait for a core another process holds, is not counted: with one
+    thread, about the wall time it will take on a core of its own), else wall time. A stack resumed
+    from its checkpoint is timed at its pace since it last resumed (the process that saved the
     checkpoint), its pace over all its epochs beside it: an earlier process's machine or load need
     not be today's."""
     s0 = f.specs[0]
     line = (f"{len(f.specs)} x {s0['net']} r={pruning_ratio(s0):g} at epoch {f.epoch}/{s0['epochs']} "
             f"(saved {time.strftime('%H:%M', time.localtime(f.saved))})")
-    if f.epoch > 0 and f.wall_s > 0:
-        pace = overall = f.wall_s / f.epoch
-        epochs, seconds = f.latest or (f.epoch, f.wall_s)
-        resumed = 0 < epochs < f.epoch and seconds > 0
-        if resumed:
-            pace = seconds / epochs
-        left = _duration(pace * max(s0["epochs"] - f.epoch, 0))
-        line += (f"; {pace:.1f} s per epoch since it last resumed ({overall:.1f} over all), so about {left} "
-                 f"of training left at that pace" if resumed else
-                 f"; {pace:.1f} s per epoch so far, so about {left} of training left at that pace")
-    return line
+    cpu = bool(f.cpu_s)
+    spent = f.cpu_s if cpu else f.wall_s
+    if f.epoch <= 0 or not spent or spent <= 0:
+        return line
+    pace = overall = spent / f.epoch
+    epochs = f.latest[0] if f.latest else f.epoch
+    since = f.latest_cpu_s if cpu else f.latest[1] if f.latest else None
+    resumed = 0 < epochs < f.epoch and since is not None and since > 0
+    if resumed:
+        pace = since / epochs
+    unit, left = ("CPU-seconds", "of CPU time") if cpu else ("s", "of training")
+    left = f"about {_duration(pace * max(s0['epochs'] - f.epoch, 0))} {left} left at that pace"
+    return line + (f"; {pace:.1f} {unit} per epoch since it last resumed ({overall:.1f} over all), so {left}"
+                   if resumed else f"; {pace:.1f} {unit} per epoch so far, so {left}")
 
 
 def _duration(seconds: float) -> str:

@@ -271,6 +271,10 @@ class Flight(NamedTuple):
     saved: float  # when that was (seconds since the epoch, as ``time.time()``)
     wall_s: float  # the stack's training wall time up to it, over every session it ran in
     latest: tuple[int, float] | None = None  # epochs and wall time of the session that saved it
+    cpu_s: float | None = None  # its CPU time up to it, where the checkpoint kept one
+    latest_cpu_s: float | None = None  # the CPU time of the session that saved it, where kept
+    trainer: str | None = None  # the path its steps take (``train.trainer_for``), where kept
+    device: str | None = None  # where it trains ("cpu", "cuda:0"), where kept
 
 
 def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[Flight]:
@@ -291,7 +295,10 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
             wall_s = float(state.get("wall_s", 0.0))
             since = state.get("session_from")  # absent from checkpoints written before it was kept
             latest = (state["epoch"] - int(since[0]), wall_s - float(since[1])) if since else None
-            out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, wall_s, latest))
+            cpu = state.get("cpu_s")
+            latest_cpu = cpu - float(since[2]) if cpu is not None and since and len(since) > 2 else None
+            out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, wall_s, latest, cpu, latest_cpu,
+                              state.get("trainer"), state.get("device")))
     return out
 
 

@@ -13,8 +13,8 @@ For each network (MLP-7-Linear, MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU), dense
     test accuracy and mean JSV (1000 examples) logged every epoch as in the book's runs;
 
 the share of an epoch the logging takes (test accuracy and mean JSV), the same stack on the
-``vmap`` path where the engine picks another (``train.trainer_for``: plain MLPs on a CPU, issue
-36), the speed-up over the authors'-style loop, the arithmetic rate reached (FLOPs counted from the
+``vmap`` path (or ``--baseline``'s) where the engine picks another (``train.trainer_for``: plain
+networks on a CPU, issue 36), the speed-up over the authors'-style loop, the arithmetic rate reached (FLOPs counted from the
 network, 3x the forward pass for a training step) as a fraction of this machine's measured sgemm
 peak, and the hours of this machine that each grid of the book costs at those rates (all of it, and
 what is missing from the run store).
@@ -154,6 +154,8 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--no-authors", action="store_true", help="skip the authors'-style loop")
     ap.add_argument("--arch", default="both", choices=("both", "dense", "pruned"), help="which architectures (default both)")
+    ap.add_argument("--baseline", default="vmap", choices=train.TRAINERS,
+                    help="the path the engine's is compared with, on the same stack (default vmap)")
     ap.add_argument("--ratio", type=float, default=PRUNE_RATIO,
                     help=f"the pruned architecture's pruning ratio (default {PRUNE_RATIO}; issue 36 also asks for 0.8)")
     a = ap.parse_args()
@@ -172,8 +174,9 @@ def main() -> None:
     print(f"sgemm peak (1024x1024, {torch.get_num_threads()} thread(s)): {peak:.0f} GFLOP/s")
     d = data.load(a.dataset, device=a.device)  # a missing dataset stops here with how to get it
     print(f"dataset: {a.dataset}; epochs timed on {a.fraction:.0%} of the split, scaled to {FULL_TRAIN}\n")
+    bw = max(13, len(a.baseline) + 9)  # the baseline column's width
     head = (f"{'network':15s} {'arch':7s} {'GFLOP/ep':>8s} {'authors s/ep':>12s} {'R=1 s/ep':>9s} "
-            f"{'R=' + str(a.runs) + ' s/run-ep':>14s} {'(eval)':>7s} {'eval %':>6s} {'vmap s/run-ep':>13s} "
+            f"{'R=' + str(a.runs) + ' s/run-ep':>14s} {'(eval)':>7s} {'eval %':>6s} {a.baseline + ' s/run-ep':>{bw}s} "
             f"{'x authors':>9s} {'% peak':>7s}")
     print(head)
     print("-" * len(head))
@@ -185,16 +188,18 @@ def main() -> None:
             authors = float("nan") if a.no_authors else authors_loop(a.dataset, net, widths, a.fraction, a.device)
             one, _ = stacked_epoch(d, net, widths, 1, a.fraction, a.device)
             many, ev = stacked_epoch(d, net, widths, a.runs, a.fraction, a.device)
-            other = train.trainer_for(nets.build(net, widths), a.device) != "vmap"
-            old = stacked_epoch(d, net, widths, a.runs, a.fraction, a.device, "vmap")[0] / a.runs if other else float("nan")
+            model = nets.build(net, widths)
+            other = train.trainer_for(model, a.device) != a.baseline and a.baseline in train.trainers(model)
+            old = stacked_epoch(d, net, widths, a.runs, a.fraction, a.device, a.baseline)[0] / a.runs if other \
+                else float("nan")
             best = min(one, many / a.runs)
             rates[(net, pruned)] = best
             print(f"{net:15s} {'pruned' if pruned else 'dense':7s} {gflop:8.2f} {authors:12.2f} {one:9.2f} "
-                  f"{many / a.runs:14.3f} {ev / a.runs:7.3f} {100 * ev / many:5.0f}% {old:13.3f} {authors / best:9.1f} "
+                  f"{many / a.runs:14.3f} {ev / a.runs:7.3f} {100 * ev / many:5.0f}% {old:{bw}.3f} {authors / best:9.1f} "
                   f"{100 * gflop / best / peak:6.1f}%", flush=True)
     print("\ns/ep: seconds per run-epoch (training + test accuracy + mean JSV); (eval), eval %: the evaluation "
-          f"per run in the R={a.runs} stack and its share of the epoch; vmap: the same stack on the vmap path "
-          f"(where the engine picks another); x authors and % peak use the faster of R=1 and R={a.runs}.")
+          f"per run in the R={a.runs} stack and its share of the epoch; {a.baseline}: the same stack on that path "
+          f"(where the engine picks another and it can train the network); x authors and % peak use the faster of R=1 and R={a.runs}.")
 
     print(f"\nhours of this machine (one process at the rates above) per grid, paper protocol, {a.dataset}:")
     for name, n, h, m, hm in grid_hours(rates, a.dataset):

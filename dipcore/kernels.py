@@ -3,7 +3,8 @@
 extensions folder):
 
 * ``first_conv()`` (``csrc/first_conv.cpp``): LeNet-5's first convolution and max-pool for a stack
-  of runs (trainer ``stacked-conv-kernel``);
+  of runs (trainer ``stacked-conv-kernel``), and its second where that has one channel in
+  (``stacked-conv2-kernel``);
 * ``mlp_step()`` (``csrc/mlp_step.cpp``): a whole training step of a stack of plain MLPs (MLP-7:
   each run's loss on its own batch and every layer's gradient; trainer ``stacked-mlp-kernel``).
 

@@ -21,7 +21,12 @@ activations keep one layout from layer to layer:
   oneDNN the convolution's weight gradient is the largest cost of a pruned LeNet-5's step (9 of 18
   ms, ten runs at ratio 0.9), 1.3 ms in the kernel, and the fused max-pool never writes the 28x28
   output. It reads each run's images where the gather put them (``[R, B, H, W]``) and writes
-  ``[B, R*C, H, W]``, channels-first; the next convolution gets the layout it wants.
+  ``[B, R*C, H, W]``, channels-first; the next convolution gets the layout it wants. Where the
+  second convolution has one channel in (LeNet-5 pruned at 0.7 and more), it and its max-pool take
+  the same kernel (``inner_conv_pool``, trainer ``stacked-conv2-kernel``: each run's 14x14 maps
+  padded to the kernel's narrowest input, 20 columns, with the maps' gradient by the kernel's
+  transpose): oneDNN's backward pass of that grouped convolution was 1.8 ms of a 9.0 ms step (ten
+  runs at 0.9); the step is 7.9 ms with it.
 * **A whole step of a plain MLP** (MLP-7) can take dipcore's C++ kernel ``mlp_step``
   (``dipcore.kernels``, trainer ``stacked-mlp-kernel``, ``kernel_step``): each run's loss on its own
   rows of the dataset and every gradient in one call, with no gathered copy of the batch; pruned at
@@ -106,18 +111,30 @@ def has_conv(steps: list[tuple]) -> bool:
     return any(s[0] == "conv" for s in steps)
 
 
-def kernel_fits(steps: list[tuple], input_shape: tuple[int, ...]) -> bool:
+def kernel_fits(steps: list[tuple], input_shape: tuple[int, ...], min_width: int = 16) -> bool:
     """Whether the network begins as ``dipcore.kernels``' kernel computes it: a convolution with one
     input channel, 5x5, stride 1, no padding or dilation, then a 2x2 max-pool of stride 2 (LeNet-5),
-    on ``input_shape`` (``[C, H, W]``) giving an even output at least 16 columns wide."""
+    on ``input_shape`` (``[C, H, W]``) giving an even output at least ``min_width`` columns wide
+    (16 for the first layer; an inner layer's input is padded to that, ``inner_conv_pool``)."""
     if len(steps) < 2 or steps[0][0] != "conv" or steps[1][0] != "pool":
         return False
     m, p = steps[0][4], steps[1][1]
     size = [n - 4 for n in input_shape[1:]]
     return (m.in_channels == 1 and m.kernel_size == (5, 5) and m.stride == (1, 1) and m.padding == (0, 0)
-            and m.dilation == (1, 1) and input_shape[0] == 1 and size[1] >= 16 and all(n % 2 == 0 for n in size)
-            and p.kernel_size in (2, (2, 2)) and p.stride in (2, (2, 2)) and p.padding in (0, (0, 0))
+            and m.dilation == (1, 1) and input_shape[0] == 1 and size[1] >= min_width and all(n % 2 == 0 for n in size)
+            and min(size) > 0 and p.kernel_size in (2, (2, 2)) and p.stride in (2, (2, 2)) and p.padding in (0, (0, 0))
             and p.dilation in (1, (1, 1)) and not p.ceil_mode)
+
+
+def inner_kernel_fits(steps: list[tuple], input_shape: tuple[int, ...] = (1, 32, 32)) -> bool:
+    """Whether, after a first layer the kernel computes, the next convolution and max-pool fit it
+    too (``inner_conv_pool``): one input channel, 5x5 and 2x2 as ``kernel_fits`` says, on an even
+    output of any width (LeNet-5's second convolution pruned at 0.7 and more: 1 channel in)."""
+    if not kernel_fits(steps, input_shape):
+        return False
+    rest = [s for s in steps[2:] if s[0] != "act"]
+    size = (1, *[(n - 4) // 2 for n in input_shape[1:]])
+    return kernel_fits(rest, size, min_width=2)
 
 
 ACT_CODES = {torch.relu: 1, torch.tanh: 2}  # mlp_step's activations (0: none)
@@ -152,30 +169,48 @@ def kernel_step(layers: tuple[list[str], list[str], list[int]], params: dict[str
 
 
 class FirstConv(torch.autograd.Function):
-    """The first convolution and max-pool of R runs on their own one-channel images ``x [R, B, H,
-    W]`` (or one batch ``[1, B, H, W]`` for all, without gradient), by the C++ kernel ``ext``
-    (``dipcore.kernels.first_conv()``): ``[B, R*C, (H-4)/2, (W-4)/2]``. No gradient for the images
-    (they are data)."""
+    """A convolution and max-pool of R runs on their own one-channel images ``x [R, B, H, W]`` (or
+    one batch ``[1, B, H, W]`` for all, without gradient), by the C++ kernel ``ext``
+    (``dipcore.kernels.first_conv()``): ``[B, R*C, (H-4)/2, (W-4)/2]``. The images' gradient where
+    they have one (an inner layer, ``inner_conv_pool``; the first layer's images are data)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, ext):
         out, arg = ext.forward(x, weight.flatten(1, 2), bias)  # weight [R, C, 1, 5, 5]
-        ctx.save_for_backward(x, arg)
-        ctx.ext, ctx.shape = ext, weight.shape
+        ctx.save_for_backward(x, arg, weight)
+        ctx.ext = ext
         ctx.mark_non_differentiable(arg)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        x, arg = ctx.saved_tensors
-        gw = ctx.ext.weight_grad(x, g, arg).view(ctx.shape) if ctx.needs_input_grad[1] else None
-        gb = g.sum((0, 2, 3)).view(len(x), -1) if ctx.needs_input_grad[2] else None
-        return None, gw, gb, None
+        x, arg, weight = ctx.saved_tensors
+        g = g.contiguous()
+        gx = ctx.ext.input_grad(g, arg, weight.flatten(1, 2).contiguous(), 1, x.shape[-2], x.shape[-1]) \
+            if ctx.needs_input_grad[0] else None
+        gw = ctx.ext.weight_grad(x, g, arg).view(weight.shape) if ctx.needs_input_grad[1] else None
+        gb = g.sum((0, 2, 3)).view(len(weight), -1) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None
+
+
+KERNEL_MIN_WIDTH = 20  # the kernel's narrowest input: an output 16 columns wide, one block of its vectors
+
+
+def inner_conv_pool(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, ext) -> torch.Tensor:
+    """A convolution with one input channel per run and the max-pool after it, inside the network
+    (LeNet-5's second, pruned at 0.7 or more), by the first convolution's kernel: ``h [B, R, H, W]``
+    -> ``[B, R*C, (H-4)/2, (W-4)/2]``. Each run's maps are padded with zeros on the right up to the
+    kernel's narrowest input (``KERNEL_MIN_WIDTH``) and the pooled columns that padding adds are
+    dropped: they see no gradient, so the weights' and the maps' gradients are those of the
+    unpadded layer (issue 36)."""
+    W = h.shape[-1]
+    x = F.pad(h.transpose(0, 1), (0, max(KERNEL_MIN_WIDTH - W, 0))).contiguous()  # [R, B, H, W']
+    return FirstConv.apply(x, weight, bias, ext)[..., :(W - 4) // 2]
 
 
 @torch.no_grad()
 def kernel_singular_values(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor, kernel,
-                           runs_innermost: bool = True, chunk: int = 25) -> torch.Tensor:
+                           runs_innermost: bool = True, chunk: int = 25, inner: bool = False) -> torch.Tensor:
     """The JSVs of R networks whose first convolution and max-pool ``kernel`` computes
     (``kernel_fits``), on the examples ``x`` ``[N, 1, H, W]``: ``[R, N, classes]`` (§3.1, Eq. 1).
 
@@ -198,7 +233,7 @@ def kernel_singular_values(steps: list[tuple], params: dict[str, torch.Tensor], 
         z, arg = kernel.forward(xb.unsqueeze(0).contiguous(), weight, bias)  # every run on the same images: [n, R*C, h, w]
         with torch.enable_grad():
             zk = z.repeat_interleave(k, 0).requires_grad_(True)  # example n's copy c at row n*k + c
-            rows = apply_steps(steps[2:], params, zk, R, False, runs_innermost)  # [R, n*k, k]
+            rows = apply_steps(steps[2:], params, zk, R, False, runs_innermost, kernel if inner else None)  # [R, n*k, k]
             (g,) = torch.autograd.grad(rows.view(R, len(xb), k, k).diagonal(dim1=2, dim2=3).sum(), zk)
         jac = kernel.input_grad(g.contiguous(), arg, weight, k, xb.shape[-2], xb.shape[-1])  # [R, n*k, H, W]
         out.append(wide_svdvals(jac.view(R, len(xb), k, -1)))
@@ -206,12 +241,13 @@ def kernel_singular_values(steps: list[tuple], params: dict[str, torch.Tensor], 
 
 
 def forward(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor,
-            runs_innermost: bool = False, kernel=None) -> torch.Tensor:
+            runs_innermost: bool = False, kernel=None, inner: bool = False) -> torch.Tensor:
     """Logits ``[R, B, C]`` of the stacked network (``params``: by name, stacked ``[R, ...]``) on
     images ``x``: ``[R, B, C, H, W]`` (a batch per run) or ``[B, C, H, W]`` (one batch for every
     run). ``runs_innermost``: convolutions see channels-last activations. ``kernel``: the C++
     first-convolution module (``dipcore.kernels.first_conv()``), for a batch per run where
-    ``kernel_fits``."""
+    ``kernel_fits``; with ``inner``, also for the inner convolutions and max-pools it fits
+    (``inner_kernel_fits``)."""
     R = len(next(iter(params.values())))
     shared = x.dim() == 4
     h = x
@@ -219,6 +255,7 @@ def forward(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor
         _, _, w, b, _ = steps[0]
         h = FirstConv.apply(x.transpose(0, 1) if shared else x.flatten(1, 2), params[w], params[b], kernel)
         steps, shared = steps[2:], False  # h: [B, R*C, H', W']
+        return apply_steps(steps, params, h, R, shared, runs_innermost, kernel if inner else None)
     elif not shared and has_conv(steps):  # [R, B, C, H, W] -> [B, R*C, H, W], run r's channels in block r
         if runs_innermost:
             h = x.permute(1, 3, 4, 0, 2).contiguous().flatten(3).permute(0, 3, 1, 2)  # stored [B, H, W, R*C]
@@ -228,12 +265,19 @@ def forward(steps: list[tuple], params: dict[str, torch.Tensor], x: torch.Tensor
 
 
 def apply_steps(steps: list[tuple], params: dict[str, torch.Tensor], h: torch.Tensor, R: int,
-                shared: bool = False, runs_innermost: bool = False) -> torch.Tensor:
+                shared: bool = False, runs_innermost: bool = False, kernel=None) -> torch.Tensor:
     """``steps`` on the stack's activations ``h``: ``[B, R*C, H, W]`` before the flatten, ``[R, B, D]``
-    after it (``shared``: one batch of images for every run, before the first convolution)."""
-    for step in steps:
+    after it (``shared``: one batch of images for every run, before the first convolution);
+    ``kernel``: the C++ module for the convolutions and max-pools it fits (``inner_conv_pool``)."""
+    steps = list(steps)
+    while steps:
+        step = steps.pop(0)
         kind = step[0]
-        if kind == "conv":
+        if kind == "conv" and kernel is not None and not shared and h.dim() == 4 and h.shape[1] == R \
+                and kernel_fits([step] + steps[:1], (1, *h.shape[2:]), min_width=2):
+            h = inner_conv_pool(h, params[step[2]], params[step[3]], kernel)
+            steps.pop(0)  # its max-pool, done
+        elif kind == "conv":
             _, _, w, b, m = step
             weight, bias = params[w].flatten(0, 1), params[b].flatten()
             if shared:  # the R runs' filters on the one batch: an ordinary convolution

@@ -77,6 +77,8 @@ def test_the_newest_path_sets_the_rate_written_out_layers_over_channels_last_ove
     assert cost.rates([old, last])["cpu", "lenet5-relu", 0.9] == pytest.approx(1.7)
     assert cost.rates([old, last, new])["cpu", "lenet5-relu", 0.9] == pytest.approx(1.0)
     assert cost.rates([kernel, old, last, new])["cpu", "lenet5-relu", 0.9] == pytest.approx(0.6)
+    both = _rec("lenet5-relu", 0.9, 90, 0.5 * 90, conv_input="channels_last", trainer="stacked-conv2-kernel")
+    assert cost.rates([kernel, both, old])["cpu", "lenet5-relu", 0.9] == pytest.approx(0.5)
 
 
 def test_a_run_part_way_through_training_costs_only_the_epochs_it_has_left():

@@ -62,16 +62,19 @@ def test_the_kernel_refuses_shapes_it_does_not_compute():
 
 @needs_compiler
 @pytest.mark.parametrize("name", ["lenet5-relu", "lenet5-linear"])
-def test_a_stack_on_the_kernel_trains_as_on_the_pure_pytorch_path(name, synthetic):
-    """Pruned LeNet-5s (0.9; and at 0.5, three channels in the first layer) trained two epochs on
-    each path: the same losses, accuracy, mean JSV and weights to float32 rounding; really two paths."""
-    for ratio in (0.9, 0.5):
+@pytest.mark.parametrize("path,ratios", [("stacked-conv-kernel", (0.9, 0.5)), ("stacked-conv2-kernel", (0.9, 0.7))])
+def test_a_stack_on_the_kernel_trains_as_on_the_pure_pytorch_path(name, path, ratios, synthetic):
+    """Pruned LeNet-5s (0.9; and at 0.5, three channels in the first layer; at 0.7, four channels
+    out of the second, which has one in) trained two epochs on each path: the same losses,
+    accuracy, mean JSV and weights to float32 rounding; really two paths. ``stacked-conv2-kernel``:
+    the second convolution and max-pool in the kernel too (``stacked_layers.inner_conv_pool``)."""
+    for ratio in ratios:
         models = [nets.seeded_build(name, s, pruning.pruned_widths(name, ratio)) for s in range(3)]
         scheds = [schedule.parse(s) for s in ("0:0.05,1:0.01", "0:0.02", "0:0.001,1:0.1")]
         kw = dict(jsv_examples=20, progress=False, keep_weights=True)
         a, b = (train.train_stacked(models, scheds, [0, 1, 2], 2, synthetic, trainer=t, **kw)
-                for t in ("stacked-conv", "stacked-conv-kernel"))
-        assert b[0].trainer == "stacked-conv-kernel" and b[0].conv_input == "channels_last"
+                for t in ("stacked-conv", path))
+        assert b[0].trainer == path and b[0].conv_input == "channels_last"
         for x, y in zip(a, b):
             assert x.metrics["train_loss"][1:] == pytest.approx(y.metrics["train_loss"][1:], rel=1e-5)
             assert x.metrics["jsv_mean"] == pytest.approx(y.metrics["jsv_mean"], rel=1e-4)
@@ -113,6 +116,10 @@ def test_the_engine_takes_the_kernel_where_it_fits():
     lenet = nets.build("lenet5-relu")
     assert train.trainers(lenet) == ["vmap", "stacked-conv", "stacked-conv-kernel"]
     assert train.trainer_for(lenet, "cpu") == "stacked-conv-kernel" and train.trainer_for(lenet, "cuda") == "vmap"
+    for ratio, inner in ((0.95, True), (0.9, True), (0.7, True), (0.5, False)):  # one channel into the second layer?
+        pruned = nets.build("lenet5-relu", pruning.pruned_widths("lenet5-relu", ratio))
+        assert (train.trainer_for(pruned, "cpu") == "stacked-conv2-kernel") == inner, ratio
+        assert "stacked-conv-kernel" in train.trainers(pruned)
     assert train.trainers(nets.build("mlp7-relu")) == ["vmap", "stacked-mlp", "stacked-mlp-kernel"]
     assert train.trainers(nets.build("resnet20")) == ["vmap"]
     narrow = nets.build("mlp7-relu", pruning.pruned_widths("mlp7-relu", 0.9))  # 10 units a layer
@@ -122,8 +129,12 @@ def test_the_engine_takes_the_kernel_where_it_fits():
 
 
 @needs_compiler
-@pytest.mark.parametrize("name,ratio", [("lenet5-relu", 0.9), ("lenet5-linear", 0.9), ("lenet5-relu", 0.5)])
-def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(name, ratio):
+@pytest.mark.parametrize("name,ratio,path", [("lenet5-relu", 0.9, "stacked-conv-kernel"),
+                                             ("lenet5-linear", 0.9, "stacked-conv-kernel"),
+                                             ("lenet5-relu", 0.5, "stacked-conv-kernel"),
+                                             ("lenet5-relu", 0.7, "stacked-conv2-kernel"),
+                                             ("lenet5-linear", 0.9, "stacked-conv2-kernel")])
+def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(name, ratio, path):
     """Eq. 1's JSVs of a stack on the kernel's path (its ``input_grad``: the Jacobian's rows through
     the first layer) equal those of each network's own per-example Jacobian (``jsv.singular_values``,
     jacrev through its nn.Module), to float32 rounding."""
@@ -131,7 +142,7 @@ def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(na
 
     models = [nets.seeded_build(name, s, pruning.pruned_widths(name, ratio)) for s in range(3)]
     x = torch.randn(7, 1, 32, 32, generator=torch.Generator().manual_seed(1))
-    st = train.Stack(models, "cpu", trainer="stacked-conv-kernel")
+    st = train.Stack(models, "cpu", trainer=path)
     got = st.singular_values(x, chunk=3)
     want = torch.stack([jsv.singular_values(m, x) for m in models])
     assert got.shape == want.shape == (3, 7, 10)
@@ -147,6 +158,31 @@ def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(na
     (want,) = torch.autograd.grad((ref * rows).sum(), xg)
     assert torch.allclose(got, want, atol=1e-5)
     assert stacked_layers.kernel_fits(st.steps, nets.INPUT_SHAPE)
+
+
+@needs_compiler
+@pytest.mark.parametrize("C,H,W", [(1, 14, 14), (4, 14, 14), (2, 10, 24)])
+def test_an_inner_convolution_and_max_pool_in_the_kernel_are_pytorchs(C, H, W):
+    """``inner_conv_pool`` (LeNet-5's second convolution, one channel in per run, its maps padded to
+    the kernel's narrowest input and the padding's pooled columns dropped; or, 24 wide, none):
+    the output as PyTorch's grouped convolution and max-pool (to float32 rounding), and the
+    gradients of the maps, weights and biases as float64 autograd's; the padding gets none."""
+    from dipcore import stacked_layers
+
+    R, B = 3, 5
+    g = torch.Generator().manual_seed(C * 100 + W)
+    h, w, b = torch.randn(B, R, H, W, generator=g), torch.randn(R, C, 1, 5, 5, generator=g), torch.randn(R, C, generator=g)
+    leaves = [t.clone().requires_grad_(True) for t in (h, w, b)]
+    out = stacked_layers.inner_conv_pool(*leaves, kernels.first_conv())
+    ref64 = [t.double().requires_grad_(True) for t in (h, w, b)]
+    want = F.max_pool2d(F.conv2d(ref64[0], ref64[1].flatten(0, 1), ref64[2].flatten(), groups=R), 2)
+    assert out.shape == want.shape == (B, R * C, (H - 4) // 2, (W - 4) // 2)
+    assert torch.allclose(out.double(), want, atol=1e-5)
+    grad_out = torch.randn(out.shape, generator=g)
+    got = torch.autograd.grad((out * grad_out).sum(), leaves)
+    exp = torch.autograd.grad((want * grad_out.double()).sum(), ref64)
+    for name, a, e in zip(("maps", "weights", "biases"), got, exp):
+        assert a.shape == e.shape and torch.allclose(a.double(), e, rtol=1e-5, atol=1e-5 * e.abs().max()), name
 
 
 def _mlp_reference(x, idx, y, weights, biases, acts):

@@ -28,13 +28,15 @@ def test_a_network_the_written_out_layers_do_not_cover_has_no_plan(model):
 
 
 @pytest.mark.parametrize("name,ratio", [("lenet5-relu", 0.9), ("lenet5-linear", 0.5), ("lenet5-relu", 0.0),
-                                        ("mlp7-relu", 0.9)])
-@pytest.mark.parametrize("runs_innermost,kernel", [(False, False), (True, False), (True, True)])
-def test_the_stacked_forward_is_each_networks_own(name, ratio, runs_innermost, kernel):
+                                        ("mlp7-relu", 0.9), ("lenet5-linear", 0.7)])
+@pytest.mark.parametrize("runs_innermost,kernel,inner", [(False, False, False), (True, False, False),
+                                                         (True, True, False), (True, True, True)])
+def test_the_stacked_forward_is_each_networks_own(name, ratio, runs_innermost, kernel, inner):
     """Logits of R stacked networks, on a batch per run and on one batch shared by all, equal each
     network's own forward pass (the flatten keeps each run's channel order; the shared batch's first
     convolution is one ordinary convolution with every run's filters), in either layout, and with
-    LeNet-5's first layer in the C++ kernel (``dipcore.kernels``; skipped where it is not built)."""
+    LeNet-5's first layer in the C++ kernel (``dipcore.kernels``; skipped where it is not built), and
+    its second (``inner``) where that has one channel in (0.7, 0.9; elsewhere the grouped convolution)."""
     widths = pruning.pruned_widths(name, ratio) if ratio else None
     models = [nets.seeded_build(name, s, widths) for s in range(3)]
     steps = stacked_layers.plan(models[0])
@@ -50,7 +52,7 @@ def test_the_stacked_forward_is_each_networks_own(name, ratio, runs_innermost, k
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 5, *nets.INPUT_SHAPE, generator=g)
     own = torch.stack([m(x[r]) for r, m in enumerate(models)]).detach()
-    assert torch.allclose(stacked_layers.forward(steps, params, x, runs_innermost, ext), own, atol=1e-5)
+    assert torch.allclose(stacked_layers.forward(steps, params, x, runs_innermost, ext, inner), own, atol=1e-5)
     shared = torch.stack([m(x[0]) for m in models]).detach()
-    assert torch.allclose(stacked_layers.forward(steps, params, x[0], runs_innermost, ext), shared, atol=1e-5)
+    assert torch.allclose(stacked_layers.forward(steps, params, x[0], runs_innermost, ext, inner), shared, atol=1e-5)
     assert not torch.allclose(own[0], own[1], atol=1e-3)  # three different networks

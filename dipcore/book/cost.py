@@ -58,13 +58,14 @@ def rates(records) -> dict[tuple[str, str, float], float]:
 
 
 def generation(meta: dict) -> int:
-    """How recent the path that trained a run is, so that ``rates`` reads the newest: 3 for dipcore's
-    C++ kernels (``meta.trainer``: ``stacked-conv-kernel``, ``stacked-mlp-kernel``), 2 for the
-    written-out layers (``stacked-mlp``, ``stacked-conv``), 1 for vmap with channels-last convolutions
+    """How recent the path that trained a run is, so that ``rates`` reads the newest: 4 for LeNet-5's
+    two convolutions in the C++ kernel (``meta.trainer``: ``stacked-conv2-kernel``), 3 for dipcore's
+    other C++ kernels (``stacked-conv-kernel``, ``stacked-mlp-kernel``), 2 for the written-out layers
+    (``stacked-mlp``, ``stacked-conv``), 1 for vmap with channels-last convolutions
     (``meta.conv_input``), 0 before any."""
     trainer = meta.get("trainer", "vmap")
-    return 3 if trainer.endswith("-kernel") else 2 if trainer != "vmap" else \
-        1 if meta.get("conv_input") == "channels_last" else 0
+    return 4 if trainer == "stacked-conv2-kernel" else 3 if trainer.endswith("-kernel") else 2 if trainer != "vmap" \
+        else 1 if meta.get("conv_input") == "channels_last" else 0
 
 
 def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None = None) -> tuple[float, int, int]:

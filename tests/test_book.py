@@ -201,7 +201,9 @@ def test_every_page_loads_in_a_real_browser(site, server):
         page.on("pageerror", lambda e: errors.append(str(e)))
         for rel in pages:
             errors.clear()
-            resp = page.goto(f"{server}/{rel}", wait_until="load")
+            # every request settled (MathJax fetches its fonts after "load"): a font still loading when
+            # the next page opens is cut off, and its console error counted against that page
+            resp = page.goto(f"{server}/{rel}", wait_until="networkidle")
             if not resp or resp.status != 200:
                 problems.append(f"{rel}: HTTP {resp and resp.status}")
                 continue

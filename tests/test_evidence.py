@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -418,3 +420,35 @@ def test_the_spread_across_pretrained_networks_is_the_sd_of_each_networks_cell_m
                          "status": "missing" if (p, seed) == (2, 1) else "ok"})
     spread = robustness.network_spread(pd.DataFrame(rows))
     assert spread == {(0.9, "90 epochs", 0.01): (pytest.approx(float(np.std([90, 91, 93], ddof=1))), 3)}
+
+
+def test_a_page_still_on_fashion_mnist_says_how_far_its_mnist_grids_are(tmp_path):
+    """Issue 33: a page published on Fashion-MNIST says how many of its MNIST grids' runs are stored
+    and what the missing ones cost at the stored runs' speed; only networks with a stored run are
+    costed, and the page on MNIST says nothing of it."""
+    import shutil
+
+    from dipcore.book import cost, executor, spec
+    from dipcore.book.store import DEFAULT_ROOT
+
+    ch = chapter.setup("table7", dataset="fashion-mnist", protocol="paper", store=str(tmp_path / "runs"))
+    (tmp_path / "runs").mkdir()
+    wanted = {spec.key(s): s for g in ("table7", "table7_ai") for s in executor.closure(grids.get(g, "mnist", "paper"))}
+    mlp = [s for s in wanted.values() if s["net"] == "mlp7-relu" and s["kind"] == "train" and spec.pruning_ratio(s)]
+    copied = [s for s in mlp if (DEFAULT_ROOT / f"{spec.key(s)}.json").exists()][:6]
+    assert len(copied) == 6  # MLP-7-ReLU's MNIST runs of Table 7 are in the repository's store
+    for s in copied:
+        shutil.copy(DEFAULT_ROOT / f"{spec.key(s)}.json", tmp_path / "runs")
+    line = chapter.mnist_progress(ch, ("table7", "table7_ai"))
+    missing = [s for k, s in wanted.items() if k not in {spec.key(c) for c in copied}]
+    costed = [s for s in missing if s["kind"] == "train" and s["net"] == "mlp7-relu"]
+    hours = cost.estimate(costed, cost.rates([json.loads((tmp_path / "runs" / f"{spec.key(s)}.json").read_text())
+                                              for s in copied]))[0]
+    assert f"hold 6 of their {len(wanted)} runs; the {len(missing)} missing would take about {hours:.0f} hours" in line
+    assert f", {len(costed)} of {sum(s['kind'] == 'train' for s in missing)} costed." in line
+    assert "moves to MNIST when they are complete" in line
+    assert chapter.mnist_progress(chapter.setup("table7", dataset="mnist", protocol="paper",
+                                                store=str(tmp_path / "runs")), ("table7",)) == ""
+    empty = chapter.setup("table7", dataset="fashion-mnist", protocol="paper", store=str(tmp_path / "none"))
+    (tmp_path / "none").mkdir()
+    assert "are not costed: no stored run of their networks" in chapter.mnist_progress(empty, ("table7",))

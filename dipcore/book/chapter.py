@@ -18,7 +18,7 @@ import torch
 from .. import data
 from . import executor, protocol as protomod
 from .evidence import runs_frame
-from .spec import SEED_LIMIT
+from .spec import SEED_LIMIT, key as spec_key
 from .store import DEFAULT_ROOT, RunStore, check_writable_folder
 
 # Every parameter a chapter's ``parameters`` cell may hold (papermill -p/-y sets them).
@@ -315,6 +315,31 @@ def published(root: str | Path | None = None) -> list[str]:
     root = Path(root) if root is not None else DEFAULT_ROOT.parents[1]
     toc = (root / "_toc.yml").read_text()
     return re.findall(r"(?:root|file):\s*(\S+)", toc)
+
+
+def mnist_progress(ch: Chapter, grid_names: tuple[str, ...]) -> str:
+    """For a page still published on Fashion-MNIST (issue 33): where its MNIST grids ``grid_names``
+    stand in ``ch``'s store (their ancestors included) and what the missing runs would cost on one
+    CPU thread at the stored runs' speed (``cost.estimate``, as ``python -m dipcore status``
+    estimates it), in a sentence; "" on MNIST itself. It says nothing of a computation in
+    progress: the store does not know of one."""
+    from . import cost, grids
+
+    if ch.dataset == "mnist":
+        return ""
+    specs = [s for g in grid_names for s in executor.closure(grids.get(g, "mnist", ch.protocol.name))]
+    specs = list({spec_key(s): s for s in specs}.values())
+    done, missing, damaged = ch.store.status(specs)
+    todo = missing + [s for s, _ in damaged]
+    names = " and ".join(f"`{g}`" for g in grid_names)
+    if not todo:
+        return f"**On MNIST**, the paper's dataset, this page's grids ({names}) are complete in the store."
+    hours, costed, total = cost.estimate(todo, cost.rates(ch.store.read_all()[0]), "cpu")
+    what = (f"would take about {hours:.0f} hours of one CPU thread at the speed of the stored runs (an estimate, "
+            "as `python -m dipcore status` makes it)" + (f", {costed} of {total} costed" if costed < total else "")
+            if costed else "are not costed: no stored run of their networks to time them by")
+    return (f"**On MNIST**, the paper's dataset, this page's grids ({names}) hold {len(done)} of their {len(specs)} "
+            f"runs; the {len(todo)} missing {what}. The page moves to MNIST when they are complete.")
 
 
 def glue(name: str, value, display: bool = False):

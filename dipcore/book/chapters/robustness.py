@@ -19,10 +19,11 @@ import pandas as pd
 from scipy import stats
 
 from .. import claims, cost, evidence, grids, paper, plotting, spec
-from ..chapter import Chapter, glue, glue_markdown, gpu_tier_computes
+from ..chapter import Chapter, glue, glue_markdown, gpu_tier_computes, mnist_progress
 
 GRIDS = ("robustness", "robustness_900", "robustness_table7")  # the grids this page's runs come from
 DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+MNIST_GRIDS = ("robustness", "robustness_900")  # those MNIST grids: the page says how far they are (``chapter.mnist_progress``)
 REQUIRED = ()  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 NET = "mlp7-linear"  # the published chapter's network
@@ -302,6 +303,7 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     stored = frame.status != "missing"
     short = frame.setting.isin([h.setting for h in grids.HYPOTHESES.values() if h.epochs == 90])
     glue("rb_have", int(stored.sum()))
+    glue_markdown("rb_mnist", mnist_progress(ch, MNIST_GRIDS) if net == NET else "")
     glue("rb_need", len(frame))
     glue("rb_have_90", int((stored & short).sum()))
     glue("rb_need_90", int(short.sum()))

@@ -12,12 +12,13 @@ import pandas as pd
 
 from ... import isometry
 from .. import claims, cost, grids, mechanism, paper, plotting
-from ..chapter import Chapter, glue, glue_markdown
+from ..chapter import Chapter, glue, glue_markdown, mnist_progress
 from ..evidence import (GridPage, acc, best_lr, cell_agreement, compute_table, hypothesis_verdicts, pending,
                         pretrained_frame, results_table)
 
 GRIDS = ("table7", "table7_ai")
 DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+MNIST_GRIDS = ("table7", "table7_ai")  # those MNIST grids: the page says how far they are (``chapter.mnist_progress``)
 REQUIRED = ("pretrain",)  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 
@@ -184,6 +185,7 @@ def page(ch: Chapter) -> Table7Page:
     frame, by_key, commands = runs(ch)
     glue("n_seeds", len(ch.seeds))
     have = glue("t7_have", int((frame.status != "missing").sum()))
+    glue_markdown("t7_mnist", mnist_progress(ch, MNIST_GRIDS))
     glue("t7_need", len(frame))
     glue_markdown("t7_progress", progress(have, len(frame)))
     unpruned = pretrained_frame(pre, ch.label)

@@ -12,10 +12,11 @@ import pandas as pd
 
 from ... import nets, pruning
 from .. import claims, evidence, grids, paper, plotting
-from ..chapter import Chapter, gpu_tier_computes, glue, glue_markdown
+from ..chapter import Chapter, gpu_tier_computes, glue, glue_markdown, mnist_progress
 
 GRIDS = ("value", "value_resnet")  # the grids this page's runs come from
 DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
+MNIST_GRIDS = ("value",)  # those MNIST grids: the page says how far they are (``chapter.mnist_progress``)
 REQUIRED = ("pretrain",)  # the grids whose every run the page needs (it shows the others' missing runs as pending)
 
 SCRATCH, FT20, FIXED90, DECAY_LOW, DECAY_HIGH = grids.VALUE_ARMS  # the five arms, in Table 4's order
@@ -374,6 +375,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     frame, by_key, command = runs(ch, ratios)
     res_frame, res_keys, res_command = runs(ch, ratios, nets_=(grids.VALUE_RESIDUAL,), compute=gpu_tier_computes(ch))
     glue("vp_have", int((frame.status != "missing").sum()))
+    glue_markdown("vp_mnist", mnist_progress(ch, MNIST_GRIDS))
     glue("vp_need", len(frame))
     glue("vp_seeds", int(frame.seed.nunique()))
     glue("vp_res_have", int((res_frame.status != "missing").sum()))

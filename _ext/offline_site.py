@@ -6,7 +6,11 @@ script errors:
   instead of a CDN, so pages render offline and request no other host;
 * an inline script repeated in a page's head is kept once: the themes' set-up emits
   sphinx-thebe's and sphinx-togglebutton's snippets twice, and a second ``const`` declaration is
-  a console error.
+  a console error;
+* no font request that fails: MathJax 2 declares a "MathJax_Blank" font at ``about:blank`` (a
+  cross-origin request Chromium refuses, with a console error), here a local font that is never
+  found; and the hidden MathML it adds for screen readers asks for the TeX fonts, which the package
+  does not ship (a 404 for any double-struck letter, such as R), here told to inherit the page's.
 """
 import re
 import shutil
@@ -14,6 +18,7 @@ from pathlib import Path
 
 MATHJAX = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"  # the configuration the package ships
 SCRIPT = re.compile(r"^\s*<script>.*</script>\s*$")
+ASSISTIVE_FONTS = "<style>.MJX_Assistive_MathML [mathvariant] { font-family: inherit !important; }</style>"
 
 
 def _mathjax_dir() -> Path:
@@ -28,7 +33,8 @@ def _config(app, config):
         # MathJax 2 reads classes as regular expressions; myst-nb marks notebook pages "tex2jax_ignore"
         "tex2jax": {"processClass": "math|output_area|tex2jax_process"},
         # only the STIX-Web fonts are packaged
-        "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None, "preferredFont": None},
+        "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None, "preferredFont": None,
+                     "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}}},
         "SVG": {"font": "STIX-Web"},
     }
 
@@ -54,6 +60,8 @@ def _finish(app, exception):
     for page in outdir.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = dedupe_head_scripts(text)
+        if "mathjax" in fixed.lower() and ASSISTIVE_FONTS not in fixed:
+            fixed = fixed.replace("</head>", ASSISTIVE_FONTS + "</head>", 1)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
 

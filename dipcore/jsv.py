@@ -61,6 +61,14 @@ def wide_svdvals(m: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(torch.linalg.qr(m.mT, mode="r").R)
 
 
+def gram_svdvals(gram: torch.Tensor) -> torch.Tensor:
+    """The singular values of matrices ``J`` from their Gram matrices ``J J^T`` ``[..., C, C]``
+    (float64), largest first, in float32: the square roots of the Gram matrices' eigenvalues. From
+    float32 ``J`` summed in float64, as accurate as ``wide_svdvals`` on ``J`` (a singular value's
+    error about 1e-16 of the largest squared over twice itself) without ``J`` stored (issue 36)."""
+    return torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().flip(-1).float()
+
+
 @torch.no_grad()
 def stacked_singular_values(forward_one, params: tuple[torch.Tensor, ...], weights: list[torch.Tensor],
                             linear: bool, x: torch.Tensor, chunk: int = 250,

@@ -158,6 +158,10 @@ def test_jsvs_through_the_kernels_transpose_are_the_jacobians_singular_values(na
     (want,) = torch.autograd.grad((ref * rows).sum(), xg)
     assert torch.allclose(got, want, atol=1e-5)
     assert stacked_layers.kernel_fits(st.steps, nets.INPUT_SHAPE)
+    gram = ext.input_gram(rows, arg, w, 4, 32, 32)  # each example's Gram matrix of those rows, in float64
+    rows64 = ext.input_grad(rows, arg, w, 4, 32, 32).double().view(2, 3, 4, -1)
+    assert gram.dtype == torch.float64 and gram.shape == (2, 3, 4, 4)
+    assert torch.allclose(gram, rows64 @ rows64.mT, rtol=1e-12, atol=1e-12 * float(gram.abs().max()))
 
 
 @needs_compiler

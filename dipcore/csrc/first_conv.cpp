@@ -204,71 +204,133 @@ torch::Tensor weight_grad(torch::Tensor x, torch::Tensor g, torch::Tensor arg) {
   return gw.to(torch::kFloat);
 }
 
-// The transpose (a Jacobian's rows, for the JSVs of Eq. 1): from g, gradients of forward's pooled output
-// [M, R*C, Ho/2, Wo/2], where row m belongs to example m / rep (arg: forward's argmax for those examples,
-// [M / rep, R*C, Ho/2, Wo/2]), the gradient with respect to the images, [R, M, H, W]: each channel's
-// gradient spread back to its windows' maxima, then convolved with the filter (a full correlation).
-torch::Tensor input_grad(torch::Tensor g, torch::Tensor arg, torch::Tensor w, int64_t rep, int64_t H, int64_t W) {
+// One row m of the transpose, for run r: g's row [R*C, Ho/2, Wo/2] (arg: its example's argmax, every
+// channel spread back to its windows' maxima inside pad's zeros, then convolved with the filter: a full
+// correlation) into o [H, W]. pad: (Ho + 2 (K - 1)) rows of stride floats, zero outside where spread writes.
+static void image_grad(const float *g, const uint8_t *arg, const float *Wt, int64_t r, int64_t C, int64_t H,
+                       int64_t W, float *pad, int64_t stride, float *o) {
+  const int64_t Ho = H - K + 1, Wo = W - K + 1, Hp = Ho / 2, Wp = Wo / 2;
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t rc = r * C + c;
+    spread(g + rc * Hp * Wp, arg + rc * Hp * Wp, Hp, Wp, pad + (K - 1) * stride + K - 1, stride);  // inside the zeros
+    const float *k = Wt + rc * K * K;
+    // out[y, x] += sum_{ki, kj} k[ki, kj] spread[y - ki, x - kj], rows y and y + 1 together: each padded
+    // row's five shifted vectors loaded once for both (each output's taps summed in the same order)
+    for (int64_t y = 0; y < H; y += 2) {
+      const bool pair = y + 1 < H;
+      for (int64_t x0 = 0; x0 < W; x0 += V) {
+        const int64_t x = std::min<int64_t>(x0 + V, W) - V;
+        vec up = c == 0 ? vec{} : load(o + y * W + x), down = c == 0 || !pair ? vec{} : load(o + (y + 1) * W + x);
+#pragma GCC unroll 6
+        for (int q = K; q >= 0; --q) {  // padded row y + q: tap row K - 1 - q of row y, K - q of row y + 1
+          if (q == K && !pair) continue;  // (a last single row: past the padding)
+          const float *p = pad + (y + q) * stride + x + K - 1;
+          vec in[K];
+#pragma GCC unroll 5
+          for (int kj = 0; kj < K; ++kj) in[kj] = load(p - kj);
+          if (q < K)
+#pragma GCC unroll 5
+            for (int kj = 0; kj < K; ++kj) up += k[(K - 1 - q) * K + kj] * in[kj];
+          if (q > 0 && pair)
+#pragma GCC unroll 5
+            for (int kj = 0; kj < K; ++kj) down += k[(K - q) * K + kj] * in[kj];
+        }
+        for (int64_t row = 0; row < (pair ? 2 : 1); ++row) {
+          const vec acc = row == 0 ? up : down;
+          float *dst = o + (y + row) * W + x;
+          if (x0 == x) {
+            store(dst, acc);
+          } else {  // an overlapping last block: only its new columns (the others already have this channel)
+            vec prev = load(dst);
+            for (int64_t v = x0 - x; v < V; ++v) prev[v] = acc[v];
+            store(dst, prev);
+          }
+        }
+      }
+    }
+  }
+}
+
+struct Transpose {  // the checked inputs of the transpose and its padded scratch rows
+  int64_t R, C, M, H, W, Hp, Wp, stride;
+  torch::Tensor g, arg, w;
+};
+
+static Transpose transpose_of(const torch::Tensor &g, const torch::Tensor &arg, const torch::Tensor &w, int64_t rep,
+                              int64_t H, int64_t W, const char *name) {
   const int64_t R = w.size(0), C = w.size(1), M = g.size(0), Ho = H - K + 1, Wo = W - K + 1, Hp = Ho / 2, Wp = Wo / 2;
   TORCH_CHECK(g.scalar_type() == torch::kFloat && g.dim() == 4 && g.size(1) == R * C && g.size(2) == Hp && g.size(3) == Wp
               && rep > 0 && M % rep == 0 && arg.scalar_type() == torch::kUInt8 && arg.size(0) == M / rep
               && arg.size(1) == R * C && w.size(2) == K && w.size(3) == K && W >= V,
-              "first_conv.input_grad: g [M, R*C, Ho/2, Wo/2], arg [M / rep, R*C, Ho/2, Wo/2], w [R, C, 5, 5]");
-  auto gc = g.contiguous(), ac = arg.contiguous(), wc = w.contiguous();
-  const float *G = gc.data_ptr<float>(), *Wt = wc.data_ptr<float>();
-  const uint8_t *A = ac.data_ptr<uint8_t>();
-  auto out = torch::empty({R, M, H, W}, g.options());  // the first channel writes every element
+              "first_conv.", name, ": g [M, R*C, Ho/2, Wo/2], arg [M / rep, R*C, Ho/2, Wo/2], w [R, C, 5, 5]");
+  const int64_t blocks = (Wp + V - 1) / V;
+  return {R, C, M, H, W, Hp, Wp, blocks * 2 * V + 2 * (K - 1) + V, g.contiguous(), arg.contiguous(), w.contiguous()};
+}
+
+// The transpose (a Jacobian's rows, for the JSVs of Eq. 1): from g, gradients of forward's pooled output
+// [M, R*C, Ho/2, Wo/2], where row m belongs to example m / rep (arg: forward's argmax for those examples,
+// [M / rep, R*C, Ho/2, Wo/2]), the gradient with respect to the images, [R, M, H, W].
+torch::Tensor input_grad(torch::Tensor g, torch::Tensor arg, torch::Tensor w, int64_t rep, int64_t H, int64_t W) {
+  const Transpose t = transpose_of(g, arg, w, rep, H, W, "input_grad");
+  const float *G = t.g.data_ptr<float>(), *Wt = t.w.data_ptr<float>();
+  const uint8_t *A = t.arg.data_ptr<uint8_t>();
+  auto out = torch::empty({t.R, t.M, H, W}, g.options());  // the first channel writes every element
   float *O = out.data_ptr<float>();
-  const int64_t blocks = (Wp + V - 1) / V, stride = blocks * 2 * V + 2 * (K - 1) + V;  // padded rows
-  std::vector<float> pad((Ho + 2 * (K - 1)) * stride, 0.f);  // K - 1 zeros on every side, never written
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t r = 0; r < R; ++r) {
-      float *o = O + (r * M + m) * H * W;
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t rc = r * C + c, plane = (m * R * C + rc) * Hp * Wp, aplane = ((m / rep) * R * C + rc) * Hp * Wp;
-        spread(G + plane, A + aplane, Hp, Wp, pad.data() + (K - 1) * stride + K - 1, stride);  // inside the zeros
-        const float *k = Wt + rc * K * K;
-        // out[y, x] += sum_{ki, kj} k[ki, kj] spread[y - ki, x - kj], rows y and y + 1 together: each padded
-        // row's five shifted vectors loaded once for both (each output's taps summed in the same order)
-        for (int64_t y = 0; y < H; y += 2) {
-          const bool pair = y + 1 < H;
-          for (int64_t x0 = 0; x0 < W; x0 += V) {
-            const int64_t x = std::min<int64_t>(x0 + V, W) - V;
-            vec up = c == 0 ? vec{} : load(o + y * W + x), down = c == 0 || !pair ? vec{} : load(o + (y + 1) * W + x);
-#pragma GCC unroll 6
-            for (int q = K; q >= 0; --q) {  // padded row y + q: tap row K - 1 - q of row y, K - q of row y + 1
-              if (q == K && !pair) continue;  // (a last single row: past the padding)
-              const float *p = pad.data() + (y + q) * stride + x + K - 1;
-              vec in[K];
-#pragma GCC unroll 5
-              for (int kj = 0; kj < K; ++kj) in[kj] = load(p - kj);
-              if (q < K)
-#pragma GCC unroll 5
-                for (int kj = 0; kj < K; ++kj) up += k[(K - 1 - q) * K + kj] * in[kj];
-              if (q > 0 && pair)
-#pragma GCC unroll 5
-                for (int kj = 0; kj < K; ++kj) down += k[(K - q) * K + kj] * in[kj];
-            }
-            for (int64_t row = 0; row < (pair ? 2 : 1); ++row) {
-              const vec acc = row == 0 ? up : down;
-              float *dst = o + (y + row) * W + x;
-              if (x0 == x) {
-                store(dst, acc);
-              } else {  // an overlapping last block: only its new columns (the others already have this channel)
-                vec prev = load(dst);
-                for (int64_t v = x0 - x; v < V; ++v) prev[v] = acc[v];
-                store(dst, prev);
-              }
-            }
+  std::vector<float> pad((H - K + 1 + 2 * (K - 1)) * t.stride, 0.f);  // K - 1 zeros on every side, never written
+  const int64_t plane = t.R * t.C * t.Hp * t.Wp;
+  for (int64_t m = 0; m < t.M; ++m)
+    for (int64_t r = 0; r < t.R; ++r)
+      image_grad(G + m * plane, A + (m / rep) * plane, Wt, r, t.C, H, W, pad.data(), t.stride, O + (r * t.M + m) * H * W);
+  return out;
+}
+
+// The Gram matrices of the transpose's rows, example by example: [R, M / rep, rep, rep] in float64, G[a, b] the
+// dot product of rows a and b of an example's Jacobian (its rows m = e rep + a, as input_grad computes them),
+// summed in float64 from the float32 rows (their products exact). The Jacobian's singular values are the
+// square roots of G's eigenvalues: for the JSVs, as accurate as a QR factor of the float32 rows and without
+// writing the rows out (issue 36).
+torch::Tensor input_gram(torch::Tensor g, torch::Tensor arg, torch::Tensor w, int64_t rep, int64_t H, int64_t W) {
+  const Transpose t = transpose_of(g, arg, w, rep, H, W, "input_gram");
+  const float *G = t.g.data_ptr<float>(), *Wt = t.w.data_ptr<float>();
+  const uint8_t *A = t.arg.data_ptr<uint8_t>();
+  const int64_t E = t.M / rep, HW = H * W, plane = t.R * t.C * t.Hp * t.Wp;
+  auto out = torch::empty({t.R, E, rep, rep}, torch::dtype(torch::kDouble));
+  double *O = out.data_ptr<double>();
+  std::vector<float> pad((H - K + 1 + 2 * (K - 1)) * t.stride, 0.f), rows(rep * HW);
+  std::vector<double> wide(rep * HW);
+  typedef double dvec __attribute__((vector_size(8 * sizeof(double))));
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t r = 0; r < t.R; ++r) {
+      for (int64_t a = 0; a < rep; ++a)
+        image_grad(G + (e * rep + a) * plane, A + e * plane, Wt, r, t.C, H, W, pad.data(), t.stride, rows.data() + a * HW);
+      for (int64_t i = 0; i < rep * HW; ++i) wide[i] = rows[i];
+      double *gram = O + (r * E + e) * rep * rep;
+      for (int64_t a = 0; a < rep; ++a)
+        for (int64_t b = 0; b <= a; ++b) {
+          const double *x = wide.data() + a * HW, *y = wide.data() + b * HW;
+          dvec acc0 = {}, acc1 = {};
+          int64_t i = 0;
+          for (; i + 16 <= HW; i += 16) {
+            dvec x0, y0, x1, y1;
+            __builtin_memcpy(&x0, x + i, sizeof(dvec));
+            __builtin_memcpy(&y0, y + i, sizeof(dvec));
+            __builtin_memcpy(&x1, x + i + 8, sizeof(dvec));
+            __builtin_memcpy(&y1, y + i + 8, sizeof(dvec));
+            acc0 += x0 * y0;
+            acc1 += x1 * y1;
           }
+          double sum = 0.0;
+          for (int v = 0; v < 8; ++v) sum += acc0[v] + acc1[v];
+          for (; i < HW; ++i) sum += x[i] * y[i];
+          gram[a * rep + b] = gram[b * rep + a] = sum;
         }
-      }
     }
   return out;
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("input_grad", &input_grad, "their gradient with respect to the images (a Jacobian's rows)");
+  m.def("input_gram", &input_gram, "the Gram matrices of those rows, example by example, in float64");
   m.def("forward", &forward, "LeNet-5's first convolution and max-pool, for a stack of runs");
   m.def("weight_grad", &weight_grad, "their weight gradient");
 }

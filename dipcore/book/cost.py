@@ -100,7 +100,8 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
     a GPU, once GPU runs are stored), at the rates of the stored runs and of the stacks in flight
     (``flights``, ``flight_records``), the epochs in-flight runs have trained (``done``) deducted;
     None when nothing could be estimated."""
-    rate = rates(list(records) + flight_records(flights))
+    flying = flight_records(flights)
+    rate = rates(list(records) + flying)
     parts = []
     for kind, unit in (("cpu", "thread-hours on a CPU"), ("gpu", "hours on a GPU")):
         hours, costed, total = estimate(specs, rate, kind, done)
@@ -109,7 +110,7 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
     if not parts:
         return None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
-        (" and those in flight" if flight_records(flights) else "")
+        (" and those in flight" if flying else "")
 
 
 def flight(f) -> str:

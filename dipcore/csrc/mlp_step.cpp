@@ -74,20 +74,27 @@ static inline void back_block(const float *W, const float *__restrict g, float *
     for (int v = 0; v < NK; ++v) store(gp + (i0 + j) * B + k + v * V, acc[j][v]);
 }
 
-// the hidden layer's forward pass, every unit and batch column (blocks of 4 units by 2 vectors, then the rest)
+// block<NU, NK>(u, k) over every unit u (of n) and whole vector of the batch: blocks of 4 units by 2 vectors,
+// then the rest
+template <class Block>
+static inline void sweep(int64_t n, int64_t B, Block block) {
+  int64_t u = 0;
+  for (; u + 4 <= n; u += 4) {
+    int64_t k = 0;
+    for (; k + 2 * V <= B; k += 2 * V) block.template operator()<4, 2>(u, k);
+    for (; k + V <= B; k += V) block.template operator()<4, 1>(u, k);
+  }
+  for (; u < n; ++u) {
+    int64_t k = 0;
+    for (; k + 2 * V <= B; k += 2 * V) block.template operator()<1, 2>(u, k);
+    for (; k + V <= B; k += V) block.template operator()<1, 1>(u, k);
+  }
+}
+
+// the hidden layer's forward pass, every unit and batch column
 static void hidden_forward(const float *W, const float *bias, const float *__restrict src, float *__restrict dst,
                            int64_t in, int64_t out, int64_t B) {
-  int64_t o = 0;
-  for (; o + 4 <= out; o += 4) {
-    int64_t k = 0;
-    for (; k + 2 * V <= B; k += 2 * V) hidden_block<4, 2>(W, bias, src, dst, in, B, o, k);
-    for (; k + V <= B; k += V) hidden_block<4, 1>(W, bias, src, dst, in, B, o, k);
-  }
-  for (; o < out; ++o) {
-    int64_t k = 0;
-    for (; k + 2 * V <= B; k += 2 * V) hidden_block<1, 2>(W, bias, src, dst, in, B, o, k);
-    for (; k + V <= B; k += V) hidden_block<1, 1>(W, bias, src, dst, in, B, o, k);
-  }
+  sweep(out, B, [&]<int NO, int NK>(int64_t o, int64_t k) { hidden_block<NO, NK>(W, bias, src, dst, in, B, o, k); });
   for (int64_t oo = 0; oo < out; ++oo)  // the batch columns past the last whole vector
     for (int64_t k = B / V * V; k < B; ++k) {
       float z = bias[oo];
@@ -99,17 +106,7 @@ static void hidden_forward(const float *W, const float *bias, const float *__res
 // the gradient with respect to the hidden layer's input, every input and batch column
 static void hidden_back(const float *W, const float *__restrict g, float *__restrict gp, int64_t in, int64_t out,
                         int64_t B) {
-  int64_t i = 0;
-  for (; i + 4 <= in; i += 4) {
-    int64_t k = 0;
-    for (; k + 2 * V <= B; k += 2 * V) back_block<4, 2>(W, g, gp, in, out, B, i, k);
-    for (; k + V <= B; k += V) back_block<4, 1>(W, g, gp, in, out, B, i, k);
-  }
-  for (; i < in; ++i) {
-    int64_t k = 0;
-    for (; k + 2 * V <= B; k += 2 * V) back_block<1, 2>(W, g, gp, in, out, B, i, k);
-    for (; k + V <= B; k += V) back_block<1, 1>(W, g, gp, in, out, B, i, k);
-  }
+  sweep(in, B, [&]<int NI, int NK>(int64_t i, int64_t k) { back_block<NI, NK>(W, g, gp, in, out, B, i, k); });
   for (int64_t ii = 0; ii < in; ++ii)
     for (int64_t k = B / V * V; k < B; ++k) {
       float s = 0.f;

@@ -1,5 +1,7 @@
 """Beyond the paper: each §3.3 verdict with one pretrained network and across five
 (``dipcore.book.chapters.robustness``), on synthetic runs whose answer is known."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,7 +100,7 @@ def test_the_pages_words_on_the_900_epoch_runs_follow_the_store():
     (h2, a2, b2), (h4, a4, b4) = [d for d in decided if d[0] in (2, 4)]
     assert (a2.verdict, b2.verdict) == (claims.REPRODUCED, claims.REPRODUCED)
     note = robustness.long_note(decided, [0.8], 0, 5)
-    assert note.startswith("**Hypotheses 2 and 4 (900 epochs) across the 5 networks.** Hypothesis 2 at 0.8 is "
+    assert note.startswith("**Hypotheses 2 and 4 (900 epochs) across the five networks.** Hypothesis 2 at 0.8 is "
                            "reproduced across them, as with the book's network alone; Hypothesis 4 at 0.8 is "
                            f"{b4.verdict} across them")
     assert "pending" not in note
@@ -123,14 +125,92 @@ def test_the_page_costs_the_missing_900_epoch_runs_from_the_stored_ones(tmp_path
         f"about {len(keys) - 1} hours of one CPU thread at the speed of the stored runs"
 
 
-def test_the_notes_quote_the_orthp_gains_and_the_unpruned_spread():
-    """The prose's numbers beside the gains table: the range of the LR gain with OrthP (90 epochs)
-    over every network, and how far apart the unpruned accuracies are; "–" while a run is missing."""
-    frame = _frame([0.0] * 5, sd=0.0)
-    orthp = (frame.setting == "OrthP, 90 epochs") & (frame.lr == 0.01)
-    frame.loc[orthp, "final_acc"] += 0.05 * (1 + frame.loc[orthp, "pretrained"])  # gains 0.05 ... 0.25
-    pre = {p: {"final_acc": 84.75 - 0.02 * p} for p in range(5)}
-    notes = robustness.notes(frame, pre)
-    assert notes == {"orthp_range": "+0.05 to +0.25", "unpruned_range": "0.08"}
-    frame.loc[orthp & (frame.pretrained == 3) & (frame.seed == 0), "status"] = "missing"
-    assert robustness.notes(frame, {**pre, 4: None}) == {"orthp_range": "–", "unpruned_range": "–"}
+def _exact(gains, setting="90 epochs"):
+    """Runs at ratio 0.8 whose LR gain in ``setting`` is exactly ``gains[p]`` with network p and
+    whose seeds' standard error of that gain is exactly 1 (offsets -2..2 at each LR: variance 2.5)."""
+    frame = _frame([0.0] * len(gains), sd=0.0)
+    offsets = frame.seed.map(dict(enumerate([-2.0, -1.0, 0.0, 1.0, 2.0])))
+    frame["final_acc"] += offsets
+    for p, g in enumerate(gains):
+        frame.loc[(frame.pretrained == p) & (frame.setting == setting) & (frame.lr == 0.01), "final_acc"] += g
+    return frame
+
+
+def test_cochrans_q_weighs_each_networks_gain_by_its_seeds_standard_error():
+    """Q = sum of (gain - mean)^2 / se^2 against chi-square with networks - 1 degrees of freedom:
+    with every se 1, the gains' squared deviations summed."""
+    from scipy import stats
+    gains = [0.0, 1.0, 2.0, 3.0, 4.0]
+    q, p = robustness.heterogeneity(_exact(gains), 0.8, "90 epochs")
+    assert robustness.gain(_exact(gains), 1, 0.8, "90 epochs") == pytest.approx((1.0, 1.0))
+    assert q == pytest.approx(10.0)  # (-2)^2 + (-1)^2 + 0 + 1 + 4
+    assert p == pytest.approx(stats.chi2.sf(10.0, 4))
+    assert robustness.heterogeneity(_exact([1.0] * 5), 0.8, "90 epochs") == pytest.approx((0.0, 1.0))
+    # network 4's seeds spread twice as far: its se is 2, its weight 1/4
+    frame = _exact(gains)
+    four = frame.pretrained == 4
+    frame.loc[four, "final_acc"] += frame.loc[four, "seed"].map(dict(enumerate([-2.0, -1.0, 0.0, 1.0, 2.0])))
+    assert robustness.gain(frame, 4, 0.8, "90 epochs") == pytest.approx((4.0, 2.0))
+    w = np.array([1, 1, 1, 1, 0.25])
+    mean = (w * gains).sum() / w.sum()
+    assert robustness.heterogeneity(frame, 0.8, "90 epochs")[0] == pytest.approx((w * (np.array(gains) - mean) ** 2).sum())
+    frame = _exact(gains)
+    frame.loc[frame.index[0], "status"] = "missing"
+    assert robustness.heterogeneity(frame, 0.8, "90 epochs") is None
+
+
+def test_the_jsv_rank_test_is_exact_for_five_networks():
+    """Five networks have 120 pairings: a perfect ordering has two-sided p = 2/120 (the t
+    approximation would say 0), one swap (rho 0.9) 10/120."""
+    frame = _exact([0.0, 1.0, 2.0, 3.0, 4.0])
+    frame["jsv_0"] = frame.pretrained.astype(float)
+    assert robustness.jsv_gain_rank(frame, 0.8) == pytest.approx((1.0, 2 / 120))
+    frame["jsv_0"] = -frame.pretrained.map({0: 1, 1: 0, 2: 2, 3: 3, 4: 4}).astype(float)
+    assert robustness.jsv_gain_rank(frame, 0.8) == pytest.approx((-0.9, 10 / 120))
+
+
+def test_the_notes_say_what_the_runs_show_and_wait_for_missing_ones():
+    """Each note's heading follows the test it reports: a spread across networks far beyond the
+    seeds' is called the larger source of variance, equal gains are not; the two levels'
+    disagreement is named with the book's network's rank; the JSV note does not call a rank
+    correlation of five networks a ranking unless its p is under 0.05."""
+    pre = {p: {"final_acc": 90.0 + 0.01 * p} for p in range(5)}
+    apart, alike = _exact([0.0, 2.0, 4.0, 6.0, 8.0]), _exact([1.0] * 5)  # sd across networks 3.2, seeds' se 1
+    assert robustness.variance_note(apart, [0.8]).startswith("**The pretrained network is the larger source of variance.**")
+    assert robustness.variance_note(_exact([0.0, 4.0, 8.0, 12.0, 16.0]), [0.8]).startswith(
+        "**The pretrained network is the larger source of variance, by far.**")  # 6.3 against 1
+    assert "p = 0.0" not in robustness.variance_note(apart, [0.8]) and "p < 0.001" in robustness.variance_note(apart, [0.8])
+    assert robustness.variance_note(alike, [0.8]).startswith("**The networks' LR gains differ no more than their seeds explain.**")
+    frame = _frame([0.02, 1.0, 0.9, 1.1, 1.0], long_stored=True)
+    note = robustness.levels_note(frame, robustness.pairs(frame, COMMANDS), [0.8])
+    assert note.startswith("**The book's network and the five disagree** where Hypothesis 1 at 0.8 is inconclusive "
+                           "with the book's network, reproduced across the five")
+    assert "the smallest of the five" in note
+    apart["jsv_0"] = apart.pretrained.astype(float)
+    alike = _exact([1.0, 1.2, 0.9, 1.1, 1.05])  # gains ranked 2, 5, 1, 4, 3 against JSVs 1-5: rho 0.1
+    alike["jsv_0"] = alike.pretrained.astype(float)
+    assert robustness.jsv_note(apart, pre, [0.8]).startswith("**The pruned mean JSV ranks the networks' gains at 0.8.**")
+    assert "+1.00 (p = 0.017) at 0.8" in robustness.jsv_note(apart, pre, [0.8])
+    assert "within 0.04 points" in robustness.jsv_note(apart, pre, [0.8])
+    assert robustness.jsv_note(alike, pre, [0.8]).startswith("**The pruned mean JSV does not rank")
+    assert "+0.10 (p = " in robustness.jsv_note(alike, pre, [0.8])
+    alike["jsv_0"] = 1.0
+    assert robustness.jsv_gain_rank(alike, 0.8) != robustness.jsv_gain_rank(alike, 0.8)  # NaN: nothing to rank by
+    assert "does not rank" in robustness.jsv_note(alike, pre, [0.8]) and "undefined" in robustness.jsv_note(alike, pre, [0.8])
+    # OrthP's gains: equal and small beside large gains without it
+    flat = _exact([0.0, 4.0, 8.0, 12.0, 16.0])
+    assert robustness.orthp_note(flat, robustness.pairs(flat, COMMANDS), [0.8]).startswith(
+        "**OrthP makes the gain nearly independent of the network.**")
+    assert "finds no difference between the networks" in robustness.orthp_note(flat, robustness.pairs(flat, COMMANDS), [0.8])
+    # a missing run: every note waits, none quotes a partial number
+    apart.loc[(apart.pretrained == 3) & (apart.seed == 0), "status"] = "missing"
+    decided = robustness.pairs(apart, COMMANDS)
+    for note in (robustness.variance_note(apart, [0.8]), robustness.levels_note(apart, decided, [0.8]),
+                 robustness.orthp_note(apart, decided, [0.8]), robustness.jsv_note(apart, pre, [0.8])):
+        assert "not stored yet" in note and not re.search(r"\d\.\d", note), note
+
+
+def test_rank_words():
+    assert [robustness.rank_words(i, 5) for i in range(5)] == [
+        "the largest", "the second largest", "the middle one", "the second smallest", "the smallest"]
+    assert [robustness.rank_words(i, 2) for i in range(2)] == ["the largest", "the smallest"]

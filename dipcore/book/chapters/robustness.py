@@ -151,30 +151,213 @@ def gains_table(frame):
     return pd.DataFrame(rows).set_index(["ratio", "setting"])
 
 
-def jsv_gain_rank(frame, ratio: float) -> str:
+def jsv_gain_rank(frame, ratio: float) -> tuple[float, float] | None:
     """Spearman's rho between a network's mean JSV right after pruning and its Hypothesis 1 LR
-    gain, over the pretrained networks ("pending" until all are stored): does the pruned mean JSV
-    tell which network gains most from the larger LR?"""
+    gain, over the pretrained networks, and its two-sided p-value from every pairing of the two
+    (``scipy.stats.permutation_test``: exact for five networks, 120 pairings, where the t
+    approximation is not); both NaN where either is the same for every network; None until all
+    are stored. Does the pruned mean JSV tell which network
+    gains most from the larger LR?"""
     pres = sorted(frame.pretrained.unique())
     gains = [gain(frame, p, ratio, SETTINGS[0]) for p in pres]
     if any(g is None for g in gains) or len(pres) < 3:
-        return "pending"
+        return None
     jsv = [evidence.stored(frame[(frame.pretrained == p) & (frame.ratio == ratio) & (frame.setting == SETTINGS[0])]).jsv_0.iloc[0]
            for p in pres]
-    return f"{stats.spearmanr(jsv, [g[0] for g in gains]).statistic:+.2f}"
+    y = [g[0] for g in gains]
+    if np.ptp(jsv) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")  # one of the two the same for every network: no ranking to test
+    test = stats.permutation_test((jsv,), lambda x: stats.spearmanr(x, y).statistic, permutation_type="pairings")
+    return float(test.statistic), float(test.pvalue)
 
 
-def notes(frame, pre: dict) -> dict[str, str]:
-    """The numbers the page's "What we noticed" quotes besides the gains table's cells, as text,
-    each "–" while a run it needs is missing: ``orthp_range``, the lowest and highest LR gain with
-    OrthP (90 epochs) over every pretrained network and ratio; ``unpruned_range``, how far apart
-    the networks' unpruned test accuracies are (highest minus lowest, points)."""
-    gains = [gain(frame, p, ratio, SETTINGS[2]) for p in sorted(frame.pretrained.unique())
-             for ratio in sorted(frame.ratio.unique())]
+def heterogeneity(frame, ratio: float, setting: str) -> tuple[float, float] | None:
+    """Cochran's Q test that the LR gain in ``setting`` is the same with every pretrained network:
+    Q = sum of w (gain - weighted mean)^2 with weights w = 1 / se^2 (each network's standard
+    error from its finetuning seeds, ``gain``), against chi-square with (networks - 1) degrees of
+    freedom (approximate: the standard errors are themselves estimated from five seeds per LR).
+    (Q, p); None while a run is missing or a standard error cannot be estimated."""
+    gains = [gain(frame, p, ratio, setting) for p in sorted(frame.pretrained.unique())]
+    if len(gains) < 2 or any(g is None or not np.isfinite(g[1]) or g[1] <= 0 for g in gains):
+        return None
+    g, se = np.array(gains).T
+    w = 1 / se ** 2
+    q = float((w * (g - (w * g).sum() / w.sum()) ** 2).sum())
+    return q, float(stats.chi2.sf(q, len(g) - 1))
+
+
+def rank_words(i: int, n: int) -> str:
+    """Where the ``i``-th largest of ``n`` values stands, in words: "the largest", "the second
+    smallest", "the middle one" (0-based ``i``)."""
+    ordinal = ("", "second ", "third ", "fourth ", "fifth ")
+    j = n - 1 - i
+    if i == j:
+        return "the middle one"
+    return f"the {ordinal[i]}largest" if i < j else f"the {ordinal[j]}smallest"
+
+
+def _spread(frame, ratio: float, setting: str) -> dict | None:
+    """One setting's LR gains at one ratio across networks: each network's gain, their sd, the
+    seeds' standard error averaged over networks, and Cochran's Q p (``heterogeneity``); None
+    while a run is missing."""
+    pres = sorted(frame.pretrained.unique())
+    gains = [gain(frame, p, ratio, setting) for p in pres]
+    if any(g is None for g in gains) or len(pres) < 2:
+        return None
+    q = heterogeneity(frame, ratio, setting)
+    return {"gains": dict(zip(pres, (g[0] for g in gains))), "sd_net": float(np.std([g[0] for g in gains], ddof=1)),
+            "sd_seed": float(np.mean([g[1] for g in gains])), "p": None if q is None else q[1]}
+
+
+def _p(p: float | None) -> str:
+    """A p-value as the notes print it: two significant digits, "< 0.001" below that (Cochran's Q's
+    chi-square is an approximation: its far tail is not worth more digits)."""
+    return "n/a" if p is None else "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def _ps(ps, ratios) -> str:
+    """p-values, one per ratio, after "p": "= 0.91 at 0.8 and < 0.001 at 0.9"."""
+    return _at([("" if _p(p).startswith("<") else "= " if not k else "") + _p(p) for k, p in enumerate(ps)], ratios)
+
+
+def _only(ps, ratios) -> str:
+    """" at 0.9 only" where some but not all of the per-ratio ``ps`` are under 0.05, else ""."""
+    shown = [r for r, p in zip(ratios, ps) if p is not None and p < 0.05]
+    return "" if len(shown) == len(ratios) else " at " + " and ".join(f"{r:g}" for r in shown) + " only"
+
+
+def _rho(rho: float, p: float) -> str:
+    return f"{rho:+.2f} (p = {p:.2g})" if np.isfinite(rho) else "undefined (one of the two the same for every network)"
+
+
+def _n(n: int) -> str:
+    """A small count in words, as the prose writes it."""
+    return ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")[n] if 0 <= n <= 10 else str(n)
+
+
+def _every(ratios) -> str:
+    return "both ratios" if len(ratios) == 2 else "every ratio"
+
+
+def _at(values, ratios) -> str:
+    """"a at 0.8 and b at 0.9" for per-ratio texts ``values``."""
+    return " and ".join(f"{v} at {r:g}" for v, r in zip(values, ratios))
+
+
+def variance_note(frame, ratios) -> str:
+    """The note on where Hypothesis 1's LR gain varies (Markdown): across the pretrained networks
+    or within one, from the seeds, per ratio, with Cochran's Q (``heterogeneity``); its heading
+    says what the test found."""
+    spreads = [_spread(frame, r, SETTINGS[0]) for r in ratios]
+    if any(s is None for s in spreads):
+        return ("**The pretrained network against the finetuning seed.** Hypothesis 1's LR gain with every "
+                "network waits for runs not stored yet.")
+    ps = [s["p"] for s in spreads]
+    factor = min(s["sd_net"] / s["sd_seed"] for s in spreads)
+    shown = [p is not None and p < 0.05 for p in ps]
+    head = ("The pretrained network is the larger source of variance" + (", by far" if factor >= 5 else "")
+            if all(shown) else "The networks' LR gains differ no more than their seeds explain" if not any(shown)
+            else "The pretrained network matters at " + " and ".join(f"{r:g}" for r, s in zip(ratios, shown) if s) + " only")
+    sd_net = _at([f"{s['sd_net']:.2f}" + (" points" if not k else "") for k, s in enumerate(spreads)], ratios)
+    sd_seed = " and ".join(f"{s['sd_seed']:.2f}" for s in spreads)
+    text = (f"**{head}.** Hypothesis 1's LR gain (90 epochs, no OrthP) spreads across the "
+            f"{_n(frame.pretrained.nunique())} networks with a standard deviation of {sd_net}, against "
+            f"{sd_seed} from the finetuning seeds alone (Cochran's Q, that every network has the same gain: "
+            f"p {_ps(ps, ratios)}).")
+    if all(shown):
+        text += (f" {_n(frame.seed.nunique()).capitalize()} finetuning seeds of one network measure the seeds' noise, "
+                 "not the network's: the paper's error bars, and the book's, are too narrow for a claim about the method.")
+    return text
+
+
+def levels_note(frame, decided, ratios) -> str:
+    """The note on the two levels of the 90-epoch hypotheses (1 and 3; Markdown, from ``pairs``'
+    ``decided`` verdicts, one per ratio in ``ratios``' order): where the book's network and the
+    five disagree, or that they agree, and where the book's network's LR gain stands among them."""
+    short = [h for h in HYPOTHESES if grids.HYPOTHESES[h].epochs == 90]
+    at = [(h, r, a, b) for h in short for r, (g, a, b) in zip(ratios, [d for d in decided if d[0] == h])]
+    if any(claims.PENDING in (a.verdict, b.verdict) for *_, a, b in at):
+        return ("**The book's network among the five.** Hypotheses 1 and 3 at both levels wait for runs not "
+                "stored yet.")
+    n = _n(frame.pretrained.nunique())
+    differ = [f"Hypothesis {h} at {r:g} is {a.verdict} with the book's network, {b.verdict} across the {n}"
+              for h, r, a, b in at if a.verdict != b.verdict]
+    head = (f"**The book's network and the {n} disagree** where " + "; ".join(differ) + "." if differ else
+            f"**The book's network and the {n} agree** on Hypotheses 1 and 3 at {_every(ratios)} (the table above).")
+    where = []
+    for r in ratios:
+        gains = _spread(frame, r, SETTINGS[0])["gains"]
+        order = sorted(gains, key=gains.get, reverse=True)  # largest gain first
+        others = ", ".join(f"{gains[p]:+.2f}" for p in sorted(gains) if p)
+        where.append(f"{gains[0]:+.2f} points at {r:g}, {rank_words(order.index(0), len(order))} of the {n} "
+                     f"(the others: {others})")
+    return head + " With the book's network the larger LR gains " + "; ".join(where) + "."
+
+
+def orthp_note(frame, decided, ratios) -> str:
+    """The note on the LR gain with OrthP across networks (Hypothesis 3's setting, Markdown): its
+    range over every network and ratio, its spread across networks beside that without OrthP and
+    the seeds' alone, and Cochran's Q (``heterogeneity``). The heading reads the size of the spread
+    (OrthP makes the gain "nearly independent of the network" where it cuts the spread across
+    networks at least five-fold at every ratio), the sentence after it the test; the sentence on
+    Hypothesis 3 follows its verdicts across networks."""
+    spreads = [_spread(frame, r, SETTINGS[2]) for r in ratios]
+    plain = [_spread(frame, r, SETTINGS[0]) for r in ratios]
+    if any(s is None for s in spreads + plain):
+        return "**OrthP across networks.** The LR gain with OrthP with every network waits for runs not stored yet."
+    gains = [g for s in spreads for g in s["gains"].values()]
+    ps = [s["p"] for s in spreads]
+    flat = all(p is not None and p >= 0.05 for p in ps)
+    shrinks = all(s["sd_net"] * 5 <= n["sd_net"] for s, n in zip(spreads, plain))
+    head = ("OrthP makes the gain nearly independent of the network" if shrinks else
+            "With OrthP the networks' gains differ no more than their seeds explain" if flat else
+            "With OrthP the gain still depends on the network")
+    sd_net = _at([f"{s['sd_net']:.2f}" for s in spreads], ratios)
+    sd_plain = " and ".join(f"{n['sd_net']:.2f}" for n in plain)
+    sd_seed = " and ".join(f"{s['sd_seed']:.2f}" for s in spreads)
+    text = (f"**{head}.** With OrthP the LR gain is {min(gains):+.2f} to {max(gains):+.2f} points with every network "
+            f"at {_every(ratios)} (the `OrthP, 90 epochs` rows), its standard deviation across networks {sd_net}, "
+            f"against {sd_plain} without OrthP and {sd_seed} from the seeds alone. "
+            + (f"Cochran's Q finds no difference between the networks beyond their seeds' (p {_ps(ps, ratios)})."
+               if flat else f"Cochran's Q still tells the networks apart{_only(ps, ratios)} (p {_ps(ps, ratios)}), by a "
+               f"standard deviation of at most {max(s['sd_net'] for s in spreads):.2f} points."))
+    h3 = [b.verdict for g, a, b in decided if g == 3]
+    if shrinks and h3 and all(v == claims.REPRODUCED for v in h3):
+        most = all(abs(np.mean(list(o["gains"].values()))) < 0.5 * np.mean(list(n["gains"].values()))
+                   for o, n in zip(spreads, plain))
+        text += (f" Hypothesis 3 is reproduced across networks at {_every(ratios)}: restoring the JSVs before "
+                 f"finetuning removes most of the network-to-network differences along with "
+                 f"{'most of' if most else 'part of'} the larger LR's advantage.")
+    return text
+
+
+def jsv_note(frame, pre: dict, ratios) -> str:
+    """The note on whether the pruned mean JSV ranks the networks' Hypothesis 1 gains (Markdown):
+    how far apart the networks are unpruned, and Spearman's rho with its exact p per ratio
+    (``jsv_gain_rank``); the heading says what the test found, and a significant negative rho is
+    read as §3.3's account would have it."""
     accs = [rec["final_acc"] for rec in pre.values() if rec]
-    return {"orthp_range": "–" if not gains or None in gains else
-            f"{min(g[0] for g in gains):+.2f} to {max(g[0] for g in gains):+.2f}",
-            "unpruned_range": f"{max(accs) - min(accs):.2f}" if accs and len(accs) == len(pre) else "–"}
+    ranks = [jsv_gain_rank(frame, r) for r in ratios]
+    if len(accs) < len(pre) or any(x is None for x in ranks):
+        return "**The pruned mean JSV and the gain.** Waits for runs not stored yet."
+    n = _n(frame.pretrained.nunique())
+    shown = [r for r, (rho, p) in zip(ratios, ranks) if p < 0.05]
+    head = ("The pruned mean JSV does not rank the networks' gains" if not shown else
+            "The pruned mean JSV ranks the networks' gains at " + " and ".join(f"{r:g}" for r in shown))
+    text = (f"**{head}.** Unpruned, the {n} networks' test accuracies are within {max(accs) - min(accs):.2f} points "
+            f"of each other (the table above). Spearman's rho between a network's mean JSV right after pruning and "
+            f"its Hypothesis 1 LR gain is {_at([_rho(rho, p) for rho, p in ranks], ratios)}, "
+            f"{n} networks each (p from all pairings of the two, two-sided).")
+    if not shown:
+        return text + (f" Neither is told apart from no relation: whatever makes a network's LR gain large, a single "
+                       f"mean JSV does not show it with {n} networks.")
+    negative = [r for r, (rho, p) in zip(ratios, ranks) if p < 0.05 and rho < 0]
+    if negative:
+        text += (" Where it does, the networks that pruning left further from isometry (the smaller mean JSV) "
+                 "gained more from the larger LR, the direction §3.3's account predicts.")
+    if len(shown) < len(ratios):
+        text += f" With {len(ratios)} ratios tested, one p under 0.05 is weak evidence on its own."
+    return text
 
 
 def progress_900(net: str, have: int, need: int, cost: str, command: str) -> str:
@@ -203,7 +386,7 @@ def long_note(decided, ratios, missing: int, networks: int) -> str:
     each = "; ".join(f"Hypothesis {h} at {r:g} is {b.verdict} across them"
                      + (", as with the book's network alone" if a.verdict == b.verdict
                         else f" (with the book's network alone: {a.verdict})") for h, at in long.items() for r, (a, b) in at)
-    return f"**Hypotheses 2 and 4 (900 epochs) across the {networks} networks.** {each}."
+    return f"**Hypotheses 2 and 4 (900 epochs) across the {_n(networks)} networks.** {each}."
 
 
 def decide(frame, commands: dict[int, str]) -> list[claims.Verdict]:
@@ -293,12 +476,9 @@ def check_net(net) -> str:
 def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     """Reads (or computes) the grid on ``net``; glues ``rb_have``, ``rb_need``, ``rb_have_90``,
     ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, ``rb_progress_900`` (Markdown,
-    ``progress_900``), ``rb_long_note`` (Markdown, ``long_note``), per ratio (``rb_80_...`` at 0.8)
-    Hypothesis 1's LR gain with the book's network (``_book``), with the others (``_others``), its
-    spread across networks (``_sd_net``) and from the seeds alone (``_sd_seed``), the same two
-    spreads with OrthP (``_orthp_sd_net``, ``_orthp_sd_seed``), each of ``notes`` as ``rb_<key>``,
-    and the figure
-    ``robustness_spread``."""
+    ``progress_900``), the notes of "What we noticed", each written from the runs and verdicts it
+    reads (Markdown: ``rb_variance``, ``rb_levels``, ``rb_orthp``, ``rb_jsv``, ``rb_long_note``),
+    and the figure ``robustness_spread``."""
     frame, pre, cmds = runs(ch, check_net(net))
     stored = frame.status != "missing"
     short = frame.setting.isin([h.setting for h in grids.HYPOTHESES.values() if h.epochs == 90])
@@ -324,19 +504,11 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
               f"after finetuning pruned {paper.NET_LABELS[net]}, with each pretrained network (dot) and its "
               "uncertainty from the finetuning seeds alone (bar: ± one standard error).", seeds=int(frame.seed.nunique()))
     gains = gains_table(frame)
-    for ratio in ratios:  # for the text: H1's LR gain at each ratio (e.g. rb_80_book, rb_80_sd_net)
-        row, tag = gains.loc[(ratio, SETTINGS[0])], f"rb_{round(ratio * 100)}"
-        glue(f"{tag}_book", row["network 0"])
-        glue(f"{tag}_others", ", ".join(row[f"network {p}"] for p in sorted(frame.pretrained.unique()) if p))
-        glue(f"{tag}_sd_net", row["sd across networks"])
-        glue(f"{tag}_sd_seed", row["sd from seeds alone"])
-        glue(f"{tag}_rho", jsv_gain_rank(frame, ratio))
-        orthp = gains.loc[(ratio, SETTINGS[2])]  # Hypothesis 3's setting: with OrthP, 90 epochs
-        glue(f"{tag}_orthp_sd_net", orthp["sd across networks"])
-        glue(f"{tag}_orthp_sd_seed", orthp["sd from seeds alone"])
-    for key, text in notes(frame, pre).items():
-        glue(f"rb_{key}", text)
-    decided = pairs(frame, cmds)  # each across-networks bootstrap once, for the verdicts and the table
+    decided = pairs(frame, cmds)  # each across-networks bootstrap once, for the verdicts, the notes and the table
+    glue_markdown("rb_variance", variance_note(frame, ratios))
+    glue_markdown("rb_levels", levels_note(frame, decided, ratios))
+    glue_markdown("rb_orthp", orthp_note(frame, decided, ratios))
+    glue_markdown("rb_jsv", jsv_note(frame, pre, ratios))
     glue_markdown("rb_long_note", long_note(decided, ratios, len(missing_900), int(frame.pretrained.nunique())))
     return RobustnessPage(frame, {"gains": gains}, [b for _, _, b in decided], networks_table(frame, pre),
                           two_levels(frame, cmds, decided=decided))

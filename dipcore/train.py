@@ -137,13 +137,21 @@ def trainer_for(model: nn.Module, device: str | torch.device) -> str:
     Test accuracy uses the same layers; JSVs too with LeNet-5's C++ kernel, else ``vmap``."""
     if torch.device(device).type != "cpu":
         return "vmap"
+    paths = cpu_paths(model)
+    while paths[-1] in KERNEL_OF and kernels.build(KERNEL_OF[paths[-1]][0]) is None:
+        paths.pop()
+    return paths[-1]
+
+
+def cpu_paths(model: nn.Module) -> list[str]:
+    """The paths ``trainer_for`` chooses among on a CPU, slowest first, the last its choice where
+    dipcore's kernels are built (``trainers``, without MLP-7's C++ step above
+    ``MLP_KERNEL_MAX_WIDTH`` units a layer): what a run not trained yet will take, for its cost."""
     paths = trainers(model)
     if paths[-1] == "stacked-mlp-kernel" and max(m.out_features for m in model.modules()
                                                  if isinstance(m, nn.Linear)) > MLP_KERNEL_MAX_WIDTH:
         paths.pop()
-    while paths[-1] in KERNEL_OF and kernels.build(KERNEL_OF[paths[-1]][0]) is None:
-        paths.pop()
-    return paths[-1]
+    return paths
 
 
 class Stack:

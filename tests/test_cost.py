@@ -157,3 +157,25 @@ def test_a_stack_in_flight_on_a_cpu_sets_the_rate_of_its_path_before_its_first_r
     for other in (_flight(specs, 50, 500.0, cpu_s=150.0, device="cuda:0"), _flight(specs, 50, 500.0)):
         assert cost.flight_records([other]) == []
         assert cost.rates(stored + cost.flight_records([other]))["cpu", "mlp7-linear", 0.8] == pytest.approx(0.8)
+
+
+def test_a_missing_run_costs_at_the_rate_of_the_path_it_will_take():
+    """MLP-7-Linear (robustness_900 on MNIST): its ratio-0.9 runs were all stored by the written-out
+    layers (0.71 thread-seconds per run-epoch), while the C++ step it now takes at 0.9 (10 units a
+    layer) has stored runs at 0.8 only (0.135): a missing run at 0.9 costs 0.135, not 0.71. A
+    run whose path has no stored rate (LeNet-5 at 0.1, on the first layer's kernel) keeps its own
+    ratio's rate; one whose spec cannot be built is costed as before."""
+    old = _rec("mlp7-linear", 0.9, 900, 0.71 * 900 * 20, stacked_with=20, trainer="stacked-mlp")
+    new = _rec("mlp7-linear", 0.8, 900, 9e9, stacked_with=20, trainer="stacked-mlp-kernel", cpu_s=0.135 * 900 * 20)
+    rate = cost.rates([old, new])
+    assert (rate["cpu", "mlp7-linear", 0.9].generation, rate["cpu", "mlp7-linear", 0.8].generation) == (2, 3)
+    assert cost.path_generation(_spec("mlp7-linear", 0.9, 900)) == 3
+    assert cost.path_generation(_spec("mlp7-linear", 0.0, 90)) == 2  # dense: 100 units, the written-out layers
+    assert cost.path_generation(_spec("lenet5-relu", 0.1, 90)) == 3 and cost.path_generation(_spec("lenet5-relu", 0.9, 90)) == 4
+    hours, costed, _ = cost.estimate([_spec("mlp7-linear", 0.9, 900)] * 20, rate)
+    assert costed == 20 and hours == pytest.approx(0.135 * 900 * 20 / 3600)
+    assert cost.estimate([_spec("mlp7-linear", 0.9, 900)], rate, "gpu")[1] == 0  # no GPU rate: not costed
+    lenet = cost.rates([_rec("lenet5-relu", 0.1, 10, 100.0), _rec("lenet5-relu", 0.9, 10, 5.0, cpu_s=5.0,
+                                                                  trainer="stacked-conv2-kernel")])
+    assert cost.estimate([_spec("lenet5-relu", 0.1, 10)], lenet)[0] == pytest.approx(100.0 / 3600)
+    assert cost.path_generation({"kind": "train", "net": "no-such-net", "epochs": 1}) is None

@@ -328,7 +328,8 @@ def test_table3_notes_quote_the_unpruned_networks_and_orthps_two_lengths():
 def test_table7_progress_says_how_many_runs_are_in_and_what_waits():
     assert table7.progress(195, 195) == "All 195 runs are in the store, and every verdict is decided on all of its runs."
     line = table7.progress(175, 195)
-    assert line.startswith("175 of the 195 runs are in the store;") and "`scripts/device_grid.sh table7 table7_ai`" in line
+    assert line.startswith("175 of the 195 runs are in the store; the others are not stored yet")
+    assert "`scripts/device_grid.sh table7 table7_ai`" in line and "`python -m dipcore compute table7 --dataset mnist`" in line
     assert "*pending*" in line
 
 

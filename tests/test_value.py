@@ -1,5 +1,7 @@
 """§3.4, the value of pruning (``grids.value``, ``dipcore.book.chapters.value_of_pruning``): the sweep's specs, its
 table, the reductions and the verdicts."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,12 @@ def test_verdicts_wait_for_their_runs_and_then_decide():
     frame = evidence.runs_frame(labelled, recs)
     out = value.decide(frame, "mlp7-relu", "cmd")
     assert [v.verdict for v in out] == [claims.REPRODUCED] * 5
+    assert value.argument(out).endswith("the finetuned network beats scratch training (reproduced). Every step shows.")
+    assert value.notes(frame, "mlp7-relu", "cmd", out).endswith("Every step shows.")
+    last = out[:4] + [dataclasses.replace(out[4], verdict=claims.INCONCLUSIVE)]
+    assert value.argument(last).endswith("(inconclusive). Only the last step, finetuning *beating* scratch, does not follow.")
+    one = [dataclasses.replace(v, verdict=claims.NOT_REPRODUCED) for v in out[:4]] + out[4:]
+    assert value.argument(one).endswith("1 of its 5 steps shows.")
     table = value.sweep_table(frame, "mlp7-relu")
     assert table.loc[0.9, "LR 0.01 - LR 0.001"] == f"{0.5 + 2 * 0.9:+.2f}"
     assert table.loc[0.9, "params reduc. (%)"] == f"{value.reductions('mlp7-relu', (0.9,)).iloc[0, 2]:.2f}"
@@ -94,6 +102,7 @@ def test_verdicts_wait_for_their_runs_and_then_decide():
     assert [v.verdict for v in out] == [claims.PENDING, claims.REPRODUCED, claims.REPRODUCED, claims.REPRODUCED,
                                         claims.PENDING]
     assert "35 of 36 runs" in out[0].evidence
+    assert value.argument(out) == ""  # a step pending: the argument waits
     assert value.sweep_table(frame, "mlp7-relu").loc[0.5, "Scratch"] == "pending (2/3)"
 
 
@@ -136,7 +145,7 @@ def test_notes_and_differences_say_what_the_runs_show_and_name_what_is_missing()
     frame = evidence.runs_frame(labelled, partial)
     text = value.notes(frame, "mlp7-relu", "cmd")
     assert "(89 of 90 runs stored" in text and "So " not in text
-    assert f"{scratch_ft20}: ahead at 5 of 5 ratios" in text and text.count("; ratio 0.5 still computing.") == 2
+    assert f"{scratch_ft20}: ahead at 5 of 5 ratios" in text and text.count("; ratio 0.5 not stored yet.") == 2
     assert value.differences(frame, "mlp7-relu").loc["Scratch - 20 ep. fixed", 0.5] == ""
     one = value.notes(frame[frame.ratio == 0.3], "mlp7-relu", "cmd")  # one ratio: no range, no "1 of 1"
     assert f"{scratch_ft20}: +1.00 points at ratio 0.3 (significant)." in one and "of 1 ratios" not in one

@@ -8,7 +8,9 @@ run-epoch. CPU time does not count a pause (``kill -STOP``) or a wait for a core
 holds, which made wall times of stacks trained beside other work read up to four times slow. A missing run is costed at the median rate of the stored runs of its
 network on the same kind of device at the nearest pruning ratio (the ratio sets a pruned
 network's width, and so its cost; on a CPU, those of the newest training path where there are some, see
-``rates``). An estimate from measured times, always labelled as one; a
+``rates``); on a CPU, the nearest ratio among those stored by the path the missing run will take
+(``path_generation``) where there is one: a path three to ten times faster than the one that
+stored its own ratio's runs sets its cost better than an older path at its own ratio. An estimate from measured times, always labelled as one; a
 network with no stored run on that kind of device is not estimated. A run part-way through training
 (its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
 flight is also timed at its own pace so far, in CPU time where its checkpoint kept it (``flight``),
@@ -16,11 +18,23 @@ the best guess of when it lands.
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections import defaultdict
 
-from .spec import key, pruning_ratio
+from .spec import field, key, pruning_ratio
+
+
+class Rate(float):
+    """Thread-seconds per run-epoch (a float), with the ``generation`` of the path whose runs set it."""
+
+    generation: int
+
+    def __new__(cls, value: float, generation: int = 0):
+        out = super().__new__(cls, value)
+        out.generation = generation
+        return out
 
 
 def device_kind(meta: dict) -> str:
@@ -38,7 +52,7 @@ def thread_seconds(meta: dict) -> float:
     return meta["wall_s"] / meta.get("stacked_with", 1) * (meta.get("threads", 1) if cpu else 1)
 
 
-def rates(records) -> dict[tuple[str, str, float], float]:
+def rates(records) -> dict[tuple[str, str, float], Rate]:
     """Median thread-seconds per run-epoch of the stored training runs, by (device kind, network,
     pruning ratio). Where some of a network's CPU runs at a ratio were trained by today's faster
     paths, the channels-last layout (``meta.conv_input``; ``train.runs_innermost_layout`` picks it
@@ -46,7 +60,7 @@ def rates(records) -> dict[tuple[str, str, float], float]:
     only those set the rate: runs stored before them ran up to three times as slow, and a missing
     run will be trained by them. Among those, runs whose CPU time was measured (``meta.cpu_s``) set
     it where there are some: the wall time of a stack paused or trained beside other work read up
-    to four times its cost."""
+    to four times its cost. Each rate carries the generation of that path (``Rate.generation``)."""
     by = defaultdict(list)
     for r in records:
         s, m = r.get("spec", {}), r.get("meta", {})
@@ -54,7 +68,8 @@ def rates(records) -> dict[tuple[str, str, float], float]:
             continue
         measured = device_kind(m) == "cpu" and bool(m.get("cpu_s"))
         by[device_kind(m), s["net"], pruning_ratio(s)].append(((generation(m), measured), thread_seconds(m) / s["epochs"]))
-    return {k: statistics.median([v for g, v in runs if g == max(g for g, _ in runs)]) for k, runs in by.items()}
+    newest = {k: max(g for g, _ in runs) for k, runs in by.items()}
+    return {k: Rate(statistics.median([v for g, v in runs if g == newest[k]]), newest[k][0]) for k, runs in by.items()}
 
 
 def generation(meta: dict) -> int:
@@ -68,16 +83,40 @@ def generation(meta: dict) -> int:
         else 1 if meta.get("conv_input") == "channels_last" else 0
 
 
+def path_generation(spec: dict) -> int | None:
+    """The ``generation`` of the path a training run will take on a CPU where dipcore's kernels are
+    built (``train.cpu_paths`` of its architecture: pruned at its ratio, dense for a masked
+    criterion); None where the spec does not say enough to build it."""
+    from .. import pruning
+
+    try:
+        ratio = 0.0 if field(spec, "criterion") in pruning.MASKED else pruning_ratio(spec)
+        return _path_generation(spec["net"], pruning.pruned_widths(spec["net"], ratio))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _path_generation(net: str, widths) -> int:
+    from .. import nets, train
+
+    return generation({"trainer": train.cpu_paths(nets.build(net, widths))[-1]})
+
+
 def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None = None) -> tuple[float, int, int]:
     """(thread-hours, runs costed, training runs in ``specs``) of the training runs among ``specs``
-    on a device of ``kind``, each at the rate of its network's nearest stored ratio, for the epochs
-    it has left (``done``: epochs already trained, by run key, from in-flight checkpoints)."""
+    on a device of ``kind``, each at the rate of its network's nearest stored ratio (on a CPU,
+    among the rates set by the path it will take where there are some: ``path_generation``), for
+    the epochs it has left (``done``: epochs already trained, by run key, from in-flight checkpoints)."""
     train = [s for s in specs if s.get("kind") == "train"]
     done = done or {}
     hours, costed = 0.0, 0
     for s in train:
         known = [(abs(r - pruning_ratio(s)), v) for (k, net, r), v in rate.items()
                  if k == kind and net == s["net"]]
+        if kind == "cpu":
+            path = path_generation(s)
+            known = [x for x in known if getattr(x[1], "generation", None) == path] or known
         if known:
             hours += min(known)[1] * max(s["epochs"] - done.get(key(s), 0), 0) / 3600
             costed += 1

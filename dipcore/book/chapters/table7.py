@@ -124,14 +124,15 @@ def notes(frame) -> dict[str, str]:
     return out
 
 
-def progress(have: int, need: int) -> str:
-    """What the §4 page says of its runs' progress (Markdown): all in, or how many and how the rest
-    come in, the verdicts that need them pending."""
+def progress(have: int, need: int, dataset: str = "mnist") -> str:
+    """What the §4 page says of its runs' progress (Markdown): all in, or how many and the commands
+    that compute the rest (on a CPU or a GPU; the page cannot know whether one is running), the
+    verdicts that need them pending."""
     if have >= need:
         return f"All {need} runs are in the store, and every verdict is decided on all of its runs."
-    return (f"{have} of the {need} runs are in the store; the others land as they are computed in the "
-            "background, or on a GPU (`scripts/device_grid.sh table7 table7_ai`; not yet run on one). Verdicts "
-            "that need them stay *pending* until then; none is decided on part of its runs.")
+    return (f"{have} of the {need} runs are in the store; the others are not stored yet (`python -m dipcore compute "
+            f"table7 --dataset {dataset}` and `table7_ai` compute them, or on a GPU `scripts/device_grid.sh table7 "
+            "table7_ai`). Verdicts that need them stay *pending* until then; none is decided on part of its runs.")
 
 
 MECHANISM_SOURCE = "§3.3, Figure 2, on Table 7's runs"  # the mechanism's claims, read on §4's networks
@@ -176,7 +177,7 @@ def page(ch: Chapter) -> Table7Page:
     """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
-    ``t7_need``, ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
+    ``t7_need``, ``t7_status`` (the status command, Markdown), ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
     thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how many cells agree with
     the paper's, per network, ``evidence.cell_agreement``), the figures ``table7_<net>`` (curves)
     and ``table7_runs`` (every run)."""
@@ -187,7 +188,8 @@ def page(ch: Chapter) -> Table7Page:
     have = glue("t7_have", int((frame.status != "missing").sum()))
     glue_markdown("t7_mnist", mnist_progress(ch, MNIST_GRIDS))
     glue("t7_need", len(frame))
-    glue_markdown("t7_progress", progress(have, len(frame)))
+    glue_markdown("t7_status", f"`python -m dipcore status table7 --dataset {ch.dataset}`")
+    glue_markdown("t7_progress", progress(have, len(frame), ch.dataset))
     unpruned = pretrained_frame(pre, ch.label)
     tables, verdicts, mech, agree, lines = {}, [], [], {}, []
     settings = [grids.setting_name(e, False, r) for r in isometry.RECOVERIES for e in (90, 900)]

@@ -242,12 +242,35 @@ def _listing(xs) -> str:
     return evidence.listed(f"{x:g}" for x in xs)
 
 
-def notes(frame, net: str, command: str) -> str:
+STEPS = (  # the paper's argument (§3.4), one step per claim of ``decide``, in its order
+    "Rethinking's schedule loses to scratch training",
+    "90 decayed epochs beat that schedule",
+    "the more, the larger the ratio",
+    "the larger LR's gain grows with the ratio",
+    "the finetuned network beats scratch training",
+)
+
+
+def argument(decided: list[claims.Verdict]) -> str:
+    """The paper's argument on one network, step by step (``STEPS``), each with its verdict
+    (``decide``'s, in its order), and which steps show (Markdown); "" while any is pending."""
+    if len(decided) != len(STEPS) or any(v.verdict == claims.PENDING for v in decided):
+        return ""
+    steps = "; ".join(f"{step} ({v.verdict})" for step, v in zip(STEPS, decided))
+    shown = [v.verdict == claims.REPRODUCED for v in decided]
+    summary = ("Every step shows." if all(shown) else
+               "Only the last step, finetuning *beating* scratch, does not follow." if all(shown[:-1]) else
+               f"{sum(shown)} of its {len(STEPS)} steps show{'s' if sum(shown) == 1 else ''}.")
+    return f"The paper's argument on this network, step by step (the verdicts above): {steps}. {summary}"
+
+
+def notes(frame, net: str, command: str, decided: list[claims.Verdict] | None = None) -> str:
     """What the page notices about one network, in words, from its runs (Markdown, glued as
     ``vp_notes_<net>``): per comparison of ``COMPARISONS``, at how many ratios the first arm is
     ahead, where significantly, and the range of the differences; and whether the finetuned network
-    beats, loses to or ties with scratch at most ratios. Ratios whose runs are missing are named;
-    with none complete it says what is stored and the command that computes the rest."""
+    beats, loses to or ties with scratch at most ratios; then, given the network's verdicts
+    (``decided``), the paper's argument step by step (``argument``). Ratios whose runs are missing
+    are named; with none complete it says what is stored and the command that computes the rest."""
     label = paper.NET_LABELS[net]
     g = frame[frame.net == net]
     have, need = int((g.status != "missing").sum()), len(g)
@@ -270,7 +293,7 @@ def notes(frame, net: str, command: str) -> str:
             text = (f"{what}: ahead at {ahead} of {len(done)} ratios ({'; '.join(sig) or 'significantly at none'}), "
                     f"from {lo:+.2f} points (ratio {lo_r:g}) to {hi:+.2f} (ratio {hi_r:g})")
         waiting = [r for r, d, _ in diffs if d is None]
-        parts.append(text + (f"; ratio{'s' if len(waiting) > 1 else ''} {_listing(waiting)} still computing"
+        parts.append(text + (f"; ratio{'s' if len(waiting) > 1 else ''} {_listing(waiting)} not stored yet"
                              if waiting else "") + ".")
         if (a, b) == (DECAY_HIGH, SCRATCH):
             last = done
@@ -287,7 +310,7 @@ def notes(frame, net: str, command: str) -> str:
                      "So on this network neither beats the other at most ratios" + (
                          ": the difference is not significant at any ratio." if not wins + losses else
                          f": the finetuned network is significantly ahead at {wins} and behind at {losses} of {n}."))
-    return head + " ".join(parts)
+    return head + " ".join(parts + [argument(decided or [])]).rstrip()
 
 
 # -- figures ----------------------------------------------------------------------------------------
@@ -369,7 +392,7 @@ class ValuePage(evidence.GridPage):
 def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
     (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
-    ``vp_need``, ``vp_seeds``, ``vp_res_have``, ``vp_res_need``, the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
+    ``vp_need``, ``vp_seeds``, ``vp_dataset`` (the dataset's name), ``vp_res_have``, ``vp_res_need``, the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
     pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")}
     ratios = ratios or grids.value_ratios(ch.protocol)
     frame, by_key, command = runs(ch, ratios)
@@ -378,19 +401,22 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     glue_markdown("vp_mnist", mnist_progress(ch, MNIST_GRIDS))
     glue("vp_need", len(frame))
     glue("vp_seeds", int(frame.seed.nunique()))
+    glue("vp_dataset", ch.label)
     glue("vp_res_have", int((res_frame.status != "missing").sum()))
     glue("vp_res_need", len(res_frame))
+    decided = {n: decide(frame, n, command) for n in grids.VALUE_NETS}
+    decided[grids.VALUE_RESIDUAL] = decide(res_frame, grids.VALUE_RESIDUAL, res_command)
     for net in grids.VALUE_NETS:
-        glue_markdown(f"vp_notes_{net}", notes(frame, net, command))
-    glue_markdown(f"vp_notes_{grids.VALUE_RESIDUAL}", notes(res_frame, grids.VALUE_RESIDUAL, res_command))
+        glue_markdown(f"vp_notes_{net}", notes(frame, net, command, decided[net]))
+    glue_markdown(f"vp_notes_{grids.VALUE_RESIDUAL}", notes(res_frame, grids.VALUE_RESIDUAL, res_command,
+                                                           decided[grids.VALUE_RESIDUAL]))
     res_pre = ch.records([grids.pretrain_spec(grids.VALUE_RESIDUAL, ch.dataset, ch.protocol)], "value_resnet", False)[0]
     if res_pre is not None:
         pre[grids.VALUE_RESIDUAL] = res_pre
     shown = grids.VALUE_NETS + ((grids.VALUE_RESIDUAL,) if (res_frame.status != "missing").any() else ())
     tables = {paper.NET_LABELS[n]: sweep_table(frame if n in grids.VALUE_NETS else res_frame, n)
               for n in grids.VALUE_NETS + (grids.VALUE_RESIDUAL,)}
-    out = [v for n in grids.VALUE_NETS for v in decide(frame, n, command)]
-    out += decide(res_frame, grids.VALUE_RESIDUAL, res_command)
+    out = [v for n in grids.VALUE_NETS + (grids.VALUE_RESIDUAL,) for v in decided[n]]
     frame, by_key = pd.concat([frame, res_frame], ignore_index=True), by_key | res_keys
     fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 4.2), squeeze=False)
     for ax, net in zip(axes[0], shown):

@@ -169,6 +169,37 @@ def test_a_shard_waits_while_another_process_trains_the_ancestor_and_then_goes_o
     assert [pre] in got[1:]  # not before the lock was let go
 
 
+def test_without_waiting_a_process_leaves_what_another_trains_to_it(store, monkeypatch):
+    """``wait=False`` (``compute --no-wait``): while another process holds the pretrained run's lock,
+    this one trains what it can (the scratch runs), leaves that run and every run that starts from
+    it, never sleeps, and returns their records as None; the CLI takes the flag."""
+    import contextlib
+    import types
+
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+
+    def sleep(_):
+        raise AssertionError("waited though told not to")
+
+    monkeypatch.setattr(executor, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
+    got = []
+    _spy(monkeypatch, got)
+    with contextlib.ExitStack() as held:
+        assert held.enter_context(executor.run_locks([pre])) == [pre]  # "another process" trains it
+        report = {}
+        out = executor.ensure(store, specs, progress=False, wait=False, report=report)
+    trained = [k for c in got for k in c]
+    finetuned = [s for s in specs if s["start"] == pre]
+    assert pre not in trained and finetuned and not {spec.key(s) for s in finetuned} & set(trained)
+    assert report["trained"] == len(trained) == len(specs) - len(finetuned)  # the scratch runs
+    assert [r is None for r in out] == [s["start"] == pre for s in specs]
+    assert not store.path(pre).exists()
+    monkeypatch.setattr(executor, "ensure", lambda *a, **k: got.append(k["wait"]) or [])
+    main(["compute", "table3", "--protocol", "smoke", "--store", str(store.root), "--no-wait", "--no-progress"])
+    assert got[-1] is False
+
+
 def test_status_shows_stacks_in_flight(store, monkeypatch):
     """A stack killed part-way is found in flight with the epoch, time and pace of its checkpoint;
     killed again in a second session, its checkpoint tells that session's pace apart from the

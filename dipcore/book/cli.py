@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", default=None, help="dataset folder (default $DIPBOOK_DATA or ~/.cache/dipbook)")
     ap.add_argument("--download", action="store_true", help="allow downloading the dataset")
     ap.add_argument("--always", action="store_true", help="recompute runs already stored")
+    ap.add_argument("--no-wait", action="store_true",
+                    help="leave runs another process is training to it and stop, instead of waiting for them "
+                         "(a queue of grids goes on to the next at once)")
     ap.add_argument("--max-stack", type=int, default=64, help="most runs trained at once")
     ap.add_argument("--shard", default=None, metavar="I/N",
                     help="compute only the I-th of N shares of the grid (run N processes, I = 0..N-1)")
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             t0, report = time.time(), {}
             executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
                             download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard,
-                            report=report)
+                            report=report, wait=not a.no_wait)
             print(f"done in {time.time() - t0:.0f} s: {report.get('trained', 0)} run(s) trained and "
                   f"{report.get('measured', 0)} measurement(s) taken by this process")
         elif damaged:

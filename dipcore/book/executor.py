@@ -328,7 +328,7 @@ def damaged_ancestors(specs: list[dict], store: RunStore) -> list[tuple[dict, st
 def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device: str | None = None,
            data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
            progress: bool = True, command_hint: str | None = None,
-           shard: tuple[int, int] | None = None, report: dict | None = None) -> list[dict | None]:
+           shard: tuple[int, int] | None = None, report: dict | None = None, wait: bool = True) -> list[dict | None]:
     """The records of ``specs``, computing what ``compute`` allows: ``never`` (raise
     ``RunsMissing`` listing what is absent), ``missing`` (compute what is absent, with every
     missing run it starts from), ``always`` (recompute ``specs``; their ancestors only if missing).
@@ -336,6 +336,9 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     ``shard=(i, n)`` computes only the i-th of n shares (see ``shares``); the records of runs left
     to other shards are None until they are stored. ``report``, a dict, receives ``trained``: the
     number of runs this call trained (others may have been trained meanwhile by another process).
+    ``wait=False`` leaves the runs another process is training (it holds their locks) to that
+    process, and what starts from them, instead of waiting for them: their records are None, as a
+    queue of grids (``python -m dipcore compute --no-wait``) goes on to its next grid at once.
 
     Before anything is computed, every folder it will write to is checked (``check_targets``)."""
     if compute not in POLICIES:
@@ -366,7 +369,7 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     if shard is not None:
         share = shares(specs, shard[1], max_stack)
         mine = {k for k, j in share.items() if j == shard[0]}
-    done = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress)
+    done = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress, wait)
     sweep_finished(store)
     if report is not None:
         report.update(done)
@@ -376,13 +379,14 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
 
 
 def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str] | None, always: set[str],
-             device, data_root, download, max_stack, progress) -> dict[str, int]:
+             device, data_root, download, max_stack, progress, wait: bool = True) -> dict[str, int]:
     """Compute ``todo`` level by level (a run once the run it starts from is stored); with shards,
     only the runs in ``mine`` and the ancestors they start from: an ancestor dealt to another shard
     is trained here when no process holds its lock (that shard may not be running this grid), and
     waited for while one does. A run stored meanwhile by another process is skipped, unless it is
     to be recomputed (``always``); a run another process is training (it holds its lock) is waited
-    for. Return how many runs were trained and how many measurements taken here (``trained``,
+    for, or with ``wait`` False left to it, with every run still pending (what may start from it).
+    Return how many runs were trained and how many measurements taken here (``trained``,
     ``measured``)."""
     pending = {specmod.key(s): s for s in todo}
     needed = set()  # the pending runs that this shard's runs start from, at any depth
@@ -425,6 +429,10 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                         _train_chunk(store, mine_now, _data(datasets, mine_now[0], data_root, download, dev), dev,
                                      progress)
                         trained += len(mine_now)
+            if elsewhere and not wait:
+                print(f"{len(elsewhere)} run(s) are being trained by another process: left to it, with "
+                      f"{len(pending)} run(s) not started yet (--no-wait)", file=sys.stderr, flush=True)
+                return {"trained": trained, "measured": measured}
             if elsewhere:
                 print(f"{len(elsewhere)} run(s) are being trained by another process; waiting for them "
                       "(or for their locks, to take over)", file=sys.stderr, flush=True)

@@ -400,7 +400,8 @@ def robustness(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
 
 def robustness_900(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     """Table 3's 900-epoch settings (Hypotheses 2 and 4) from the five pretrained MLP-7-Linear
-    networks (200 runs, 40 of them Table 3's): about 4 hours of one CPU thread on the C++ MLP step (issue 36), minutes on a GPU."""
+    networks (200 runs, 40 of them Table 3's): about 5.5 hours of one CPU thread on the C++ MLP
+    step (measured on MNIST), minutes on a GPU."""
     return [s for _, s in labelled_robustness("mlp7-linear", dataset, protocol, epochs=(900,))]
 
 

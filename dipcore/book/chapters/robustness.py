@@ -3,7 +3,7 @@
 The paper varies only the finetuning seed of **one** pretrained network per architecture, and so
 does the book's Table 3. Here Table 3's settings are rerun from five pretrained networks
 (pretraining seeds 0-4; seed 0 is Table 3's: ``grids.robustness``, and ``grids.robustness_900``
-for the 900-epoch settings, about 4 hours of one CPU thread) and each hypothesis is decided at two levels: with the
+for the 900-epoch settings, about 5.5 hours of one CPU thread) and each hypothesis is decided at two levels: with the
 book's one network (``evidence.hypothesis_verdicts``, as in its chapter) and across networks,
 finetuning seeds nested in them (the same with ``across=True``: ``claims.greater_across`` /
 ``claims.smaller_gain_across``). The network is a parameter: MLP-7-Linear at Table 3's ratios
@@ -40,7 +40,7 @@ COMPUTING, GPU_WORK = "are not stored yet", "are a GPU's work, computed when one
 
 def state(net: str) -> str:
     """What a pending verdict says of its missing runs: on the book's network they are not stored
-    yet, a CPU's work (the 900-epoch ones too: about 4 hours of one thread, for the command line); the Table 7
+    yet, a CPU's work (the 900-epoch ones too: about 5.5 hours of one thread, for the command line); the Table 7
     networks' grid (``robustness_table7``, about 30 thread-hours on MNIST at today's CPU paths) is a GPU's work
     at either length."""
     return COMPUTING if net == NET else GPU_WORK
@@ -60,7 +60,7 @@ def runs(ch: Chapter, net: str = NET, compute: bool = True, seeds: tuple[int, ..
     compute what is missing (by finetuning length). The 90-epoch runs are computed first when
     ``compute`` and ``ch.compute`` allow; the 900-epoch ones only where a GPU tier computes
     (``gpu_tier_computes``: on a GPU, or at a protocol other than the paper's; on a CPU they are
-    about 4 hours of one thread, for the command line, not for a notebook)."""
+    about 5.5 hours of one thread, for the command line, not for a notebook)."""
     frames = []
     for epochs, may in ((90, compute), (900, compute and gpu_tier_computes(ch))):
         labelled = grids.labelled_robustness(net, ch.dataset, ch.protocol, seeds=seeds or ch.seeds, epochs=(epochs,))

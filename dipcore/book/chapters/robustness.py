@@ -178,7 +178,11 @@ def heterogeneity(frame, ratio: float, setting: str) -> tuple[float, float] | No
     error from its finetuning seeds, ``gain``), against chi-square with (networks - 1) degrees of
     freedom (approximate: the standard errors are themselves estimated from five seeds per LR).
     (Q, p); None while a run is missing or a standard error cannot be estimated."""
-    gains = [gain(frame, p, ratio, setting) for p in sorted(frame.pretrained.unique())]
+    return _cochran([gain(frame, p, ratio, setting) for p in sorted(frame.pretrained.unique())])
+
+
+def _cochran(gains: list[tuple[float, float] | None]) -> tuple[float, float] | None:
+    """``heterogeneity`` of the networks' ``gain`` results, already computed."""
     if len(gains) < 2 or any(g is None or not np.isfinite(g[1]) or g[1] <= 0 for g in gains):
         return None
     g, se = np.array(gains).T
@@ -205,7 +209,7 @@ def _spread(frame, ratio: float, setting: str) -> dict | None:
     gains = [gain(frame, p, ratio, setting) for p in pres]
     if any(g is None for g in gains) or len(pres) < 2:
         return None
-    q = heterogeneity(frame, ratio, setting)
+    q = _cochran(gains)
     return {"gains": dict(zip(pres, (g[0] for g in gains))), "sd_net": float(np.std([g[0] for g in gains], ddof=1)),
             "sd_seed": float(np.mean([g[1] for g in gains])), "p": None if q is None else q[1]}
 
@@ -224,7 +228,7 @@ def _ps(ps, ratios) -> str:
 def _only(ps, ratios) -> str:
     """" at 0.9 only" where some but not all of the per-ratio ``ps`` are under 0.05, else ""."""
     shown = [r for r, p in zip(ratios, ps) if p is not None and p < 0.05]
-    return "" if len(shown) == len(ratios) else " at " + " and ".join(f"{r:g}" for r in shown) + " only"
+    return "" if len(shown) == len(ratios) else " at " + evidence.listed(f"{r:g}" for r in shown) + " only"
 
 
 def _rho(rho: float, p: float) -> str:
@@ -242,7 +246,7 @@ def _every(ratios) -> str:
 
 def _at(values, ratios) -> str:
     """"a at 0.8 and b at 0.9" for per-ratio texts ``values``."""
-    return " and ".join(f"{v} at {r:g}" for v, r in zip(values, ratios))
+    return evidence.listed(f"{v} at {r:g}" for v, r in zip(values, ratios))
 
 
 def variance_note(frame, ratios) -> str:
@@ -258,9 +262,9 @@ def variance_note(frame, ratios) -> str:
     shown = [p is not None and p < 0.05 for p in ps]
     head = ("The pretrained network is the larger source of variance" + (", by far" if factor >= 5 else "")
             if all(shown) else "The networks' LR gains differ no more than their seeds explain" if not any(shown)
-            else "The pretrained network matters at " + " and ".join(f"{r:g}" for r, s in zip(ratios, shown) if s) + " only")
+            else "The pretrained network matters at " + evidence.listed(f"{r:g}" for r, s in zip(ratios, shown) if s) + " only")
     sd_net = _at([f"{s['sd_net']:.2f}" + (" points" if not k else "") for k, s in enumerate(spreads)], ratios)
-    sd_seed = " and ".join(f"{s['sd_seed']:.2f}" for s in spreads)
+    sd_seed = evidence.listed(f"{s['sd_seed']:.2f}" for s in spreads)
     text = (f"**{head}.** Hypothesis 1's LR gain (90 epochs, no OrthP) spreads across the "
             f"{_n(frame.pretrained.nunique())} networks with a standard deviation of {sd_net}, against "
             f"{sd_seed} from the finetuning seeds alone (Cochran's Q, that every network has the same gain: "
@@ -314,8 +318,8 @@ def orthp_note(frame, decided, ratios) -> str:
             "With OrthP the networks' gains differ no more than their seeds explain" if flat else
             "With OrthP the gain still depends on the network")
     sd_net = _at([f"{s['sd_net']:.2f}" for s in spreads], ratios)
-    sd_plain = " and ".join(f"{n['sd_net']:.2f}" for n in plain)
-    sd_seed = " and ".join(f"{s['sd_seed']:.2f}" for s in spreads)
+    sd_plain = evidence.listed(f"{n['sd_net']:.2f}" for n in plain)
+    sd_seed = evidence.listed(f"{s['sd_seed']:.2f}" for s in spreads)
     text = (f"**{head}.** With OrthP the LR gain is {min(gains):+.2f} to {max(gains):+.2f} points with every network "
             f"at {_every(ratios)} (the `OrthP, 90 epochs` rows), its standard deviation across networks {sd_net}, "
             f"against {sd_plain} without OrthP and {sd_seed} from the seeds alone. "
@@ -344,7 +348,7 @@ def jsv_note(frame, pre: dict, ratios) -> str:
     n = _n(frame.pretrained.nunique())
     shown = [r for r, (rho, p) in zip(ratios, ranks) if p < 0.05]
     head = ("The pruned mean JSV does not rank the networks' gains" if not shown else
-            "The pruned mean JSV ranks the networks' gains at " + " and ".join(f"{r:g}" for r in shown))
+            "The pruned mean JSV ranks the networks' gains at " + evidence.listed(f"{r:g}" for r in shown))
     text = (f"**{head}.** Unpruned, the {n} networks' test accuracies are within {max(accs) - min(accs):.2f} points "
             f"of each other (the table above). Spearman's rho between a network's mean JSV right after pruning and "
             f"its Hypothesis 1 LR gain is {_at([_rho(rho, p) for rho, p in ranks], ratios)}, "

@@ -125,10 +125,10 @@ def test_the_page_costs_the_missing_900_epoch_runs_from_the_stored_ones(tmp_path
         f"about {len(keys) - 1} hours of one CPU thread at the speed of the stored runs"
 
 
-def _exact(gains, setting="90 epochs"):
+def _exact(gains, setting="90 epochs", long_stored=False):
     """Runs at ratio 0.8 whose LR gain in ``setting`` is exactly ``gains[p]`` with network p and
     whose seeds' standard error of that gain is exactly 1 (offsets -2..2 at each LR: variance 2.5)."""
-    frame = _frame([0.0] * len(gains), sd=0.0)
+    frame = _frame([0.0] * len(gains), sd=0.0, long_stored=long_stored)
     offsets = frame.seed.map(dict(enumerate([-2.0, -1.0, 0.0, 1.0, 2.0])))
     frame["final_acc"] += offsets
     for p, g in enumerate(gains):
@@ -208,6 +208,30 @@ def test_the_notes_say_what_the_runs_show_and_wait_for_missing_ones():
     for note in (robustness.variance_note(apart, [0.8]), robustness.levels_note(apart, decided, [0.8]),
                  robustness.orthp_note(apart, decided, [0.8]), robustness.jsv_note(apart, pre, [0.8])):
         assert "not stored yet" in note and not re.search(r"\d\.\d", note), note
+
+
+def test_the_lasting_note_reads_the_tests_at_both_lengths():
+    """The heading follows Cochran's Q after 90 and after 900 epochs: a spread at 90 epochs that
+    900 epochs remove is "no longer detected" (with each LR's range of network means, which names
+    the LR that differed), one that stays "lasts"; a missing run leaves the note waiting."""
+    fading = _exact([0.0, 4.0, 8.0, 12.0, 16.0], long_stored=True)  # 90 epochs: far apart; 900 epochs: no gain with any network
+    note = robustness.lasting_note(fading, [0.8])
+    assert note.startswith("**The network's effect on the LR gain is no longer detected after 900 epochs at 0.8.**")
+    assert "6.32 at 0.8 after 90 epochs" in note and "0.00 at 0.8 after 900" in note
+    assert "(Cochran's Q: p < 0.001 at 0.8)" in note and "(p = 1 at 0.8)" in note
+    # LR 0.001 is 80 with every network at both lengths; LR 0.01 is 80 + the network's gain after 90 epochs
+    assert "with LR 0.001 span 80.00-80.00 % after 90 epochs and 80.00-80.00 % after 900" in note
+    assert "with LR 0.01 80.00-96.00 % and 80.00-80.00 %" in note
+    lasting = fading.copy()
+    long = (lasting.setting == "900 epochs") & (lasting.lr == 0.01)
+    lasting.loc[long, "final_acc"] += lasting.loc[long, "pretrained"] * 4.0
+    note = robustness.lasting_note(lasting, [0.8])
+    assert note.startswith("**The network's effect on the LR gain lasts 900 epochs at 0.8.**") and "span" not in note
+    assert robustness.lasting_note(_exact([1.0] * 5, long_stored=True), [0.8]).startswith(
+        "**The network's effect on the LR gain is detected at neither length at 0.8.**")
+    fading.loc[(fading.pretrained == 2) & (fading.setting == "900 epochs"), "status"] = "missing"
+    note = robustness.lasting_note(fading, [0.8])
+    assert "not stored yet" in note and not re.search(r"\d\.\d", note)
 
 
 def test_rank_words():

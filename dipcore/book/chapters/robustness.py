@@ -221,8 +221,10 @@ def _p(p: float | None) -> str:
 
 
 def _ps(ps, ratios) -> str:
-    """p-values, one per ratio, after "p": "= 0.91 at 0.8 and < 0.001 at 0.9"."""
-    return _at([("" if _p(p).startswith("<") else "= " if not k else "") + _p(p) for k, p in enumerate(ps)], ratios)
+    """p-values, one per ratio, after "p": "= 0.91 at 0.8 and < 0.001 at 0.9", "< 0.001 at 0.8 and = 0.9 at 0.9"."""
+    said = [_p(p) for p in ps]  # "=" where the relation is new: first, or after a "<"
+    return _at([("" if t.startswith("<") else "= " if not k or said[k - 1].startswith("<") else "") + t
+                for k, t in enumerate(said)], ratios)
 
 
 def _only(ps, ratios) -> str:
@@ -273,6 +275,44 @@ def variance_note(frame, ratios) -> str:
         text += (f" {_n(frame.seed.nunique()).capitalize()} finetuning seeds of one network measure the seeds' noise, "
                  "not the network's: the paper's error bars, and the book's, are too narrow for a claim about the method.")
     return text
+
+
+LASTING = {(True, False): "is no longer detected after 900 epochs", (True, True): "lasts 900 epochs",
+           (False, True): "is detected only after 900 epochs", (False, False): "is detected at neither length"}
+"""``lasting_note``'s heading, by whether Cochran's Q tells the networks apart (p < 0.05) after 90 and after 900 epochs."""
+
+
+def lasting_note(frame, ratios) -> str:
+    """The note on whether the pretrained network's effect on the LR gain lasts when finetuning is
+    ten times longer (Markdown): the gains' spread across networks and Cochran's Q after 90 epochs
+    (Hypothesis 1's setting) and after 900 (Hypothesis 2's), per ratio; the heading reads the two
+    tests at each ratio (``LASTING``). Where the effect fades, the range of each LR's mean accuracy
+    across the networks at both lengths says which LR the networks differ in."""
+    short = [_spread(frame, r, SETTINGS[0]) for r in ratios]
+    long = [_spread(frame, r, SETTINGS[1]) for r in ratios]
+    if any(s is None for s in short + long):
+        return ("**Whether the network's effect lasts.** The LR gains after 90 and 900 epochs with every network "
+                "wait for runs not stored yet.")
+    differ = [(a["p"] is not None and a["p"] < 0.05, b["p"] is not None and b["p"] < 0.05) for a, b in zip(short, long)]
+    kinds = {k: [r for r, d in zip(ratios, differ) if d == k] for k in dict.fromkeys(differ)}  # in the ratios' order
+    head = evidence.listed(f"{LASTING[k]} at " + evidence.listed(f"{r:g}" for r in rs) for k, rs in kinds.items())
+    sd = [_at([f"{s['sd_net']:.2f}" for s in spreads], ratios) for spreads in (short, long)]
+    ps = [_ps([s["p"] for s in spreads], ratios) for spreads in (short, long)]
+    text = (f"**The network's effect on the LR gain {head}.** Across the {_n(frame.pretrained.nunique())} networks "
+            f"the gain's standard deviation is {sd[0]} after 90 epochs (Cochran's Q: p {ps[0]}) and {sd[1]} after "
+            f"900 (p {ps[1]}).")
+    for r in kinds.get((True, False), []):
+        spans = {(lr, s): _span(frame, r, s, lr) for lr in (0.001, 0.01) for s in SETTINGS[:2]}
+        text += (f" At {r:g} the networks' mean accuracies with LR 0.001 span {spans[0.001, SETTINGS[0]]} after 90 epochs "
+                 f"and {spans[0.001, SETTINGS[1]]} after 900; with LR 0.01 {spans[0.01, SETTINGS[0]]} and "
+                 f"{spans[0.01, SETTINGS[1]]}.")
+    return text
+
+
+def _span(frame, ratio: float, setting: str, lr: float) -> str:
+    """The range of the networks' mean final accuracies in one arm, e.g. "79.80-87.45 %"."""
+    means = frame[(frame.ratio == ratio) & (frame.setting == setting) & (frame.lr == lr)].groupby("pretrained").final_acc.mean()
+    return f"{means.min():.2f}-{means.max():.2f} %"
 
 
 def levels_note(frame, decided, ratios) -> str:
@@ -482,7 +522,7 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     """Reads (or computes) the grid on ``net``; glues ``rb_have``, ``rb_need``, ``rb_have_90``,
     ``rb_need_90``, ``rb_seeds``, ``rb_networks``, ``rb_net``, ``rb_progress_900`` (Markdown,
     ``progress_900``), the notes of "What we noticed", each written from the runs and verdicts it
-    reads (Markdown: ``rb_variance``, ``rb_levels``, ``rb_orthp``, ``rb_jsv``, ``rb_long_note``),
+    reads (Markdown: ``rb_variance``, ``rb_levels``, ``rb_lasting``, ``rb_orthp``, ``rb_jsv``, ``rb_long_note``),
     and the figure ``robustness_spread``."""
     frame, pre, cmds = runs(ch, check_net(net))
     stored = frame.status != "missing"
@@ -512,6 +552,7 @@ def page(ch: Chapter, net: str = NET) -> RobustnessPage:
     decided = pairs(frame, cmds)  # each across-networks bootstrap once, for the verdicts, the notes and the table
     glue_markdown("rb_variance", variance_note(frame, ratios))
     glue_markdown("rb_levels", levels_note(frame, decided, ratios))
+    glue_markdown("rb_lasting", lasting_note(frame, ratios))
     glue_markdown("rb_orthp", orthp_note(frame, decided, ratios))
     glue_markdown("rb_jsv", jsv_note(frame, pre, ratios))
     glue_markdown("rb_long_note", long_note(decided, ratios, len(missing_900), int(frame.pretrained.nunique())))

@@ -35,7 +35,7 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     assert hours == pytest.approx((2.4 * 100 + 10.0 * 10) / 3600)
     assert cost.estimate(missing, rate, "gpu")[:2] == (pytest.approx(0.1 * 110 / 3600), 2)
     line = cost.describe(missing, records)
-    assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed)" in line and "hours on a GPU" in line
+    assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed; " in line and "hours on a GPU" in line
     assert cost.describe([_spec("resnet20", 0.5, 90)], records) is None  # nothing to estimate from
 
 
@@ -179,3 +179,19 @@ def test_a_missing_run_costs_at_the_rate_of_the_path_it_will_take():
                                                                   trainer="stacked-conv2-kernel")])
     assert cost.estimate([_spec("lenet5-relu", 0.1, 10)], lenet)[0] == pytest.approx(100.0 / 3600)
     assert cost.path_generation({"kind": "train", "net": "no-such-net", "epochs": 1}) is None
+
+
+def test_runs_costed_at_an_older_paths_rate_are_counted_and_said():
+    """LeNet-5-ReLU at 0.1 will train on the first layer's kernel (generation 3) while its only stored
+    rate is from vmap (generation 0): it is counted, and status says the estimate is likely high.
+    A run whose path set its rate is not counted, nor one whose network has no stored run."""
+    records = [_rec("lenet5-relu", 0.1, 10, 125.0),  # 12.5 s per run-epoch, vmap
+               _rec("mlp7-linear", 0.8, 10, 9e9, cpu_s=1.35, trainer="stacked-mlp-kernel")]  # its own path's
+    rate = cost.rates(records)
+    missing = [_spec("lenet5-relu", 0.1, 10), _spec("lenet5-relu", 0.3, 10), _spec("mlp7-linear", 0.9, 10),
+               _spec("mlp7-relu", 0.9, 10), _spec("lenet5-relu", 0.1, 1, kind="jsv")]
+    assert cost.older_paths(missing, rate) == 2
+    assert "(3 of 4 runs costed; 2 of them at the speed of an older, slower training path than the one they will " \
+        "take, so likely fewer)" in cost.describe(missing, records)
+    assert cost.older_paths(missing[2:], rate) == 0 and "older" not in cost.describe(missing[2:4], records)
+    assert cost.older_words(2, 2).startswith("all of them")

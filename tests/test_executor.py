@@ -4,6 +4,7 @@ shards that split a grid, stacks in flight."""
 import time
 
 import pytest
+import torch
 
 from dipcore import train
 from dipcore.book import cost, executor, grids, spec
@@ -318,3 +319,66 @@ def test_status_times_a_stack_in_flight_at_its_own_pace():
     for latest in ((300, 6000.0), (0, 0.0), None):
         assert cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0, latest)).endswith(
             "; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")
+
+
+def test_a_deadline_leaves_the_stacks_that_would_not_finish_by_it(store, monkeypatch, capsys):
+    """``deadline`` (``compute --until``): a stack whose estimate runs past it is left untrained, and
+    every run that starts from it with it; the stacks that fit are trained; a stack with no
+    estimate (no stored run to time it by) is trained. The CLI parses the time and passes it on."""
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+    seen = []
+    monkeypatch.setattr(executor, "stack_seconds",
+                        lambda chunk, *a: seen.append(len(chunk)) or (3600.0 if spec.key(chunk[0]) == pre else None))
+    got = []
+    _spy(monkeypatch, got)
+    report = {}
+    out = executor.ensure(store, specs, progress=False, report=report, deadline=time.time() + 60)
+    trained = [k for c in got for k in c]
+    finetuned = {spec.key(s) for s in specs if s["start"] == pre}
+    assert pre not in trained and finetuned and not finetuned & set(trained)
+    assert report["trained"] == len(trained) == len(specs) - len(finetuned)  # the scratch runs, not timed
+    assert [r is None for r in out] == [spec.key(s) in finetuned for s in specs]
+    assert "1 run(s) left untrained: their stacks would not finish by" in capsys.readouterr().err
+    assert seen  # every stack was asked for its estimate before training
+    calls = []
+    monkeypatch.setattr(executor, "ensure", lambda *a, **k: calls.append(k["deadline"]) or [])
+    args = ["compute", "table3", "--protocol", "smoke", "--store", str(store.root), "--no-progress"]
+    assert main(args + ["--until", "23:59"]) == 0 and 0 < calls[-1] - time.time() <= 24 * 3600
+    assert main(args + ["--until", "24:00"]) == 2
+    assert "--until takes a time of day as HH:MM" in capsys.readouterr().err
+    assert main(args) == 0 and calls[-1] is None
+
+
+def test_until_names_the_next_such_time_of_day():
+    import datetime as dt
+    from dipcore.book.cli import until
+
+    now = dt.datetime(2026, 12, 6, 22, 50).timestamp()
+    assert until("23:30", now) - now == 40 * 60
+    assert until("01:30", now) - now == (2 * 60 + 40) * 60  # tomorrow's
+    assert until("22:50", now) - now == 24 * 3600  # now is not "by now"
+    for bad in ("1:3", "25:00", "0130", "ab:cd", ""):
+        with pytest.raises(ValueError, match="HH:MM"):
+            until(bad, now)
+
+
+def test_a_stacks_estimate_counts_the_epochs_its_checkpoint_has_left(store, monkeypatch, tmp_path):
+    """``stack_seconds``: the stack's thread-seconds at the stored runs' speed (the sum of its runs'
+    shares, ``cost.estimate``) over its threads, for the epochs after its checkpoint's."""
+    monkeypatch.setenv("DIPBOOK_STATE", str(tmp_path / "state"))
+    executor.ensure(store, [grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")], progress=False)
+    train_ = [s for s in grids.get("table3", "fashion-mnist", "smoke") if s["kind"] == "train"]
+    chunk = [s for s in train_ if s["epochs"] == train_[0]["epochs"]][:3]  # one stack: one length
+    epochs = chunk[0]["epochs"]
+    rate = cost.rates(store.read_all()[0])["cpu", "mlp7-linear", 0.0]
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert executor.stack_seconds(chunk, store, cpu) == pytest.approx(3 * rate * epochs)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert executor.stack_seconds(chunk, store, cpu) == pytest.approx(3 * rate * epochs / 2)
+    path = executor.checkpoint_path(chunk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"epoch": epochs - 1}, path)
+    assert executor.stack_seconds(chunk, store, cpu) == pytest.approx(3 * rate * 1 / 2)
+    assert executor.stack_seconds(chunk, RunStore(tmp_path / "empty"), cpu) is None  # nothing to time it by

@@ -3,6 +3,7 @@ server) can compute what the chapters need.
 
     python -m dipcore status table3 --dataset fashion-mnist   # stored, missing, in flight; what the rest costs
     python -m dipcore compute table3 --dataset fashion-mnist --device cuda
+    python -m dipcore compute table7 --dataset mnist --threads 1 --until 01:30  # only stacks that finish by then
     python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
     python -m dipcore edition --protocol smoke --out /tmp/smoke-book  # the whole book at other parameters
     python -m dipcore data mnist                               # MNIST's four files, fetched and verified
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-wait", action="store_true",
                     help="leave runs another process is training to it and stop, instead of waiting for them "
                          "(a queue of grids goes on to the next at once)")
+    ap.add_argument("--until", default=None, metavar="HH:MM",
+                    help="leave untrained every stack that would not finish by this time of day (local, the next "
+                         "such time) at the stored runs' speed, and what starts from it: on a machine that is "
+                         "replaced between sessions, a stack cut off by the end is lost")
     ap.add_argument("--max-stack", type=int, default=64, help="most runs trained at once")
     ap.add_argument("--shard", default=None, metavar="I/N",
                     help="compute only the I-th of N shares of the grid (run N processes, I = 0..N-1)")
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                       "from git)", file=sys.stderr)
                 return 3
             return 0
+        deadline = until(a.until) if a.until is not None else None
         shard = None
         if a.shard:
             i, _, n = a.shard.partition("/")
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             t0, report = time.time(), {}
             executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
                             download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard,
-                            report=report, wait=not a.no_wait)
+                            report=report, wait=not a.no_wait, deadline=deadline)
             print(f"done in {time.time() - t0:.0f} s: {report.get('trained', 0)} run(s) trained and "
                   f"{report.get('measured', 0)} measurement(s) taken by this process")
         elif damaged:
@@ -164,7 +170,21 @@ def restrict(specs: list[dict], grid: str, protocol: str, net: str | None, epoch
     return specs
 
 
+def until(text: str, now: float | None = None) -> float:
+    """``--until HH:MM``: the next time of day it names (local; tomorrow's where today's has passed),
+    as seconds since the epoch; ``ValueError`` naming the form it takes otherwise."""
+    import datetime as dt
+
+    hh, sep, mm = text.strip().partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):
+        raise ValueError(f"--until takes a time of day as HH:MM (24-hour, local), e.g. 01:30, got {text!r}")
+    start = dt.datetime.fromtimestamp(time.time() if now is None else now)
+    at = start.replace(hour=int(hh), minute=int(mm), second=0, microsecond=0)
+    return (at if at > start else at + dt.timedelta(days=1)).timestamp()
+
+
 def run() -> int:
+
     """``main`` for the console: a closed pipe (``... | head``) ends it quietly."""
     try:
         return main()

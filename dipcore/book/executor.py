@@ -39,7 +39,7 @@ import torch
 
 from .. import __version__, data as datamod, nets, train
 from ..schedule import parse
-from . import recipe, spec as specmod
+from . import cost as costmod, recipe, spec as specmod
 from .store import DamagedRun, RunsMissing, RunStore, check_writable_folder
 
 POLICIES = ("never", "missing", "always")
@@ -328,7 +328,8 @@ def damaged_ancestors(specs: list[dict], store: RunStore) -> list[tuple[dict, st
 def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device: str | None = None,
            data_root: str | Path | None = None, download: bool = False, max_stack: int = 64,
            progress: bool = True, command_hint: str | None = None,
-           shard: tuple[int, int] | None = None, report: dict | None = None, wait: bool = True) -> list[dict | None]:
+           shard: tuple[int, int] | None = None, report: dict | None = None, wait: bool = True,
+           deadline: float | None = None) -> list[dict | None]:
     """The records of ``specs``, computing what ``compute`` allows: ``never`` (raise
     ``RunsMissing`` listing what is absent), ``missing`` (compute what is absent, with every
     missing run it starts from), ``always`` (recompute ``specs``; their ancestors only if missing).
@@ -339,6 +340,10 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     ``wait=False`` leaves the runs another process is training (it holds their locks) to that
     process, and what starts from them, instead of waiting for them: their records are None, as a
     queue of grids (``python -m dipcore compute --no-wait``) goes on to its next grid at once.
+    ``deadline`` (seconds since the epoch, ``compute --until``) leaves untrained every stack that
+    would not finish by then at the stored runs' speed (``stack_seconds``), and what starts from
+    it: on a machine replaced between sessions, a stack cut off by the session's end is lost with
+    its checkpoint, so the time goes to stacks that land instead.
 
     Before anything is computed, every folder it will write to is checked (``check_targets``)."""
     if compute not in POLICIES:
@@ -369,7 +374,8 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
     if shard is not None:
         share = shares(specs, shard[1], max_stack)
         mine = {k for k, j in share.items() if j == shard[0]}
-    done = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress, wait)
+    done = _compute(store, todo, grid, mine, always, device, data_root, download, max_stack, progress, wait,
+                    deadline)
     sweep_finished(store)
     if report is not None:
         report.update(done)
@@ -379,14 +385,16 @@ def ensure(store: RunStore, specs: list[dict], compute: str = "missing", device:
 
 
 def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str] | None, always: set[str],
-             device, data_root, download, max_stack, progress, wait: bool = True) -> dict[str, int]:
+             device, data_root, download, max_stack, progress, wait: bool = True,
+             deadline: float | None = None) -> dict[str, int]:
     """Compute ``todo`` level by level (a run once the run it starts from is stored); with shards,
     only the runs in ``mine`` and the ancestors they start from: an ancestor dealt to another shard
     is trained here when no process holds its lock (that shard may not be running this grid), and
     waited for while one does. A run stored meanwhile by another process is skipped, unless it is
     to be recomputed (``always``); a run another process is training (it holds its lock) is waited
     for, or with ``wait`` False left to it, with every run still pending (what may start from it).
-    Return how many runs were trained and how many measurements taken here (``trained``,
+    A stack that would not finish by ``deadline`` (``stack_seconds``) is left, with what starts
+    from it. Return how many runs were trained and how many measurements taken here (``trained``,
     ``measured``)."""
     pending = {specmod.key(s): s for s in todo}
     needed = set()  # the pending runs that this shard's runs start from, at any depth
@@ -397,7 +405,11 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
     trained = measured = 0
     datasets: dict[tuple, datamod.Data] = {}
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    late: dict[str, float] = {}  # runs left for want of time: their stack's estimated seconds
     while pending:
+        _drop_descendants(pending, late)
+        if not pending:
+            break
         ready = [s for s in pending.values() if s["start"] == "scratch" or s["start"] not in pending]
         if not ready:
             raise ValueError("runs start from each other in a cycle: " + ", ".join(pending))
@@ -425,6 +437,11 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                     mine_now = [s for s in chunk if specmod.key(s) in held
                                 and (specmod.key(s) in always or not store.path(specmod.key(s)).exists())]
                     elsewhere += [s for s in chunk if specmod.key(s) not in held]
+                    if mine_now and deadline is not None:
+                        need = stack_seconds(mine_now, store, dev)
+                        if need is not None and time.time() + need > deadline:
+                            late.update({specmod.key(s): need for s in mine_now})
+                            mine_now = []
                     if mine_now:
                         _train_chunk(store, mine_now, _data(datasets, mine_now[0], data_root, download, dev), dev,
                                      progress)
@@ -439,7 +456,42 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                 time.sleep(LOCK_WAIT_S)
                 always -= {specmod.key(s) for s in elsewhere if store.path(specmod.key(s)).exists()}
             chunks = stacks(elsewhere, grid, max_stack)
+    if late:
+        by = time.strftime("%H:%M", time.localtime(deadline))
+        print(f"{len(late)} run(s) left untrained: their stacks would not finish by {by} at the stored runs' "
+              f"speed (the shortest about {min(late.values()) / 3600:.1f} h); what starts from them waits too",
+              file=sys.stderr, flush=True)
     return {"trained": trained, "measured": measured}
+
+
+def _drop_descendants(pending: dict[str, dict], left) -> None:
+    """Remove from ``pending`` every run that starts, directly or further up, from a run in ``left``."""
+    gone = set(left)
+    while drop := [k for k, s in pending.items() if s["start"] in gone]:
+        for k in drop:
+            gone.add(k)
+            pending.pop(k)
+
+
+def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device) -> float | None:
+    """How long training ``chunk`` as one stack would take here, in seconds: its runs' thread-seconds
+    at the stored runs' speed on this kind of device (``cost.estimate``: each run's share of its
+    stack's CPU time, so their sum is the stack's), for the epochs they have left after the stack's
+    checkpoint, over the CPU threads it trains with (one on a GPU). An estimate, for a process with
+    its cores to itself; None where no stored run of the network times it."""
+    kind = "gpu" if device.type == "cuda" else "cpu"
+    path, done = checkpoint_path(chunk), 0
+    if path.exists():
+        try:
+            done = int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+        except Exception:  # an unreadable checkpoint is ignored by training too
+            done = 0
+    hours, costed, _ = costmod.estimate(chunk, costmod.rates(store.read_all()[0]), kind,
+                                     {specmod.key(s): done for s in chunk})
+    if not costed:
+        return None
+    return hours * 3600 / (torch.get_num_threads() if kind == "cpu" else 1)
+
 
 
 def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:

@@ -365,7 +365,8 @@ def test_until_names_the_next_such_time_of_day():
 
 def test_a_stacks_estimate_counts_the_epochs_its_checkpoint_has_left(store, monkeypatch, tmp_path):
     """``stack_seconds``: the stack's thread-seconds at the stored runs' speed (the sum of its runs'
-    shares, ``cost.estimate``) over its threads, for the epochs after its checkpoint's."""
+    shares, ``cost.estimate``) over its threads, for the epochs after its checkpoint's; at its own
+    pace where its checkpoint kept its CPU time."""
     monkeypatch.setenv("DIPBOOK_STATE", str(tmp_path / "state"))
     executor.ensure(store, [grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke")], progress=False)
     train_ = [s for s in grids.get("table3", "fashion-mnist", "smoke") if s["kind"] == "train"]
@@ -381,4 +382,10 @@ def test_a_stacks_estimate_counts_the_epochs_its_checkpoint_has_left(store, monk
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"epoch": epochs - 1}, path)
     assert executor.stack_seconds(chunk, store, cpu) == pytest.approx(3 * rate * 1 / 2)
+    # a checkpoint that kept its CPU time: the stack's own pace (10 CPU-seconds an epoch), not the store's
+    torch.save({"epoch": epochs - 1, "cpu_s": 10.0 * (epochs - 1)}, path)
+    assert executor.stack_seconds(chunk, store, cpu) == pytest.approx(10.0 * 1 / 2)
+    assert executor.stack_seconds(chunk, RunStore(tmp_path / "empty"), cpu) == pytest.approx(5.0)
+    path.unlink()
+
     assert executor.stack_seconds(chunk, RunStore(tmp_path / "empty"), cpu) is None  # nothing to time it by

@@ -477,20 +477,27 @@ def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device) -> f
     """How long training ``chunk`` as one stack would take here, in seconds: its runs' thread-seconds
     at the stored runs' speed on this kind of device (``cost.estimate``: each run's share of its
     stack's CPU time, so their sum is the stack's), for the epochs they have left after the stack's
-    checkpoint, over the CPU threads it trains with (one on a GPU). An estimate, for a process with
-    its cores to itself; None where no stored run of the network times it."""
+    checkpoint, over the CPU threads it trains with (one on a GPU). A stack resumed from a
+    checkpoint that kept its CPU time is timed at its own pace so far instead (CPU-seconds per
+    epoch), as ``status`` times a stack in flight: its path may be one no stored run took. An
+    estimate, for a process with its cores to itself; None where nothing times it."""
     kind = "gpu" if device.type == "cuda" else "cpu"
+    threads = torch.get_num_threads() if kind == "cpu" else 1
     path, done = checkpoint_path(chunk), 0
     if path.exists():
         try:
-            done = int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            done = int(state["epoch"])
         except Exception:  # an unreadable checkpoint is ignored by training too
-            done = 0
+            state, done = {}, 0
+        if kind == "cpu" and state.get("cpu_s") and done > 0:
+            return state["cpu_s"] / done * max(chunk[0]["epochs"] - done, 0) / threads
     hours, costed, _ = costmod.estimate(chunk, costmod.rates(store.read_all()[0]), kind,
-                                     {specmod.key(s): done for s in chunk})
+                                        {specmod.key(s): done for s in chunk})
     if not costed:
         return None
-    return hours * 3600 / (torch.get_num_threads() if kind == "cpu" else 1)
+    return hours * 3600 / threads
+
 
 
 

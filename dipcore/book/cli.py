@@ -184,7 +184,6 @@ def until(text: str, now: float | None = None) -> float:
 
 
 def run() -> int:
-
     """``main`` for the console: a closed pipe (``... | head``) ends it quietly."""
     try:
         return main()

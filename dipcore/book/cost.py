@@ -174,8 +174,8 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
     for kind, unit in (("cpu", "thread-hours on a CPU"), ("gpu", "hours on a GPU")):
         hours, costed, total = estimate(specs, rate, kind, done)
         if costed:
-            notes = ([f"{costed} of {total} runs costed"] if costed < total else []) + \
-                ([older_words(older_paths(specs, rate), costed)] if kind == "cpu" and older_paths(specs, rate) else [])
+            older = older_words(older_paths(specs, rate), costed) if kind == "cpu" else ""
+            notes = ([f"{costed} of {total} runs costed"] if costed < total else []) + ([older] if older else [])
             parts.append(f"about {hours:.1f} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     if not parts:
         return None

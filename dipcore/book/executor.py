@@ -499,8 +499,6 @@ def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device) -> f
     return hours * 3600 / threads
 
 
-
-
 def _data(cache: dict, spec: dict, root, download, device) -> datamod.Data:
     dkey = (spec["dataset"], spec["n_train"], spec["n_test"])
     if dkey not in cache:

@@ -5,12 +5,14 @@ as verdicts. Shows what is stored and says what is pending.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from ... import isometry
+from ...jsv import isometry_distance
 from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown, mnist_progress
 from ..evidence import (GridPage, acc, best_lr, cell_agreement, compute_table, hypothesis_verdicts, pending,
@@ -93,11 +95,13 @@ def notes(frame) -> dict[str, str]:
     ``final_900``, the 900-epoch runs without recovery at LR 0.01, the mean of each run's best epoch
     and of its final one; ``jsv_0``, the mean JSV right after pruning, after OrthP and after AI;
     ``jsv_end_90`` and ``jsv_end_900``, the range of the per-setting means at the end of 90 and
-    900 epochs (no recovery, OrthP and AI, those whose runs are all stored)."""
+    900 epochs (no recovery, OrthP and AI, those whose runs are all stored); ``jsv_head``, the
+    heading those numbers bear (``jsv_heading``)."""
     setting_name = grids.setting_name
     done = frame[frame.status != "missing"]
     complete = [s for s, g in frame.groupby("setting") if (g.status != "missing").all()]
     out = dict.fromkeys(["scratch", "scratch_vs", "best", "peak_900", "final_900", "jsv_0", "jsv_end_90", "jsv_end_900"], "–")
+    ends_90 = None
     scratch = done[done.setting == "Scratch"].final_acc.mean() if "Scratch" in complete else None
     if scratch is not None:
         out["scratch"] = f"{scratch:.2f}"
@@ -121,7 +125,32 @@ def notes(frame) -> dict[str, str]:
         if names:
             ends = done[done.setting.isin(names)].groupby(["setting", "lr"]).jsv_end.mean()
             out[f"jsv_end_{epochs}"] = f"{ends.min():.2f}-{ends.max():.2f}"
+            if epochs == 90 and len(names) == len(isometry.RECOVERIES):
+                ends_90 = ends
+    out["jsv_head"] = jsv_heading([x.iloc[0] for x in starts] if all(len(x) for x in starts) else None, ends_90)
     return out
+
+
+def jsv_heading(starts, ends) -> str:
+    """The heading of the page's note on mean JSV after recovery (plain text). Recovery has a head
+    start where right after it every method's mean JSV is nearer to isometry than without recovery
+    by more than a factor of ``mechanism.NEAR`` (``dipcore.jsv.isometry_distance``; ``starts``: no
+    recovery first, then each of ``isometry.RECOVERIES``' others); it "does not last" where after
+    90 epochs every setting's mean JSV, at either LR, lies within that factor of every other's
+    (``ends``: those means); otherwise the heading says they still differ. A plain title while a
+    run is missing (None) or where there is no head start."""
+    plain = "Mean JSV after recovery and after finetuning"
+    if starts is None or ends is None or not len(ends) or min(starts) <= 0:
+        return plain
+    d = [float(isometry_distance(s)) for s in starts]
+    if not all(x + math.log10(mechanism.NEAR) < d[0] for x in d[1:]):
+        return plain
+
+    if ends.min() > 0 and ends.max() / ends.min() <= mechanism.NEAR:
+        return "Recovery's head start in mean JSV does not last"
+    return f"The settings' mean JSVs still differ by more than a factor of {mechanism.NEAR:g} after 90 epochs"
+
+
 
 
 def progress(have: int, need: int, dataset: str = "mnist") -> str:

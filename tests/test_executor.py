@@ -389,3 +389,19 @@ def test_a_stacks_estimate_counts_the_epochs_its_checkpoint_has_left(store, monk
     path.unlink()
 
     assert executor.stack_seconds(chunk, RunStore(tmp_path / "empty"), cpu) is None  # nothing to time it by
+
+
+def test_a_deadline_is_reported_also_when_a_process_leaves_runs_to_another(store, monkeypatch, capsys):
+    """With ``wait=False`` the process returns as soon as only runs another process holds remain:
+    what the deadline left is still said."""
+    import contextlib
+
+    specs = grids.get("table3", "fashion-mnist", "smoke")
+    pre = spec.key(grids.pretrain_spec("mlp7-linear", "fashion-mnist", "smoke"))
+    scratch = [s for s in specs if s["start"] == "scratch"]
+    monkeypatch.setattr(executor, "stack_seconds", lambda chunk, *a: 3600.0 if spec.key(chunk[0]) == pre else None)
+    with contextlib.ExitStack() as held:
+        assert held.enter_context(executor.run_locks([spec.key(scratch[0])])) == [spec.key(scratch[0])]
+        executor.ensure(store, specs, progress=False, wait=False, deadline=time.time() + 60)
+    err = capsys.readouterr().err
+    assert "(--no-wait)" in err and "1 run(s) left untrained: their stacks would not finish by" in err

@@ -449,6 +449,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
             if elsewhere and not wait:
                 print(f"{len(elsewhere)} run(s) are being trained by another process: left to it, with "
                       f"{len(pending)} run(s) not started yet (--no-wait)", file=sys.stderr, flush=True)
+                _say_late(late, deadline)
                 return {"trained": trained, "measured": measured}
             if elsewhere:
                 print(f"{len(elsewhere)} run(s) are being trained by another process; waiting for them "
@@ -456,12 +457,18 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                 time.sleep(LOCK_WAIT_S)
                 always -= {specmod.key(s) for s in elsewhere if store.path(specmod.key(s)).exists()}
             chunks = stacks(elsewhere, grid, max_stack)
+    _say_late(late, deadline)
+    return {"trained": trained, "measured": measured}
+
+
+def _say_late(late: dict[str, float], deadline: float | None) -> None:
+    """Tell what a deadline left untrained (``late``: run key -> its stack's estimated seconds)."""
     if late:
         by = time.strftime("%H:%M", time.localtime(deadline))
         print(f"{len(late)} run(s) left untrained: their stacks would not finish by {by} at the stored runs' "
               f"speed (the shortest about {min(late.values()) / 3600:.1f} h); what starts from them waits too",
               file=sys.stderr, flush=True)
-    return {"trained": trained, "measured": measured}
+
 
 
 def _drop_descendants(pending: dict[str, dict], left) -> None:

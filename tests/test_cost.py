@@ -32,8 +32,11 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
                _spec("lenet5-relu", 0.9, 1, kind="jsv")]
     hours, costed, total = cost.estimate(missing, rate)
     assert (costed, total) == (2, 3)  # no MLP-7-ReLU run is stored; a measurement is not costed
-    assert hours == pytest.approx((2.4 * 100 + 10.0 * 10) / 3600)
-    assert cost.estimate(missing, rate, "gpu")[:2] == (pytest.approx(0.1 * 110 / 3600), 2)
+    wider = cost.width_scale(missing[0], 0.9)  # 0.7's network is wider than 0.9's: scaled up by the FLOPs
+    assert wider == pytest.approx(74 / 48, rel=0.02)  # LeNet-5: 0.074 against 0.048 MFLOP an example
+    assert cost.width_scale(missing[1], 0.0) == 1.0  # from a wider network: unscaled
+    assert hours == pytest.approx((2.4 * wider * 100 + 10.0 * 10) / 3600)
+    assert cost.estimate(missing, rate, "gpu")[:2] == (pytest.approx(0.1 * 110 / 3600), 2)  # a GPU's: unscaled
     line = cost.describe(missing, records)
     assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed; " in line and "hours on a GPU" in line
     assert cost.describe([_spec("resnet20", 0.5, 90)], records) is None  # nothing to estimate from

@@ -12,7 +12,9 @@ network's width, and so its cost; on a CPU, those of the newest training path wh
 (``path_generation``) where there is one: a path three to ten times faster than the one that
 stored its own ratio's runs sets its cost better than an older path at its own ratio; where its path
 has no stored run at any ratio, the older path's rate is used and the estimate says how many runs it
-costed so (``older_paths``: likely high by their share). An estimate from measured times, always labelled as one; a
+costed so (``older_paths``: likely high by their share). On a CPU a rate taken from a narrower
+network (a larger ratio) is scaled up by the two networks' FLOPs (``width_scale``), so that the
+estimate errs long rather than short. An estimate from measured times, always labelled as one; a
 network with no stored run on that kind of device is not estimated. A run part-way through training
 (its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
 flight is also timed at its own pace so far, in CPU time where its checkpoint kept it (``flight``),
@@ -122,12 +124,44 @@ def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None =
 
 
 def _rate_for(s: dict, rate: dict, kind: str) -> Rate | None:
-    """The rate ``estimate`` costs the training run ``s`` at (None: none of its network is stored)."""
-    known = [(abs(r - pruning_ratio(s)), v) for (k, net, r), v in rate.items() if k == kind and net == s["net"]]
+    """The rate ``estimate`` costs the training run ``s`` at (None: none of its network is stored):
+    its network's nearest stored ratio's (on a CPU, among those of the path it will take where there
+    are some), on a CPU scaled up by ``width_scale`` where that ratio's network is narrower than the run's."""
+    known = [(abs(r - pruning_ratio(s)), r, v) for (k, net, r), v in rate.items() if k == kind and net == s["net"]]
     if kind == "cpu":
         path = path_generation(s)
-        known = [x for x in known if getattr(x[1], "generation", None) == path] or known
-    return min(known)[1] if known else None
+        known = [x for x in known if getattr(x[2], "generation", None) == path] or known
+    if not known:
+        return None
+    _, ref, v = min(known, key=lambda x: x[:2])
+    scale = width_scale(s, ref) if kind == "cpu" else 1.0  # a GPU's small networks: launches, not FLOPs
+    return v if scale == 1 else Rate(v * scale, getattr(v, "generation", 0))
+
+
+def width_scale(s: dict, ref: float) -> float:
+    """How much more a run of ``s`` costs than one of its network L1-pruned at ratio ``ref``, at most:
+    the ratio of their FLOPs per example (``nets.cost``) where ``s``'s network is the wider, else 1.
+    A step costs a fixed part plus a part that grows with the FLOPs, so scaling a narrower network's
+    rate by the FLOPs overestimates (LeNet-5-ReLU at 0.1 from 0.9: 13.4x the FLOPs, 8.9x the time
+    measured), and a wider one's rate, unscaled, overestimates a narrower run: the estimate errs
+    long, which ``compute --until`` needs (a stack cut off by a session's end is lost). 1 for a
+    masked criterion (its network is dense at any sparsity) and where the network cannot be built."""
+    from .. import pruning
+
+    try:
+        if field(s, "criterion") in pruning.MASKED or ref == pruning_ratio(s):
+            return 1.0
+        return max(1.0, _flops(s["net"], pruning_ratio(s)) / _flops(s["net"], ref))
+    except (KeyError, ValueError, TypeError, ZeroDivisionError):
+        return 1.0
+
+
+@functools.lru_cache(maxsize=None)
+def _flops(net: str, ratio: float) -> int:
+    from .. import nets, pruning
+
+    return nets.cost(nets.build(net, pruning.pruned_widths(net, ratio)))["flops"]
+
 
 
 def older_paths(specs, rate: dict) -> int:

@@ -406,6 +406,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
     datasets: dict[tuple, datamod.Data] = {}
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     late: dict[str, float] = {}  # runs left for want of time: their stack's estimated seconds
+    rates: dict = {}  # the stored runs' speed, read once per stack trained (``stack_seconds``)
     while pending:
         _drop_descendants(pending, late)
         if not pending:
@@ -438,7 +439,8 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                                 and (specmod.key(s) in always or not store.path(specmod.key(s)).exists())]
                     elsewhere += [s for s in chunk if specmod.key(s) not in held]
                     if mine_now and deadline is not None:
-                        need = stack_seconds(mine_now, store, dev)
+                        rates = rates or costmod.rates(store.read_all()[0])
+                        need = stack_seconds(mine_now, store, dev, rates)
                         if need is not None and time.time() + need > deadline:
                             late.update({specmod.key(s): need for s in mine_now})
                             mine_now = []
@@ -446,6 +448,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
                         _train_chunk(store, mine_now, _data(datasets, mine_now[0], data_root, download, dev), dev,
                                      progress)
                         trained += len(mine_now)
+                        rates = {}  # its runs time the next stacks too
             if elsewhere and not wait:
                 print(f"{len(elsewhere)} run(s) are being trained by another process: left to it, with "
                       f"{len(pending)} run(s) not started yet (--no-wait)", file=sys.stderr, flush=True)
@@ -480,14 +483,15 @@ def _drop_descendants(pending: dict[str, dict], left) -> None:
             pending.pop(k)
 
 
-def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device) -> float | None:
+def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device, rates: dict | None = None) -> float | None:
     """How long training ``chunk`` as one stack would take here, in seconds: its runs' thread-seconds
     at the stored runs' speed on this kind of device (``cost.estimate``: each run's share of its
     stack's CPU time, so their sum is the stack's), for the epochs they have left after the stack's
     checkpoint, over the CPU threads it trains with (one on a GPU). A stack resumed from a
     checkpoint that kept its CPU time is timed at its own pace so far instead (CPU-seconds per
     epoch), as ``status`` times a stack in flight: its path may be one no stored run took. An
-    estimate, for a process with its cores to itself; None where nothing times it."""
+    estimate, for a process with its cores to itself; None where nothing times it. ``rates``: the
+    store's ``cost.rates``, where the caller has them already."""
     kind = "gpu" if device.type == "cuda" else "cpu"
     threads = torch.get_num_threads() if kind == "cpu" else 1
     path, done = checkpoint_path(chunk), 0
@@ -499,8 +503,9 @@ def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device) -> f
             state, done = {}, 0
         if kind == "cpu" and state.get("cpu_s") and done > 0:
             return state["cpu_s"] / done * max(chunk[0]["epochs"] - done, 0) / threads
-    hours, costed, _ = costmod.estimate(chunk, costmod.rates(store.read_all()[0]), kind,
+    hours, costed, _ = costmod.estimate(chunk, rates or costmod.rates(store.read_all()[0]), kind,
                                         {specmod.key(s): done for s in chunk})
+
     if not costed:
         return None
     return hours * 3600 / threads

@@ -473,7 +473,6 @@ def _say_late(late: dict[str, float], deadline: float | None) -> None:
               file=sys.stderr, flush=True)
 
 
-
 def _drop_descendants(pending: dict[str, dict], left) -> None:
     """Remove from ``pending`` every run that starts, directly or further up, from a run in ``left``."""
     gone = set(left)
@@ -505,7 +504,6 @@ def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device, rate
             return state["cpu_s"] / done * max(chunk[0]["epochs"] - done, 0) / threads
     hours, costed, _ = costmod.estimate(chunk, rates or costmod.rates(store.read_all()[0]), kind,
                                         {specmod.key(s): done for s in chunk})
-
     if not costed:
         return None
     return hours * 3600 / threads

@@ -145,12 +145,9 @@ def jsv_heading(starts, ends) -> str:
     d = [float(isometry_distance(s)) for s in starts]
     if not all(x + math.log10(mechanism.NEAR) < d[0] for x in d[1:]):
         return plain
-
     if ends.min() > 0 and ends.max() / ends.min() <= mechanism.NEAR:
         return "Recovery's head start in mean JSV does not last"
     return f"The settings' mean JSVs still differ by more than a factor of {mechanism.NEAR:g} after 90 epochs"
-
-
 
 
 def progress(have: int, need: int, dataset: str = "mnist") -> str:

@@ -277,6 +277,17 @@ class Flight(NamedTuple):
     device: str | None = None  # where it trains ("cpu", "cuda:0"), where kept
 
 
+def checkpoint_state(path: Path) -> dict | None:
+    """A stack's checkpoint as saved (epoch, CPU and wall time, ...), None where there is none or it
+    cannot be read (training ignores an unreadable checkpoint too)."""
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+
+
 def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[Flight]:
     """Stacks of ``specs`` (and their missing ancestors) part-way through training, from the
     checkpoints in ``inflight_dir()``: those of the stacks ``stacks`` would train, which include
@@ -287,11 +298,7 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
     chunks = {checkpoint_path(c): c for c in stacks(missing, grid, max_stack)}
     out = []
     for path, chunk in chunks.items():
-        if path.exists():
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception:  # an unreadable checkpoint is ignored by training too
-                continue
+        if (state := checkpoint_state(path)) is not None:
             wall_s = float(state.get("wall_s", 0.0))
             since = state.get("session_from")  # absent from checkpoints written before it was kept
             latest = (state["epoch"] - int(since[0]), wall_s - float(since[1])) if since else None
@@ -493,15 +500,10 @@ def stack_seconds(chunk: list[dict], store: RunStore, device: torch.device, rate
     store's ``cost.rates``, where the caller has them already."""
     kind = "gpu" if device.type == "cuda" else "cpu"
     threads = torch.get_num_threads() if kind == "cpu" else 1
-    path, done = checkpoint_path(chunk), 0
-    if path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            done = int(state["epoch"])
-        except Exception:  # an unreadable checkpoint is ignored by training too
-            state, done = {}, 0
-        if kind == "cpu" and state.get("cpu_s") and done > 0:
-            return state["cpu_s"] / done * max(chunk[0]["epochs"] - done, 0) / threads
+    state = checkpoint_state(checkpoint_path(chunk)) or {}
+    done = int(state.get("epoch", 0))
+    if kind == "cpu" and state.get("cpu_s") and done > 0:
+        return state["cpu_s"] / done * max(chunk[0]["epochs"] - done, 0) / threads
     hours, costed, _ = costmod.estimate(chunk, rates or costmod.rates(store.read_all()[0]), kind,
                                         {specmod.key(s): done for s in chunk})
     if not costed:

@@ -45,6 +45,12 @@ def test_table3_layout_and_verdicts_from_records():
     assert [v.verdict for v in extra] == [claims.NOT_REPRODUCED] + [claims.REPRODUCED] * 3 + \
         [claims.NOT_REPRODUCED] + [claims.REPRODUCED] * 3
     assert "LR 0.001" in extra[1].claim and "first finetuning epoch" in extra[1].claim
+    # each setting at its better LR, named in the evidence, never in the claim: the claim's words
+    # must read the same whatever LR wins, or two datasets' verdicts of it would not be paired
+    assert extra[0].evidence.endswith("OrthP at LR 0.01, without at LR 0.01")
+    flipped = frame.assign(final_acc=np.where(frame.lr == 0.01, frame.final_acc - 5, frame.final_acc))
+    again = hypotheses.table3_extra_verdicts(flipped)
+    assert again[0].claim == extra[0].claim and again[0].evidence.endswith("OrthP at LR 0.001, without at LR 0.001")
 
 
 def test_chapter_parameters_are_validated():

@@ -247,11 +247,21 @@ def pending(frame, ratio: float, settings: list[str], claim: str, source: str, c
         command = " && ".join(c for grid, c in command.items() if grid in todo)
     return claims.pending(claim, source, have, len(g), command or "python -m dipcore compute ...", state)
 
+
 def best_lr(frame, ratio: float, setting: str, column: str = "final_acc") -> tuple[list, float]:
     """The runs of ``setting`` at its better LR (by mean), and that LR."""
     means = {lr: np.mean(acc(frame, ratio, setting, lr, column) or [np.nan]) for lr in (0.01, 0.001)}
     lr = max(means, key=lambda k: means[k])
     return acc(frame, ratio, setting, lr, column), lr
+
+
+def at_better_lrs(frame, ratio: float, a: str, b: str, names: tuple[str, str], rule) -> claims.Verdict:
+    """``rule(runs of a, runs of b)`` with each setting at its better LR (``best_lr``), the LRs named
+    in the evidence, never in the claim: a claim's words must not hang on the runs, or the same claim
+    would read differently on two datasets (``chapters.second_dataset`` pairs claims by their words).
+    ``rule`` is e.g. ``claims.greater`` ("helps", "beats") or ``claims.not_above`` ("does not help")."""
+    (xa, la), (xb, lb) = best_lr(frame, ratio, a), best_lr(frame, ratio, b)
+    return rule(xa, xb).with_evidence(after=f"{names[0]} at LR {la}, {names[1]} at LR {lb}")
 
 
 # -- §3.3's four hypotheses, decided on any frame of their runs (Table 3, Table 7, robustness) --

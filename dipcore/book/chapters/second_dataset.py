@@ -60,6 +60,18 @@ def summary(table: pd.DataFrame) -> str:
     return f"{len(table)} claims: " + ", ".join(parts)
 
 
+def waiting(table: pd.DataFrame) -> str:
+    """Which dataset's runs the claims not decided on both wait for, counted from ``table``
+    (``compare``'s), so the page never says a dataset is behind when it is not."""
+    pend = {d: table[d] == claims.PENDING for d in DATASETS}
+    first, second = DATASETS
+    counts = {"MNIST's": int((pend[first] & ~pend[second]).sum()),
+              "Fashion-MNIST's": int((pend[second] & ~pend[first]).sum()),
+              "both datasets'": int((pend[first] & pend[second]).sum())}
+    parts = [f"{n} for {whose}" for whose, n in counts.items() if n]
+    return ("The rest wait for runs: " + ", ".join(parts)) if parts else "No claim waits for runs"
+
+
 def plot(ax, table: pd.DataFrame) -> None:
     """One bar per chapter row: how many of its claims fall in each outcome."""
     counts = table.groupby(["chapter", "outcome"]).size().unstack(fill_value=0).reindex(
@@ -77,11 +89,12 @@ def plot(ax, table: pd.DataFrame) -> None:
 def page(ch: Chapter) -> pd.DataFrame:
     """Decides every claim on both datasets (``ch``'s protocol, store and seeds; nothing computed)
     and glues ``sd_summary`` (``summary``), ``sd_<outcome>`` (each outcome's count, spaces as
-    underscores), ``sd_decided`` (claims decided on both) and the figure ``second_dataset``.
+    underscores), ``sd_decided`` (claims decided on both), ``sd_waiting`` (``waiting``) and the figure ``second_dataset``.
     Returns ``compare``'s table."""
     never = dataclasses.replace(ch, compute="never")
     table = compare({d: verdicts_by_row(dataclasses.replace(never, dataset=d)) for d in DATASETS})
     glue("sd_summary", summary(table))
+    glue("sd_waiting", waiting(table))
     for o in OUTCOMES:
         glue(f"sd_{o.replace(' ', '_')}", int((table.outcome == o).sum()))
     glue("sd_decided", int(table.outcome.isin(["agree", "flip", "differ"]).sum()))

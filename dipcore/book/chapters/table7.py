@@ -15,7 +15,7 @@ from ... import isometry
 from ...jsv import isometry_distance
 from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown, mnist_progress
-from ..evidence import (GridPage, acc, best_lr, cell_agreement, compute_table, hypothesis_verdicts, pending,
+from ..evidence import (GridPage, acc, at_better_lrs, cell_agreement, compute_table, hypothesis_verdicts, pending,
                         pretrained_frame, results_table)
 
 GRIDS = ("table7", "table7_ai")
@@ -28,14 +28,6 @@ def no_help_margin() -> float:
     """The margin of "OrthP does not help" (points of test accuracy): the median run-to-run std
     the paper prints in Table 7, a difference smaller than its own seeds' typical spread."""
     return float(paper.numbers(7)["std"].median())
-
-
-def _at_better_lrs(frame, ratio: float, a: str, b: str, names: tuple[str, str], rule) -> claims.Verdict:
-    """``rule(runs of a, runs of b)`` with each setting at its better LR, the LRs named in the
-    evidence: ``claims.greater`` ("helps", "beats") or ``claims.not_above`` ("does not help", issue 38)."""
-    (xa, la), (xb, lb) = best_lr(frame, ratio, a), best_lr(frame, ratio, b)
-    v = rule(xa, xb)
-    return v.with_evidence(after=f"{names[0]} at LR {la}, {names[1]} at LR {lb}")
 
 
 def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7") -> list[claims.Verdict]:
@@ -69,7 +61,7 @@ def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7
                            f"OrthP does not help: with it at most {no_help_margin():.2f} points above without "
                            f"({epochs} epochs, each at its better LR)")
             out.append(pending(frame, ratio, [plain, orthp], claim, source, command) or (
-                _at_better_lrs(frame, ratio, orthp, plain, ("OrthP", "without"), lambda x, y: (
+                at_better_lrs(frame, ratio, orthp, plain, ("OrthP", "without"), lambda x, y: (
                     claims.greater(x, y, claim, source, unit=" points") if helps else
                     claims.not_above(x, y, no_help_margin(), claim, source, unit=" points")))))
         for h in (1, 2, 4):  # H1: the premise of H2, shown as a verdict of its own (issue 38)
@@ -79,7 +71,7 @@ def decide(frame, command: str | dict | None = None, source: str = "§4, Table 7
                 ai, orthp = setting_name(epochs, False, "ai"), setting_name(epochs, True)
                 claim = pre + f"approximate isometry beats OrthP ({epochs} epochs, each at its better LR)"
                 source_ai = "beyond the paper, §4"
-                out.append((pending(frame, ratio, [ai, orthp], claim, source_ai, command) or _at_better_lrs(
+                out.append((pending(frame, ratio, [ai, orthp], claim, source_ai, command) or at_better_lrs(
                     frame, ratio, ai, orthp, ("AI", "OrthP"), lambda x, y: claims.greater(
                         x, y, claim, source_ai, unit=" points"))).as_kind(claims.BEYOND))
     return out

@@ -4,6 +4,8 @@ the introduction's status column and the README's grid list follow it."""
 import re
 from pathlib import Path
 
+import pytest
+
 from dipcore.book import chapter, chapters, grids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +114,9 @@ def test_a_claims_two_verdicts_are_compared_and_group_stand_ins_not_counted_twic
     decided = sd.compare(rows)
     assert sd.waiting(decided) == "The rest wait for runs: 1 for Fashion-MNIST's"
     assert sd.waiting(decided[decided.claim != "e"]) == "No claim waits for runs"
+    rows["fashion-mnist"]["hypotheses"][-1] = v("e, at LR 0.01", R)  # words that hang on the runs: unpaired
+    with pytest.raises(ValueError, match=r"hypotheses: .* on mnist \['e'\]; on fashion-mnist \['e, at LR 0.01'\]"):
+        sd.compare(rows)
 
 
 def test_every_table_of_our_runs_names_its_dataset():

@@ -38,11 +38,19 @@ def compare(rows: dict[str, dict[str, list[claims.Verdict]]]) -> pd.DataFrame:
     """One row per claim: its chapter row, the claim, its verdict on each dataset of ``rows``
     (``{dataset: verdicts_by_row}``) and the ``outcome``. A claim decided on one dataset and absent
     from the other (whose runs are not all stored, so it is one pending verdict there, named for the
-    whole group) counts as pending there; such group verdicts are not counted again."""
+    whole group) counts as pending there; such group verdicts are not counted again. A claim absent
+    from a dataset with no pending verdict in its row cannot be paired: a ``ValueError`` says which."""
     first, second = DATASETS
     out = []
     for row in ROWS:
         sides = {d: {v.claim: v for v in rows[d][row.name]} for d in DATASETS}
+        unpaired = [f"on {d} {sorted(set(sides[d]) - set(sides[other]))}" for d, other in (DATASETS, DATASETS[::-1])
+                    if set(sides[d]) - set(sides[other])
+                    and not any(v.verdict == claims.PENDING for v in sides[other].values())]
+        if unpaired:
+            raise ValueError(f"{row.name}: claims with no counterpart on the other dataset, whose runs are all stored: "
+                             f"{'; '.join(unpaired)}. A claim's words must not depend on the runs (name a choice the "
+                             "runs make, such as the better LR, in the evidence)")
         for claim in dict.fromkeys([*sides[first], *sides[second]]):
             v = {d: sides[d].get(claim) for d in DATASETS}
             if any(x is None for x in v.values()) and all(x is None or x.verdict == claims.PENDING for x in v.values()):

@@ -230,6 +230,24 @@ def test_the_jsv_heading_says_a_head_start_fades_only_where_the_runs_show_it():
     assert table7.jsv_heading(None, ends) == table7.jsv_heading([0.0031, 0.93, 1.05], None) == plain
 
 
+def test_the_zeros_note_says_the_zeros_remain_only_where_the_measurements_show_it():
+    """Table 7's note on what recovery cannot do in the ReLU networks, from the grid ``orthp``'s
+    measurements (``orthp.zero_shares``: the share of JSVs below 1e-6). "Most remain" where after
+    OrthP and after AI the share is above half of what it was right after pruning (MNIST: MLP-7-ReLU
+    74 % then 60 % and 60 %; LeNet-5-ReLU 36 %, 45 %, 33 %); otherwise only the shares."""
+    recs = [{"spec": grids.pruned_jsv_spec("lenet5-relu", "mnist", "paper", 0.9, recovery=rec),
+             "values": [0.0] * zeros + [1.0] * (100 - zeros)} for rec, zeros in (("none", 36), ("orthp", 45), ("ai", 33))]
+    lenet = orthp.zero_shares(recs, "lenet5-relu")
+    assert lenet == {"none": 0.36, "orthp": 0.45, "ai": 0.33}
+    shares = {"mlp7-relu": {"none": 0.74, "orthp": 0.60, "ai": 0.60}, "lenet5-relu": lenet}
+    note = table7.zeros_note(shares)
+    assert note.startswith("In the ReLU networks neither method can revive units") and "most of" in note
+    assert "MLP-7-ReLU 74 % right after pruning, 60 % after OrthP, 60 % after AI; LeNet-5-ReLU 36 %" in note
+    revived = table7.zeros_note({**shares, "lenet5-relu": {**lenet, "ai": 0.17}})  # AI leaves under half: said, not "most"
+    assert "revive" not in revived and "most" not in revived and "17 % after AI" in revived
+    assert "not stored yet" in table7.zeros_note(None)
+
+
 def test_compute_table_counts_each_runs_share_of_its_stack():
     """What a page's runs cost, per network and epochs: a run's share of its stack's wall time
     times its CPU threads (GPU: wall time), runs not stored counted but not costed."""

@@ -90,6 +90,14 @@ def _values(records, net, ratio, recovery) -> np.ndarray:
     return np.asarray(r["values"])
 
 
+def zero_shares(records, net: str) -> dict[str, float]:
+    """Per recovery (none, OrthP, AI): the share of pruned ``net``'s JSVs (at its ratio of the grid
+    ``orthp``) below ``FLOOR``, numerically zero: a Jacobian made rank-deficient by ReLUs the pruned
+    network switches off (§3.2; §4's ReLU networks)."""
+    r = grids.ORTHP_RATIOS[net][0]
+    return {rec: float((_values(records, net, r, rec) < FLOOR).mean()) for rec in ("none", "orthp", "ai")}
+
+
 def _linear_figure(ch: Chapter, records) -> None:
     """The 10 JSVs of pruned MLP-7-Linear before and after each recovery, one panel per ratio."""
     lin_ratios = grids.ORTHP_RATIOS["mlp7-linear"]
@@ -119,7 +127,8 @@ def _nonlinear_figure(ch: Chapter, records) -> dict:
         before, after, ai = (np.clip(raw[rec], FLOOR, None) for rec in ("none", "orthp", "ai"))
         bins = np.logspace(np.log10(min(before.min(), after.min(), ai.min())),
                            np.log10(max(before.max(), after.max(), ai.max())), 40)
-        means[net] = {rec: (raw[rec].mean(), (raw[rec] < FLOOR).mean()) for rec in raw}
+        zeros = zero_shares(records, net)
+        means[net] = {rec: (raw[rec].mean(), zeros[rec]) for rec in raw}
         ax.hist(before, bins=bins, color="0.6", label="pruned")
         ax.hist(after, bins=bins, color=plotting.NET_COLORS[net], alpha=0.7, label="pruned + OrthP")
         ax.hist(ai, bins=bins, histtype="step", color=plotting.AI_COLOR, lw=1.4, label="pruned + AI")

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ... import isometry
+from ... import isometry, nets
 from ...jsv import isometry_distance
 from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown, mnist_progress
 from ..evidence import (GridPage, acc, at_better_lrs, cell_agreement, compute_table, hypothesis_verdicts, pending,
                         pretrained_frame, results_table)
+from . import orthp
 
 GRIDS = ("table7", "table7_ai")
 DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
@@ -142,6 +143,23 @@ def jsv_heading(starts, ends) -> str:
     return f"The settings' mean JSVs still differ by more than a factor of {mechanism.NEAR:g} after 90 epochs"
 
 
+def zeros_note(shares: dict[str, dict[str, float]] | None) -> str:
+    """The page's sentence on what recovery cannot do in the ReLU networks (Markdown), from
+    ``shares`` (``{net: orthp.zero_shares}``, None while the grid ``orthp`` is not stored). The
+    zero singular values "remain after either" recovery where after each the share of numerically
+    zero JSVs is above half of what it was right after pruning; else the sentence gives the shares."""
+    if shares is None:
+        return ("How many of the ReLU networks' Jacobian singular values are zero after each recovery is "
+                "measured by the grid `orthp`, not stored yet.")
+    numbers = "; ".join(f"{paper.NET_LABELS[net]} {100 * s['none']:.0f} % right after pruning, {100 * s['orthp']:.0f} % "
+                        f"after OrthP, {100 * s['ai']:.0f} % after AI" for net, s in shares.items())
+    if all(s[rec] > s["none"] / 2 for s in shares.values() for rec in ("orthp", "ai")):
+        return ("In the ReLU networks neither method can revive units that the pruned network has switched off "
+                "for most inputs: most of the Jacobians' zero singular values remain after either (the share of "
+                f"JSVs below 10⁻⁶: {numbers}).")
+    return f"In the ReLU networks the share of the Jacobians' singular values below 10⁻⁶ is {numbers}."
+
+
 def progress(have: int, need: int, dataset: str = "mnist") -> str:
     """What the §4 page says of its runs' progress (Markdown): all in, or how many and the commands
     that compute the rest (on a CPU or a GPU; the page cannot know whether one is running), the
@@ -195,8 +213,9 @@ def page(ch: Chapter) -> Table7Page:
     """Table 7 (MLP-7-ReLU, LeNet-5-Linear, LeNet-5-ReLU pruned at 0.9) and its AI arm: reads the
     runs that are stored (with ``compute="never"``; else computes the missing ones first), so that
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
-    ``t7_need``, ``t7_status`` (the status command, Markdown), ``t7_progress`` (Markdown), ``t7_hours`` (the stored runs' training,
-    thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how many cells agree with
+    ``t7_need``, ``t7_status`` (the status command, Markdown), ``t7_progress`` (Markdown),
+    ``t7_zeros`` (``zeros_note`` on the grid ``orthp``'s measurements, Markdown), ``t7_hours`` (the
+    stored runs' training, thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how many cells agree with
     the paper's, per network, ``evidence.cell_agreement``), the figures ``table7_<net>`` (curves)
     and ``table7_runs`` (every run)."""
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")
@@ -208,6 +227,9 @@ def page(ch: Chapter) -> Table7Page:
     glue("t7_need", len(frame))
     glue_markdown("t7_status", f"`python -m dipcore status table7 --dataset {ch.dataset}`")
     glue_markdown("t7_progress", progress(have, len(frame), ch.dataset))
+    measured = ch.records(grids.orthp(ch.dataset, ch.protocol), "orthp")
+    glue_markdown("t7_zeros", zeros_note(None if None in measured else {
+        net: orthp.zero_shares(measured, net) for net in grids.TABLE7_NETS if nets.arch(net).activation == "relu"}))
     unpruned = pretrained_frame(pre, ch.label)
     tables, verdicts, mech, agree, lines = {}, [], [], {}, []
     settings = [grids.setting_name(e, False, r) for r in isometry.RECOVERIES for e in (90, 900)]

@@ -215,9 +215,9 @@ def page(ch: Chapter) -> Table7Page:
     the page shows what is done and says what is pending. Glues ``n_seeds``, ``t7_have``,
     ``t7_need``, ``t7_status`` (the status command, Markdown), ``t7_progress`` (Markdown),
     ``t7_zeros`` (``zeros_note`` on the grid ``orthp``'s measurements, Markdown), ``t7_hours`` (the
-    stored runs' training, thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how many cells agree with
-    the paper's, per network, ``evidence.cell_agreement``), the figures ``table7_<net>`` (curves)
-    and ``table7_runs`` (every run)."""
+    stored runs' training, thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how
+    many cells agree with the paper's, per network, ``evidence.cell_agreement``), the figures
+    ``table7_<net>`` (curves) and ``table7_runs`` (every run)."""
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")
            if r["spec"]["net"] in grids.TABLE7_NETS]
     frame, by_key, commands = runs(ch)

@@ -39,7 +39,9 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     assert cost.estimate(missing, rate, "gpu")[:2] == (pytest.approx(0.1 * 110 / 3600), 2)  # a GPU's: unscaled
     line = cost.describe(missing, records)
     assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed; " in line and "hours on a GPU" in line
-    assert cost.describe([_spec("resnet20", 0.5, 90)], records) is None  # nothing to estimate from
+    assert cost.describe([_spec("resnet20", 0.5, 90)], records) == \
+        "  missing runs: not costed, no stored run of resnet20 to time them by"  # nothing to estimate from: said
+    assert cost.describe([_spec("lenet5-relu", 0.9, 1, kind="jsv")], records) is None  # no training run: nothing to say
 
 
 def test_where_runs_were_trained_channels_last_only_those_set_the_rate():

@@ -201,7 +201,8 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
     """One line for ``status``: what the training runs among ``specs`` would cost on a CPU (and on
     a GPU, once GPU runs are stored), at the rates of the stored runs and of the stacks in flight
     (``flights``, ``flight_records``), the epochs in-flight runs have trained (``done``) deducted;
-    None when nothing could be estimated."""
+    where none could be estimated, which networks have no stored run to time them by (None when
+    ``specs`` holds no training run)."""
     flying = flight_records(flights)
     rate = rates(list(records) + flying)
     parts = []
@@ -212,7 +213,8 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
             notes = ([f"{costed} of {total} runs costed"] if costed < total else []) + ([older] if older else [])
             parts.append(f"about {hours:.1f} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     if not parts:
-        return None
+        nets = sorted({s["net"] for s in specs if s.get("kind") == "train"})
+        return f"  missing runs: not costed, no stored run of {' or '.join(nets)} to time them by" if nets else None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
         (" and those in flight" if flying else "")
 

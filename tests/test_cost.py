@@ -44,6 +44,19 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     assert cost.describe([_spec("lenet5-relu", 0.9, 1, kind="jsv")], records) is None  # no training run: nothing to say
 
 
+def test_a_pages_sentence_costs_what_it_can_and_names_what_it_cannot():
+    """``cost.sentence``, the end of a page's sentence on missing runs: hours of one CPU thread (and
+    of a GPU where GPU runs are stored) at the stored runs' speed, or, where no run of their network
+    is stored, that they are not costed and which networks no run times."""
+    records = [_rec("lenet5-relu", 0.9, 10, 100.0, stacked_with=5),  # 2 thread-seconds per run-epoch
+               _rec("lenet5-relu", 0.9, 10, 10.0, stacked_with=5, device="cuda: H100")]  # 0.2 on a GPU
+    missing = [_spec("lenet5-relu", 0.9, 3600) for _ in range(3)] + [_spec("resnet20", 0.5, 90)]
+    line = cost.sentence(missing, records)
+    assert line.startswith("would take about 6 hours of one CPU thread at the speed of the stored runs")
+    assert line.endswith(", 3 of 4 costed; about 0.6 hours on a GPU (3 of 4 costed)")
+    assert cost.sentence(missing[3:], records) == "are not costed: no stored run of ResNet-20 to time them by"
+
+
 def test_where_runs_were_trained_channels_last_only_those_set_the_rate():
     """LeNet-5-Linear at ratio 0.9: two stacks stored from before the channels-last layout (3.8
     thread-seconds per run-epoch) and one trained in it (2.0): today's engine trains a missing run

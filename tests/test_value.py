@@ -202,3 +202,17 @@ def test_the_residual_tier_is_the_same_sweep_on_resnet20():
     assert nets.widths_of(nets.build("resnet20", widths), "resnet20") == widths
     with pytest.raises(ValueError, match="not for a residual network"):
         grids.finetune_spec("resnet20", "mnist", "paper", 0.9, 90, 0.01, True, 0)
+
+
+def test_the_residual_tiers_cost_is_said_from_the_store(tmp_path):
+    """The page says what the residual tier's missing runs would cost, or, while no ResNet-20 run is
+    stored to time them by, that they are not costed; the pretrained network they start from is
+    counted apart from the tier's own runs, and nothing is said once all are stored."""
+    from dipcore.book import chapter
+
+    (tmp_path / "runs").mkdir()
+    ch = chapter.setup("value_of_pruning", dataset="mnist", protocol="paper", store=str(tmp_path / "runs"))
+    assert value.residual_cost(ch) == ("Its 90 missing runs and the 1 they start from are not costed: no stored run "
+                                       "of ResNet-20 to time them by.")
+    ch.store.status = lambda specs: (specs, [], [])  # every run stored
+    assert value.residual_cost(ch) == ""

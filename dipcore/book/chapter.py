@@ -334,15 +334,9 @@ def mnist_progress(ch: Chapter, grid_names: tuple[str, ...]) -> str:
     names = " and ".join(f"`{g}`" for g in grid_names)
     if not todo:
         return f"**On MNIST**, the paper's dataset, this page's grids ({names}) are complete in the store."
-    rate = cost.rates(ch.store.read_all()[0])
-    hours, costed, total = cost.estimate(todo, rate, "cpu")
-    older = cost.older_words(cost.older_paths(todo, rate), costed)
-    what = (f"would take about {hours:.0f} hours of one CPU thread at the speed of the stored runs (an estimate, "
-            "as `python -m dipcore status` makes it" + (f"; {older}" if older else "") + ")"
-            + (f", {costed} of {total} costed" if costed < total else "")
-            if costed else "are not costed: no stored run of their networks to time them by")
     return (f"**On MNIST**, the paper's dataset, this page's grids ({names}) hold {len(done)} of their {len(specs)} "
-            f"runs; the {len(todo)} missing {what}. The page moves to MNIST when they are complete.")
+            f"runs; the {len(todo)} missing {cost.sentence(todo, ch.store.read_all()[0])}. The page moves to MNIST "
+            "when they are complete.")
 
 
 def glue(name: str, value, display: bool = False):

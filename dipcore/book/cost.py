@@ -27,6 +27,7 @@ import statistics
 import time
 from collections import defaultdict
 
+from .paper import NET_LABELS
 from .spec import field, key, pruning_ratio
 
 
@@ -217,6 +218,25 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
         return f"  missing runs: not costed, no stored run of {' or '.join(nets)} to time them by" if nets else None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
         (" and those in flight" if flying else "")
+
+
+def sentence(todo, records) -> str:
+    """What the missing training runs ``todo`` would cost, as the end of a page's sentence ("would
+    take about ..." or "are not costed: ..."), at the rates of the stored ``records`` on one CPU
+    thread (``estimate``, as ``python -m dipcore status`` makes it), and on a GPU where GPU runs are
+    stored."""
+    rate = rates(records)
+    hours, costed, total = estimate(todo, rate, "cpu")
+    if not costed:
+        nets = " or ".join(sorted({NET_LABELS.get(s["net"], s["net"]) for s in todo if s.get("kind") == "train"}))
+        return f"are not costed: no stored run of {nets} to time them by"
+    older = older_words(older_paths(todo, rate), costed)
+    gpu, on_gpu, _ = estimate(todo, rate, "gpu")
+    return (f"would take about {hours:.0f} hours of one CPU thread at the speed of the stored runs (an estimate, "
+            "as `python -m dipcore status` makes it" + (f"; {older}" if older else "") + ")"
+            + (f", {costed} of {total} costed" if costed < total else "")
+            + (f"; about {gpu:.1f} hours on a GPU" + (f" ({on_gpu} of {total} costed)" if on_gpu < total else "")
+               if on_gpu else ""))
 
 
 def flight(f) -> str:

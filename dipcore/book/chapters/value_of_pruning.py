@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ... import nets, pruning
-from .. import claims, evidence, grids, paper, plotting
+from .. import claims, cost, evidence, executor, grids, paper, plotting
 from ..chapter import Chapter, gpu_tier_computes, glue, glue_markdown, mnist_progress
+from ..spec import key
 
 GRIDS = ("value", "value_resnet")  # the grids this page's runs come from
 DATASET = "fashion-mnist"  # the dataset the page is published on: Fashion-MNIST until its MNIST grids are complete (issue 33)
@@ -385,6 +386,21 @@ def _mark_pending(axes) -> None:
     plotting.mark_pending(axes, reference=("unpruned",))
 
 
+def residual_cost(ch: Chapter) -> str:
+    """What the residual tier's missing runs (the pretrained ResNet-20 included) would cost, as a
+    sentence (``cost.sentence``: "not costed" while no ResNet-20 run is stored to time them by);
+    "" once all are stored."""
+    grid = grids.get("value_resnet", ch.dataset, ch.protocol)
+    _, missing, damaged = ch.store.status(executor.closure(grid))
+    todo = missing + [s for s, _ in damaged]
+    if not todo:
+        return ""
+    own = {key(s) for s in grid}
+    first = sum(key(s) not in own for s in todo)  # the pretrained network they start from
+    what = f"Its {len(todo) - first} missing runs" + (f" and the {first} they start from" if first else "")
+    return f"{what} {cost.sentence(todo, ch.store.read_all()[0])}."
+
+
 class ValuePage(evidence.GridPage):
     """§3.4: the sweep per network (tables: Table 5's layout) beside the paper's Tables 4-6."""
 
@@ -392,7 +408,7 @@ class ValuePage(evidence.GridPage):
 def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
     (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
-    ``vp_need``, ``vp_seeds``, ``vp_dataset`` (the dataset's name), ``vp_res_have``, ``vp_res_need``, the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
+    ``vp_need``, ``vp_seeds``, ``vp_dataset`` (the dataset's name), ``vp_res_have``, ``vp_res_need``, ``vp_res_cost`` (``residual_cost``), the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
     pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")}
     ratios = ratios or grids.value_ratios(ch.protocol)
     frame, by_key, command = runs(ch, ratios)
@@ -404,6 +420,7 @@ def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     glue("vp_dataset", ch.label)
     glue("vp_res_have", int((res_frame.status != "missing").sum()))
     glue("vp_res_need", len(res_frame))
+    glue_markdown("vp_res_cost", residual_cost(ch))
     decided = {n: decide(frame, n, command) for n in grids.VALUE_NETS}
     decided[grids.VALUE_RESIDUAL] = decide(res_frame, grids.VALUE_RESIDUAL, res_command)
     for net in grids.VALUE_NETS:

@@ -397,7 +397,9 @@ def residual_cost(ch: Chapter) -> str:
         return ""
     own = {key(s) for s in grid}
     first = sum(key(s) not in own for s in todo)  # the pretrained network they start from
-    what = f"Its {len(todo) - first} missing runs" + (f" and the {first} they start from" if first else "")
+    what = f"Its {len(todo) - first} missing runs" + (
+        "" if not first else " and the pretrained network they start from" if first == 1 else
+        f" and the {first} pretrained networks they start from")
     return f"{what} {cost.sentence(todo, ch.store.read_all()[0])}."
 
 
@@ -408,7 +410,9 @@ class ValuePage(evidence.GridPage):
 def page(ch: Chapter, ratios: tuple[float, ...] | None = None) -> ValuePage:
     """Reads (or, when ``ch.compute`` allows, computes) the sweep, and the residual tier's runs
     (computed only on a GPU at the paper protocol: ``gpu_tier_computes``); glues ``vp_have``,
-    ``vp_need``, ``vp_seeds``, ``vp_dataset`` (the dataset's name), ``vp_res_have``, ``vp_res_need``, ``vp_res_cost`` (``residual_cost``), the notes ``vp_notes_<net>`` and the figures ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
+    ``vp_need``, ``vp_seeds``, ``vp_dataset`` (the dataset's name), ``vp_res_have``, ``vp_res_need``,
+    ``vp_res_cost`` (``residual_cost``), the notes ``vp_notes_<net>`` and the figures
+    ``value_accuracy``, ``value_over_scratch`` and ``value_jsv``."""
     pre = {r["spec"]["net"]: r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")}
     ratios = ratios or grids.value_ratios(ch.protocol)
     frame, by_key, command = runs(ch, ratios)

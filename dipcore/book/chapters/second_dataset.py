@@ -44,9 +44,9 @@ def compare(rows: dict[str, dict[str, list[claims.Verdict]]]) -> pd.DataFrame:
     out = []
     for row in ROWS:
         sides = {d: {v.claim: v for v in rows[d][row.name]} for d in DATASETS}
-        unpaired = [f"on {d} {sorted(set(sides[d]) - set(sides[other]))}" for d, other in (DATASETS, DATASETS[::-1])
-                    if set(sides[d]) - set(sides[other])
-                    and not any(v.verdict == claims.PENDING for v in sides[other].values())]
+        alone = {d: set(sides[d]) - set(sides[other]) for d, other in (DATASETS, DATASETS[::-1])}
+        unpaired = [f"on {d} {sorted(alone[d])}" for d, other in (DATASETS, DATASETS[::-1])
+                    if alone[d] and not any(v.verdict == claims.PENDING for v in sides[other].values())]
         if unpaired:
             raise ValueError(f"{row.name}: claims with no counterpart on the other dataset, whose runs are all stored: "
                              f"{'; '.join(unpaired)}. A claim's words must not depend on the runs (name a choice the "

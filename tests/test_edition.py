@@ -158,7 +158,7 @@ def test_no_number_from_the_runs_is_typed_into_the_prose():
 def test_every_glue_from_another_page_names_a_key_that_page_glues():
     """The introduction's status column pastes each row's verdict counts from the claims page
     (``{glue:text}`claims.ipynb::status_table7:s```), and its dataset paragraph the chapters on each
-    dataset (``published_mnist``, ``published_fashion``), so that it is right in every edition and
+    dataset (``published``), so that it is right in every edition and
     needs no hand edit when runs land. Each such reference names a published notebook and a key
     its committed outputs glue (myst-nb would otherwise drop it with a warning), and its format
     spec is given (without one, myst-nb reads the key's own name as the format)."""
@@ -185,4 +185,4 @@ def test_every_glue_from_another_page_names_a_key_that_page_glues():
         assert key and fmt == "s", (path.name, key_fmt)
         assert key in glued(doc), (path.name, doc, key)
     assert {key.rpartition(":")[0] for _, _, key in refs} == \
-        {f"status_{r}" for r in (*(r.name for r in chapters.ROWS), "all")} | {"published_mnist", "published_fashion"}
+        {f"status_{r}" for r in (*(r.name for r in chapters.ROWS), "all")} | {"published"}

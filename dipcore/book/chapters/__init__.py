@@ -27,6 +27,7 @@ from typing import Callable
 
 import pandas as pd
 
+from ...data import LABELS
 from .. import claims, executor, grids
 from ..chapter import Chapter, glue
 from ..store import RunStore
@@ -44,7 +45,7 @@ class Row:
     module: ModuleType
     pages: tuple[str, ...] = ()
     decided_by: Callable[[Chapter], list[claims.Verdict]] | None = None
-    title: str = ""  # how the introduction names it in prose (``glue_row_statuses``: which dataset it is on)
+    title: str = ""  # how the introduction names it in prose (``published_sentence``: which dataset it is on)
 
     @property
     def verdicts(self) -> Callable[[Chapter], list[claims.Verdict]]:
@@ -120,18 +121,33 @@ def claims_table(ch: Chapter, rows: dict[str, list[claims.Verdict]]):
     return out[cols]
 
 
-def glue_row_statuses(rows: dict[str, list[claims.Verdict]]) -> dict[str, str]:
+def glue_row_statuses(rows: dict[str, list[claims.Verdict]], dataset: str | None = None) -> dict[str, str]:
     """Glue each row's verdict counts (``claims.summary``) as ``status_<row>``, for the introduction's
     table to paste from the claims page (``{glue:text}`claims.ipynb::status_table7:s```): the Table 3
-    row counts the hypotheses it repeats as well, ``status_all`` every claim. Returns them by row."""
+    row counts the hypotheses it repeats as well, ``status_all`` every claim. Glues too the
+    introduction's sentence on which dataset each chapter is on (``published``, from
+    ``published_sentence(dataset)``, ``dataset`` being the claims page's). Returns the counts by row."""
     out = {r: claims.summary(vs) for r, vs in rows.items()}
     out["table3"] = claims.summary(rows["hypotheses"] + rows["table3"])
     out["all"] = claims.summary([v for vs in rows.values() for v in vs])
     for r, text in out.items():
         glue(f"status_{r}", text)
-    for name, dataset in (("mnist", "mnist"), ("fashion", "fashion-mnist")):  # which rows each dataset publishes
-        glue(f"published_{name}", published_on(dataset))
+    glue("published", published_sentence(dataset))
     return out
+
+
+def published_sentence(dataset: str | None = None) -> str:
+    """The introduction's sentence on the datasets the chapters are published on (issue 33): in an
+    edition on one ``dataset``, that one; in the book (``None``: each chapter on its module's
+    ``DATASET``), "Every chapter is published on MNIST ..." once all are, else the chapters on
+    MNIST and those still on Fashion-MNIST."""
+    if dataset is not None:
+        return f"Every chapter of this edition is on {LABELS[dataset]}."
+    if all(r.dataset == "mnist" for r in ROWS):
+        return "Every chapter is published on MNIST, with Tables 1, 3 and 7 cell by cell beside the paper's."
+    return (f"Published on MNIST now: {published_on('mnist')}, with each of Tables 1, 3 and 7 cell by cell "
+            f"beside the paper's where it is on MNIST. Still on Fashion-MNIST until their MNIST grids are "
+            f"complete: {published_on('fashion-mnist')}.")
 
 
 def published_on(dataset: str) -> str:

@@ -50,6 +50,8 @@ def test_edited_record_fails_its_checksum(store):
     path.write_text(json.dumps(rec))
     with pytest.raises(DamagedRun, match="checksum"):
         store.get(s)
+    other = grids.pretrain_spec("mlp7-relu", "fashion-mnist", "smoke")
+    assert store.todo([s, other]) == [other, s]  # what a computation would write: the missing, then the damaged
 
 
 def test_a_damaged_weights_file_is_reported(store):

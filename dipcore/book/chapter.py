@@ -329,12 +329,11 @@ def mnist_progress(ch: Chapter, grid_names: tuple[str, ...]) -> str:
         return ""
     specs = [s for g in grid_names for s in executor.closure(grids.get(g, "mnist", ch.protocol.name))]
     specs = list({spec_key(s): s for s in specs}.values())
-    done, missing, damaged = ch.store.status(specs)
-    todo = missing + [s for s, _ in damaged]
+    todo = ch.store.todo(specs)
     names = " and ".join(f"`{g}`" for g in grid_names)
     if not todo:
         return f"**On MNIST**, the paper's dataset, this page's grids ({names}) are complete in the store."
-    return (f"**On MNIST**, the paper's dataset, this page's grids ({names}) hold {len(done)} of their {len(specs)} "
+    return (f"**On MNIST**, the paper's dataset, this page's grids ({names}) hold {len(specs) - len(todo)} of their {len(specs)} "
             f"runs; the {len(todo)} missing {cost.sentence(todo, ch.store.read_all()[0])}. The page moves to MNIST "
             "when they are complete.")
 

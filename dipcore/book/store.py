@@ -165,6 +165,11 @@ class RunStore:
         done, missing, damaged, _ = self.scan(specs)
         return done, missing, damaged
 
+    def todo(self, specs: list[dict]) -> list[dict]:
+        """Of ``specs``, those a computation would write: the missing, then the damaged."""
+        _, missing, damaged = self.status(specs)
+        return missing + [s for s, _ in damaged]
+
     def scan(self, specs: list[dict]):
         """What ``status`` returns (the specs done, missing and damaged: ``(spec, why)``), and the
         records read on the way, by key: a caller that needs both reads each file once."""

@@ -391,8 +391,7 @@ def residual_cost(ch: Chapter) -> str:
     sentence (``cost.sentence``: "not costed" while no ResNet-20 run is stored to time them by);
     "" once all are stored."""
     grid = grids.get("value_resnet", ch.dataset, ch.protocol)
-    _, missing, damaged = ch.store.status(executor.closure(grid))
-    todo = missing + [s for s, _ in damaged]
+    todo = ch.store.todo(executor.closure(grid))
     if not todo:
         return ""
     own = {key(s) for s in grid}

@@ -246,6 +246,14 @@ def test_the_zeros_note_says_the_zeros_remain_only_where_the_measurements_show_i
     revived = table7.zeros_note({**shares, "lenet5-relu": {**lenet, "ai": 0.17}})  # AI leaves under half: said, not "most"
     assert "revive" not in revived and "most" not in revived and "17 % after AI" in revived
     assert "not stored yet" in table7.zeros_note(None)
+    # the OrthP page's clauses follow the same rule (orthp.zeros_remain), net by net
+    clauses = orthp.zeros_clauses(shares)
+    assert clauses["orthp"] == ("In both ReLU networks a large share of them is numerically zero before OrthP and stays so "
+                                "after (74% then 60% in MLP-7-ReLU, 36% then 45% in LeNet-5-ReLU)")
+    assert clauses["ai"].startswith("most of the zeros remain (60% and 33% in the ReLU networks)")
+    fewer = orthp.zeros_clauses({**shares, "mlp7-relu": {"none": 0.74, "orthp": 0.30, "ai": 0.37}})  # 0.37 is half
+    assert "stays so" not in fewer["orthp"] and "74% then 30% in MLP-7-ReLU" in fewer["orthp"]
+    assert "remain" not in fewer["ai"] and "37% and 33%" in fewer["ai"]
 
 
 def test_compute_table_counts_each_runs_share_of_its_stack():

@@ -98,6 +98,35 @@ def zero_shares(records, net: str) -> dict[str, float]:
     return {rec: float((_values(records, net, r, rec) < FLOOR).mean()) for rec in ("none", "orthp", "ai")}
 
 
+def zeros_remain(shares: dict[str, float], recovery: str) -> bool:
+    """Whether most of the numerically zero JSVs pruning left remain after ``recovery`` (``shares``:
+    ``zero_shares``): its share above half of the share right after pruning (§3.2; §4's ReLU networks).
+    The OrthP page and Table 7's note say "remain" by this rule only."""
+    return shares[recovery] > shares["none"] / 2
+
+
+def zeros_clauses(shares: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The OrthP page's two clauses on the ReLU networks' zero JSVs (``shares``: ``{net: zero_shares}``),
+    by ``zeros_remain`` in every network: ``orthp`` (before and after OrthP) and ``ai`` (after AI),
+    each with its percentages."""
+    nets = list(shares)
+    labels = [paper.NET_LABELS[n] for n in nets]
+    both = "both ReLU networks" if len(nets) == 2 else "the ReLU networks"
+    pct = {n: {rec: f"{100 * v:.0f}%" for rec, v in s.items()} for n, s in shares.items()}
+    then = ", ".join(f"{pct[n]['none']} then {pct[n]['orthp']} in {lab}" for n, lab in zip(nets, labels))
+    after_ai = " and ".join(pct[n]["ai"] for n in nets)
+    if all(zeros_remain(s, "orthp") for s in shares.values()):
+        orthp = f"In {both} a large share of them is numerically zero before OrthP and stays so after ({then})"
+    else:
+        orthp = f"In {both} the share of them that is numerically zero is, before OrthP then after, {then}"
+    if all(zeros_remain(s, "ai") for s in shares.values()):
+        ai = (f"most of the zeros remain ({after_ai} in the ReLU networks): no recovery of the weights alone can "
+              "switch a dead ReLU back on")
+    else:
+        ai = f"the share of zeros after it is {after_ai} in the ReLU networks"
+    return {"orthp": orthp, "ai": ai}
+
+
 def _linear_figure(ch: Chapter, records) -> None:
     """The 10 JSVs of pruned MLP-7-Linear before and after each recovery, one panel per ratio."""
     lin_ratios = grids.ORTHP_RATIOS["mlp7-linear"]
@@ -117,8 +146,8 @@ def _linear_figure(ch: Chapter, records) -> None:
 
 
 def _nonlinear_figure(ch: Chapter, records) -> dict:
-    """The JSV histograms of the pruned nonlinear networks; returns, per network, the means and the
-    shares of values below ``FLOOR`` the prose quotes."""
+    """The JSV histograms of the pruned nonlinear networks; returns, per network, the mean JSV after
+    each recovery (none, OrthP, AI), which the prose quotes."""
     means = {}
     fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=False)
     for ax, net in zip(axes, ["mlp7-relu", "lenet5-linear", "lenet5-relu"]):
@@ -127,8 +156,7 @@ def _nonlinear_figure(ch: Chapter, records) -> dict:
         before, after, ai = (np.clip(raw[rec], FLOOR, None) for rec in ("none", "orthp", "ai"))
         bins = np.logspace(np.log10(min(before.min(), after.min(), ai.min())),
                            np.log10(max(before.max(), after.max(), ai.max())), 40)
-        zeros = zero_shares(records, net)
-        means[net] = {rec: (raw[rec].mean(), zeros[rec]) for rec in raw}
+        means[net] = {rec: raw[rec].mean() for rec in raw}
         ax.hist(before, bins=bins, color="0.6", label="pruned")
         ax.hist(after, bins=bins, color=plotting.NET_COLORS[net], alpha=0.7, label="pruned + OrthP")
         ax.hist(ai, bins=bins, histtype="step", color=plotting.AI_COLOR, lw=1.4, label="pruned + AI")
@@ -145,8 +173,8 @@ def _nonlinear_figure(ch: Chapter, records) -> dict:
 def page(ch: Chapter) -> Page:
     """Reads (or computes) the measurements of the grid ``orthp``; glues ``ai_lin_min`` and
     ``ai_lin_max`` (MLP-7-Linear's JSVs after AI at ratio 0.9), per nonlinear network the mean JSV
-    before and after each recovery (``before_<net>``, ``after_<net>``, ``ai_<net>``) and the
-    percentage of values below 10⁻⁶ (``zero_before_<net>``, ...), ``ai_to_nearest_max``,
+    before and after each recovery (``before_<net>``, ``after_<net>``, ``ai_<net>``), the ReLU
+    networks' clauses on their zero JSVs (``zeros_orthp``, ``zeros_ai``: ``zeros_clauses``), ``ai_to_nearest_max``,
     ``orthp_extra_median`` and ``ai_error_max`` (``recovery_moves``), and the figures
     ``orthp_mlp7_linear`` and ``orthp_nonlinear``."""
     dataset, protocol = ch.dataset, ch.protocol
@@ -160,12 +188,12 @@ def page(ch: Chapter) -> Page:
     glue("ai_lin_min", lin_ai.min())
     glue("ai_lin_max", lin_ai.max())
     for net, m in _nonlinear_figure(ch, recs).items():
-        glue(f"ai_{net}", m["ai"][0])
-        glue(f"zero_ai_{net}", 100 * m["ai"][1])
-        glue(f"before_{net}", m["none"][0])
-        glue(f"after_{net}", m["orthp"][0])
-        glue(f"zero_before_{net}", 100 * m["none"][1])
-        glue(f"zero_after_{net}", 100 * m["orthp"][1])
+        glue(f"ai_{net}", m["ai"])
+        glue(f"before_{net}", m["none"])
+        glue(f"after_{net}", m["orthp"])
+    relu = ("mlp7-relu", "lenet5-relu")
+    for name, clause in zeros_clauses({net: zero_shares(recs, net) for net in relu}).items():
+        glue(f"zeros_{name}", clause)
     moves = pd.concat([recovery_moves(ch.store.weights, net, dataset, protocol, 0.9)
                        for net in ("mlp7-linear", "lenet5-relu")])
     glue("ai_to_nearest_max", moves["AI to nearest"].max())

@@ -146,14 +146,14 @@ def jsv_heading(starts, ends) -> str:
 def zeros_note(shares: dict[str, dict[str, float]] | None) -> str:
     """The page's sentence on what recovery cannot do in the ReLU networks (Markdown), from
     ``shares`` (``{net: orthp.zero_shares}``, None while the grid ``orthp`` is not stored). The
-    zero singular values "remain after either" recovery where after each the share of numerically
-    zero JSVs is above half of what it was right after pruning; else the sentence gives the shares."""
+    zero singular values "remain after either" recovery where they remain after each
+    (``orthp.zeros_remain``, as the OrthP page says it); else the sentence gives the shares."""
     if shares is None:
         return ("How many of the ReLU networks' Jacobian singular values are zero after each recovery is "
                 "measured by the grid `orthp`, not stored yet.")
     numbers = "; ".join(f"{paper.NET_LABELS[net]} {100 * s['none']:.0f} % right after pruning, {100 * s['orthp']:.0f} % "
                         f"after OrthP, {100 * s['ai']:.0f} % after AI" for net, s in shares.items())
-    if all(s[rec] > s["none"] / 2 for s in shares.values() for rec in ("orthp", "ai")):
+    if all(orthp.zeros_remain(s, rec) for s in shares.values() for rec in ("orthp", "ai")):
         return ("In the ReLU networks neither method can revive units that the pruned network has switched off "
                 "for most inputs: most of the Jacobians' zero singular values remain after either (the share of "
                 f"JSVs below 10⁻⁶: {numbers}).")

@@ -55,6 +55,9 @@ def test_a_pages_sentence_costs_what_it_can_and_names_what_it_cannot():
     assert line.startswith("would take about 6 hours of one CPU thread at the speed of the stored runs")
     assert line.endswith(", 3 of 4 costed; about 0.6 hours on a GPU (3 of 4 costed)")
     assert cost.sentence(missing[3:], records) == "are not costed: no stored run of ResNet-20 to time them by"
+    assert cost.sentence(missing[:1], records[:1]).startswith("would take about 2 hours of one CPU thread")
+    assert cost.sentence([_spec("lenet5-relu", 0.9, 100)], records[:1]).startswith(  # 200 s: not "about 0 hours"
+        "would take under an hour of one CPU thread")
 
 
 def test_where_runs_were_trained_channels_last_only_those_set_the_rate():

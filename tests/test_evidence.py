@@ -278,6 +278,11 @@ def test_compute_table_counts_each_runs_share_of_its_stack():
     assert short["device"] == "cpu: X, cuda: H100" and short["runs at once"] == "2, 5"
     assert short["hours per run"] == "0.10"  # GPU: 720/2 s, its 16 threads not counted; CPU: 900/5*2 s
     assert short["hours in all"] == f"{(n90 - 1) * 0.1:.1f}"
+    for r in recs:  # a short stack's share to one significant digit, not "0.00"
+        if r and r["spec"]["epochs"] == 90:
+            r["meta"] = {"device": "cpu: X", "wall_s": 36.0, "stacked_with": 10, "threads": 1}
+    tiny = evidence.compute_table(frame, by_key).loc[("LeNet-5-ReLU", 90)]
+    assert tiny["hours per run"] == "0.001" and tiny["hours in all"] == f"{(n90 - 1) * 0.001:.1g}"
     empty = evidence.compute_table(frame[frame.setting == "Scratch"].assign(key="gone"), by_key)
     assert empty.iloc[0].tolist() == ["0 of 5", "–", "–", "–", "–"]
 

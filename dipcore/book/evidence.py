@@ -86,11 +86,16 @@ def compute_table(frame, by_key: dict, by=("net", "epochs")):
         hours = [thread_seconds(m) / 3600 for m in metas if m.get("wall_s")]
         row["device"] = ", ".join(sorted({m.get("device", "?") for m in metas})) or "–"
         row["runs at once"] = ", ".join(str(n) for n in sorted({m.get("stacked_with", 1) for m in metas})) or "–"
-        lo, hi = (f"{min(hours):.2f}", f"{max(hours):.2f}") if hours else ("–", "–")
+        lo, hi = (_hours(min(hours), 2), _hours(max(hours), 2)) if hours else ("–", "–")
         row["hours per run"] = lo if lo == hi else f"{lo}-{hi}"
-        row["hours in all"] = f"{sum(hours):.1f}" if hours else "–"
+        row["hours in all"] = _hours(sum(hours), 1) if hours else "–"
         rows.append(row)
     return pd.DataFrame(rows).set_index(list(by)) if rows else pd.DataFrame()
+
+def _hours(h: float, digits: int) -> str:
+    """``h`` hours to ``digits`` decimals, or to one significant digit where those would show 0."""
+    return f"{h:.{digits}f}" if h == 0 or h >= 10 ** -digits else f"{h:.1g}"
+
 
 def listed(items, empty: str = "none") -> str:
     """Items as prose lists them: "a, b and c" (``empty`` when there are none)."""

@@ -214,10 +214,16 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
             notes = ([f"{costed} of {total} runs costed"] if costed < total else []) + ([older] if older else [])
             parts.append(f"about {hours:.1f} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     if not parts:
-        nets = sorted({s["net"] for s in specs if s.get("kind") == "train"})
-        return f"  missing runs: not costed, no stored run of {' or '.join(nets)} to time them by" if nets else None
+        nets = untimed(specs)
+        return f"  missing runs: not costed, no stored run of {nets} to time them by" if nets else None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
         (" and those in flight" if flying else "")
+
+
+def untimed(specs, name=str) -> str:
+    """The networks of the training runs among ``specs``, each ``name``d ("resnet20 or ..."), for a
+    cost that no stored run can estimate; "" when ``specs`` holds no training run."""
+    return " or ".join(sorted({name(s["net"]) for s in specs if s.get("kind") == "train"}))
 
 
 def sentence(todo, records) -> str:
@@ -228,7 +234,7 @@ def sentence(todo, records) -> str:
     rate = rates(records)
     hours, costed, total = estimate(todo, rate, "cpu")
     if not costed:
-        nets = " or ".join(sorted({NET_LABELS.get(s["net"], s["net"]) for s in todo if s.get("kind") == "train"}))
+        nets = untimed(todo, lambda net: NET_LABELS.get(net, net))
         return f"are not costed: no stored run of {nets} to time them by"
     older = older_words(older_paths(todo, rate), costed)
     gpu, on_gpu, _ = estimate(todo, rate, "gpu")

@@ -238,7 +238,8 @@ def sentence(todo, records) -> str:
         return f"are not costed: no stored run of {nets} to time them by"
     older = older_words(older_paths(todo, rate), costed)
     gpu, on_gpu, _ = estimate(todo, rate, "gpu")
-    return (f"would take {f'about {hours:.0f} hours' if hours >= 1 else 'under an hour'} of one CPU thread at the speed of the stored runs (an estimate, "
+    cpu = f"about {hours:.0f} hours" if hours >= 1 else "under an hour"
+    return (f"would take {cpu} of one CPU thread at the speed of the stored runs (an estimate, "
             "as `python -m dipcore status` makes it" + (f"; {older}" if older else "") + ")"
             + (f", {costed} of {total} costed" if costed < total else "")
             + (f"; about {gpu:.1f} hours on a GPU" + (f" ({on_gpu} of {total} costed)" if on_gpu < total else "")

@@ -92,6 +92,7 @@ def compute_table(frame, by_key: dict, by=("net", "epochs")):
         rows.append(row)
     return pd.DataFrame(rows).set_index(list(by)) if rows else pd.DataFrame()
 
+
 def _hours(h: float, digits: int) -> str:
     """``h`` hours to ``digits`` decimals, or to one significant digit where those would show 0."""
     return f"{h:.{digits}f}" if h == 0 or h >= 10 ** -digits else f"{h:.1g}"

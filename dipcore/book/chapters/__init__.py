@@ -145,9 +145,10 @@ def published_sentence(dataset: str | None = None) -> str:
         return f"Every chapter of this edition is on {LABELS[dataset]}."
     if all(r.dataset == "mnist" for r in ROWS):
         return "Every chapter is published on MNIST, with Tables 1, 3 and 7 cell by cell beside the paper's."
+    their = "their MNIST grids are" if sum(r.dataset == "fashion-mnist" for r in ROWS) > 1 else "its MNIST grids are"
     return (f"Published on MNIST now: {published_on('mnist')}, with each of Tables 1, 3 and 7 cell by cell "
-            f"beside the paper's where it is on MNIST. Still on Fashion-MNIST until their MNIST grids are "
-            f"complete: {published_on('fashion-mnist')}.")
+            f"beside the paper's where it is on MNIST. Still on Fashion-MNIST until {their} complete: "
+            f"{published_on('fashion-mnist')}.")
 
 
 def published_on(dataset: str) -> str:

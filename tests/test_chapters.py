@@ -173,3 +173,24 @@ def test_chapters_pass_their_protocol_and_grids_take_it_or_its_name():
         for grid in grids.GRIDS:
             by_name = [spec.key(s) for s in grids.GRIDS[grid]("mnist", name)]
             assert [spec.key(s) for s in grids.GRIDS[grid]("mnist", p)] == by_name
+
+
+def test_the_second_dataset_page_says_which_grids_miss_runs_on_each_dataset(tmp_path, monkeypatch):
+    """``second_dataset.missing_runs``: each dataset's grids with runs missing (the book's chapters
+    publish on MNIST only, so Fashion-MNIST's missing runs are said here), what each holds and what
+    the rest would cost; nothing once both datasets' grids are complete."""
+    from dipcore.book import chapter
+    from dipcore.book.chapters import second_dataset as sd
+
+    (tmp_path / "runs").mkdir()
+    ch = chapter.setup("second_dataset", dataset="mnist", protocol="paper", store=str(tmp_path / "runs"))  # each dataset read
+    row = chapters.row("orthp")
+    monkeypatch.setattr(sd, "ROWS", [row])
+    text = sd.missing_runs(ch)
+    assert text.startswith("Runs still missing: on MNIST, `") and "; and on Fashion-MNIST, `" in text
+    assert all(text.count(f"`{g}` (0 of its") == 2 for g in row.grids) and "not costed" in text
+    ch.store.status = lambda specs: (([], specs, []) if specs[0]["dataset"] == "fashion-mnist" else (specs, [], []))
+    only = sd.missing_runs(ch)
+    assert only.startswith("Runs still missing: on Fashion-MNIST, `") and "MNIST, `" not in only.replace("Fashion-MNIST, `", "")
+    ch.store.status = lambda specs: (specs, [], [])
+    assert sd.missing_runs(ch) == "Every grid of the book is complete on both datasets."

@@ -13,8 +13,9 @@ import dataclasses
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .. import claims, plotting
-from ..chapter import Chapter, glue
+from ...data import LABELS
+from .. import claims, cost, executor, grids, plotting
+from ..chapter import Chapter, glue, glue_markdown
 from . import ROWS, verdicts_by_row
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -80,6 +81,28 @@ def waiting(table: pd.DataFrame) -> str:
     return ("The rest wait for runs: " + ", ".join(parts)) if parts else "No claim waits for runs"
 
 
+def missing_runs(ch: Chapter) -> str:
+    """The grids of the book (every row's, their ancestors included) with runs missing in ``ch``'s
+    store on each dataset, at ``ch``'s protocol: what each holds and what the rest would cost
+    (``cost.sentence``), as a sentence; the claims that wait for runs wait for these."""
+    records = ch.store.read_all()[0]
+    parts = []
+    for d in DATASETS:
+        found = []
+        for g in dict.fromkeys(g for r in ROWS for g in r.grids):
+            specs = executor.closure(grids.get(g, d, ch.protocol.name))
+            todo = ch.store.todo(specs)
+            if todo:
+                found.append(f"`{g}` ({len(specs) - len(todo)} of its {len(specs)} runs stored; the "
+                             f"{len(todo)} missing {cost.sentence(todo, records)})")
+        if found:
+            parts.append(f"on {LABELS[d]}, " + "; ".join(found))
+    if not parts:
+        return "Every grid of the book is complete on both datasets."
+    return ("Runs still missing: " + "; and ".join(parts) + ". `python -m dipcore status GRID --dataset ...` lists "
+            "them and `python -m dipcore compute GRID --dataset ...` computes them.")
+
+
 def plot(ax, table: pd.DataFrame) -> None:
     """One bar per chapter row: how many of its claims fall in each outcome."""
     counts = table.groupby(["chapter", "outcome"]).size().unstack(fill_value=0).reindex(
@@ -97,12 +120,14 @@ def plot(ax, table: pd.DataFrame) -> None:
 def page(ch: Chapter) -> pd.DataFrame:
     """Decides every claim on both datasets (``ch``'s protocol, store and seeds; nothing computed)
     and glues ``sd_summary`` (``summary``), ``sd_<outcome>`` (each outcome's count, spaces as
-    underscores), ``sd_decided`` (claims decided on both), ``sd_waiting`` (``waiting``) and the
+    underscores), ``sd_decided`` (claims decided on both), ``sd_waiting`` (``waiting``), ``sd_missing``
+    (``missing_runs``) and the
     figure ``second_dataset``. Returns ``compare``'s table."""
     never = dataclasses.replace(ch, compute="never")
     table = compare({d: verdicts_by_row(dataclasses.replace(never, dataset=d)) for d in DATASETS})
     glue("sd_summary", summary(table))
     glue("sd_waiting", waiting(table))
+    glue_markdown("sd_missing", missing_runs(never))
     for o in OUTCOMES:
         glue(f"sd_{o.replace(' ', '_')}", int((table.outcome == o).sum()))
     glue("sd_decided", int(table.outcome.isin(["agree", "flip", "differ"]).sum()))

@@ -345,8 +345,11 @@ def test_a_deadline_leaves_the_stacks_that_would_not_finish_by_it(store, monkeyp
     monkeypatch.setattr(executor, "ensure", lambda *a, **k: calls.append(k["deadline"]) or [])
     args = ["compute", "table3", "--protocol", "smoke", "--store", str(store.root), "--no-progress"]
     assert main(args + ["--until", "23:59"]) == 0 and 0 < calls[-1] - time.time() <= 24 * 3600
+    assert "stacks that would not finish by" in capsys.readouterr().out  # the moment it read, named
     assert main(args + ["--until", "24:00"]) == 2
     assert "--until takes a time of day as HH:MM" in capsys.readouterr().err
+    assert main(args + ["--until", "2020-01-01 00:00"]) == 2 and not calls[1:]  # passed: nothing computed
+    assert "has passed" in capsys.readouterr().err
     assert main(args) == 0 and calls[-1] is None
 
 
@@ -358,9 +361,23 @@ def test_until_names_the_next_such_time_of_day():
     assert until("23:30", now) - now == 40 * 60
     assert until("01:30", now) - now == (2 * 60 + 40) * 60  # tomorrow's
     assert until("22:50", now) - now == 24 * 3600  # now is not "by now"
-    for bad in ("1:3", "25:00", "0130", "ab:cd", ""):
+    for bad in ("1:3", "25:00", "0130", "ab:cd", "", "2026-13-01 01:30", "tomorrow 01:30", "2026-12-07 1:3"):
         with pytest.raises(ValueError, match="HH:MM"):
             until(bad, now)
+
+
+def test_until_with_a_date_names_one_moment_and_refuses_a_past_one():
+    """A queue passes one deadline to each of its commands: given with its date, a command started
+    after it is refused (it read "tomorrow's" as HH:MM, and trained through the next day)."""
+    import datetime as dt
+    from dipcore.book.cli import until
+
+    now = dt.datetime(2026, 12, 6, 22, 50).timestamp()
+    assert until("2026-12-07 01:30", now) - now == (2 * 60 + 40) * 60
+    assert until("2026-12-06T23:00", now) - now == 10 * 60
+    for past in ("2026-12-06 22:50", "2026-12-06 07:15"):
+        with pytest.raises(ValueError, match="has passed"):
+            until(past, now)
 
 
 def test_a_stacks_estimate_counts_the_epochs_its_checkpoint_has_left(store, monkeypatch, tmp_path):

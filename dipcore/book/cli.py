@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(a queue of grids goes on to the next at once)")
     ap.add_argument("--until", default=None, metavar="HH:MM",
                     help="leave untrained every stack that would not finish by this time of day (local, the next "
-                         "such time) at the stored runs' speed, and what starts from it: on a machine that is "
-                         "replaced between sessions, a stack cut off by the end is lost")
+                         "such time; or 'YYYY-MM-DD HH:MM', one moment, for a queue of commands) at the stored "
+                         "runs' speed, and what starts from it: on a machine that is replaced between sessions, a "
+                         "stack cut off by the end is lost")
     ap.add_argument("--max-stack", type=int, default=64, help="most runs trained at once")
     ap.add_argument("--shard", default=None, metavar="I/N",
                     help="compute only the I-th of N shares of the grid (run N processes, I = 0..N-1)")
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  in flight: {cost.flight(f)}")
         if a.action == "compute":
             t0, report = time.time(), {}
+            if deadline is not None:
+                print(f"  --until: stacks that would not finish by {time.strftime('%Y-%m-%d %H:%M', time.localtime(deadline))} "
+                      f"(in {(deadline - t0) / 3600:.1f} h) are left untrained")
             executor.ensure(store, specs, "always" if a.always else "missing", device=a.device, data_root=a.data_root,
                             download=a.download, max_stack=a.max_stack, progress=not a.no_progress, shard=shard,
                             report=report, wait=not a.no_wait, deadline=deadline)
@@ -171,16 +175,31 @@ def restrict(specs: list[dict], grid: str, protocol: str, net: str | None, epoch
 
 
 def until(text: str, now: float | None = None) -> float:
-    """``--until HH:MM``: the next time of day it names (local; tomorrow's where today's has passed),
-    as seconds since the epoch; ``ValueError`` naming the form it takes otherwise."""
+    """``--until``: as seconds since the epoch, the moment ``HH:MM`` names (local; the next such time
+    of day, tomorrow's where today's has passed), or ``YYYY-MM-DD HH:MM`` (or with a ``T``), which
+    names one moment: a queue of commands that all pass the same deadline should give it so, since
+    an ``HH:MM`` a later command reads after it has passed means tomorrow's. A moment that has passed
+    is refused (nothing could finish by it), as is any other form, with the forms it takes."""
     import datetime as dt
 
-    hh, sep, mm = text.strip().partition(":")
-    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):
-        raise ValueError(f"--until takes a time of day as HH:MM (24-hour, local), e.g. 01:30, got {text!r}")
+    forms = "a time of day as HH:MM (24-hour, local, the next such time), e.g. 01:30, or a date and time as " \
+            "YYYY-MM-DD HH:MM, e.g. 2026-12-08 01:30"
     start = dt.datetime.fromtimestamp(time.time() if now is None else now)
-    at = start.replace(hour=int(hh), minute=int(mm), second=0, microsecond=0)
-    return (at if at > start else at + dt.timedelta(days=1)).timestamp()
+    day, _, clock = text.strip().replace("T", " ").rpartition(" ")
+    hh, sep, mm = clock.partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):
+        raise ValueError(f"--until takes {forms}; got {text!r}")
+    if not day:
+        at = start.replace(hour=int(hh), minute=int(mm), second=0, microsecond=0)
+        return (at if at > start else at + dt.timedelta(days=1)).timestamp()
+    try:
+        at = dt.datetime.combine(dt.date.fromisoformat(day.strip()), dt.time(int(hh), int(mm)))
+    except ValueError:
+        raise ValueError(f"--until takes {forms}; got {text!r}") from None
+    if at <= start:
+        raise ValueError(f"--until {text!r} has passed (it is {start:%Y-%m-%d %H:%M}): no stack could finish by "
+                         "then, so nothing is trained; give a later time")
+    return at.timestamp()
 
 
 def run() -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dipcore.book import chapter, chapters, grids
+from dipcore.book import chapter, chapters, executor, grids, spec
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(p.stem for p in (ROOT / "dipcore" / "book" / "chapters").glob("*.py") if p.stem != "__init__")
@@ -80,7 +80,7 @@ def test_every_network_has_one_entry_that_names_draws_and_costs_it():
     """A network's label, colour and shard cost live on its ``nets.ENTRIES`` line, which the
     book's names, figures and shard deal read (a new network is one line there)."""
     from dipcore import nets
-    from dipcore.book import executor, paper, plotting
+    from dipcore.book import paper, plotting
 
     assert set(nets.ENTRIES) == set(nets.NETS + nets.LEE + nets.RESIDUAL)
     for name, entry in nets.ENTRIES.items():
@@ -165,7 +165,7 @@ def test_every_table_of_our_runs_names_its_dataset():
 def test_chapters_pass_their_protocol_and_grids_take_it_or_its_name():
     """Issue 35: the protocol travelled as its name and was looked up again at every step; a grid
     now takes the ``Protocol`` itself (the same runs, the same keys) or its name."""
-    from dipcore.book import protocol, spec
+    from dipcore.book import protocol
 
     for name in ("paper", "smoke"):
         p = protocol.get(name)
@@ -189,8 +189,12 @@ def test_the_second_dataset_page_says_which_grids_miss_runs_on_each_dataset(tmp_
     text = sd.missing_runs(ch)
     assert text.startswith("Runs still missing: on MNIST, `") and "; and on Fashion-MNIST, `" in text
     assert all(text.count(f"`{g}` (0 of its") == 2 for g in row.grids) and "not costed" in text
-    ch.store.status = lambda specs: (([], specs, []) if specs[0]["dataset"] == "fashion-mnist" else (specs, [], []))
+    closure = {d: [spec.key(s) for g in row.grids for s in executor.closure(grids.get(g, d, "paper"))]
+               for d in ("mnist", "fashion-mnist")}
+    ch.store.read_all = lambda: ([{"key": k} for k in closure["mnist"]], [])  # the sound records, read once
     only = sd.missing_runs(ch)
     assert only.startswith("Runs still missing: on Fashion-MNIST, `") and "MNIST, `" not in only.replace("Fashion-MNIST, `", "")
-    ch.store.status = lambda specs: (specs, [], [])
+    ch.store.read_all = lambda: ([{"key": k} for k in closure["mnist"] + closure["fashion-mnist"][1:]], [])
+    assert sd.missing_runs(ch).count("runs stored; the 1 missing") == 1  # one run short, in one grid
+    ch.store.read_all = lambda: ([{"key": k} for d in closure for k in closure[d]], [])
     assert sd.missing_runs(ch) == "Every grid of the book is complete on both datasets."

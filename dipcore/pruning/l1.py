@@ -8,6 +8,8 @@ kept channel's feature map), with the kept biases. The classifier is never prune
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -16,6 +18,7 @@ from .criterion import check_ratio, kept_units, n_pruned
 from .residual import block_first_convs, prune_filters
 
 
+@functools.lru_cache(maxsize=None)  # the cost of every missing run asks it (``book.cost``): a build each
 def pruned_widths(name: str, ratio: float) -> tuple[int, ...]:
     """Widths of the prunable layers after pruning ``name`` at ``ratio`` (the scratch baseline
     of Tables 3 and 7 trains this architecture from a fresh init)."""

@@ -17,7 +17,8 @@ the share of an epoch the logging takes (test accuracy and mean JSV), the same s
 networks on a CPU, issue 36), the speed-up over the authors'-style loop, the arithmetic rate reached (FLOPs counted from the
 network, 3x the forward pass for a training step) as a fraction of this machine's measured sgemm
 peak, and the hours of this machine that each grid of the book costs at those rates (all of it, and
-what is missing from the run store).
+what is missing from the run store). ``--nets resnet20`` times §3.4's residual tier (``value_resnet``,
+whose cost the book cannot estimate before a ResNet-20 run is stored), dense and at ``--ratio``.
 
 One epoch is trained on ``--fraction`` of the training split (best of two, after a warm-up); the
 trainer reports the time of its evaluations (test accuracy and mean JSV, at epochs 0 and 1); the
@@ -132,12 +133,12 @@ def stacked_epoch(d: data.Data, net: str, widths, runs: int, fraction: float, de
 def grid_hours(per_run_epoch: dict, dataset: str) -> list[tuple[str, int, float, int, float]]:
     """(grid, training runs, hours, missing runs, hours of the missing) at ``per_run_epoch`` rates,
     keyed by (net, pruned?)."""
-    from dipcore.book import grids, store
+    from dipcore.book import executor, grids, store
 
     st = store.RunStore(Path(__file__).resolve().parent.parent / "data" / "runs")
     rows = []
-    for name in ("pretrain", "table3", "table7", "table7_ai"):
-        specs = [s for s in grids.get(name, dataset, "paper") if s["kind"] == "train"]
+    for name in ("pretrain", "table3", "table7", "table7_ai", "value", "value_resnet"):
+        specs = [s for s in executor.closure(grids.get(name, dataset, "paper")) if s["kind"] == "train"]
         cost = lambda s: s["epochs"] * per_run_epoch.get((s["net"], s["ratio"] > 0), float("nan")) / 3600  # noqa: E731
         missing = st.status(specs)[1]
         rows.append((name, len(specs), sum(map(cost, specs)), len(missing), sum(map(cost, missing))))
@@ -201,7 +202,8 @@ def main() -> None:
           f"per run in the R={a.runs} stack and its share of the epoch; {a.baseline}: the same stack on that path "
           f"(where the engine picks another and it can train the network); x authors and % peak use the faster of R=1 and R={a.runs}.")
 
-    print(f"\nhours of this machine (one process at the rates above) per grid, paper protocol, {a.dataset}:")
+    print(f"\nhours of this machine (one process at the rates above) per grid with the runs it starts from, paper "
+          f"protocol, {a.dataset} (nan: a network not timed above; --nets resnet20 for value_resnet):")
     for name, n, h, m, hm in grid_hours(rates, a.dataset):
         print(f"  {name:10s} {n:4d} training runs: {h:7.1f} h in all; {m:4d} missing from the store: {hm:7.1f} h")
 

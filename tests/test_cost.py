@@ -40,7 +40,8 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     line = cost.describe(missing, records)
     assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed; " in line and "hours on a GPU" in line
     assert cost.describe([_spec("resnet20", 0.5, 90)], records) == \
-        "  missing runs: not costed, no stored run of resnet20 to time them by"  # nothing to estimate from: said
+        "  missing runs: not costed, no stored run of resnet20 to time them by (benchmarks/bench_engine.py " \
+        "--nets resnet20 times an epoch on this machine)"  # nothing to estimate from: said, and how to time it
     assert cost.describe([_spec("lenet5-relu", 0.9, 1, kind="jsv")], records) is None  # no training run: nothing to say
 
 

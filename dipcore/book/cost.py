@@ -215,7 +215,8 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
             parts.append(f"about {hours:.1f} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     if not parts:
         nets = untimed(specs)
-        return f"  missing runs: not costed, no stored run of {nets} to time them by" if nets else None
+        return (f"  missing runs: not costed, no stored run of {nets} to time them by (benchmarks/bench_engine.py "
+                f"--nets {nets.replace(' or ', ',')} times an epoch on this machine)") if nets else None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
         (" and those in flight" if flying else "")
 

@@ -128,11 +128,11 @@ def test_a_claims_two_verdicts_are_compared_and_group_stand_ins_not_counted_twic
                                        "d1": "decided on one only", "d2": "decided on one only"}
     assert table.loc["d1", "mnist"] == P and sd.summary(table.reset_index()) == (
         "6 claims: 1 agree, 1 flip, 1 differ, 2 decided on one only, 1 pending on both")
-    assert sd.waiting(table) == "The rest wait for runs: 2 for MNIST's, 1 for both datasets'"
+    assert sd.waiting(table) == "The rest wait for runs: 2 on MNIST, 1 on both datasets"
     rows["mnist"]["hypotheses"] = [v("a", R), v("b", R), v("c", I), v("e", R)]
     rows["fashion-mnist"]["hypotheses"] = [v("a", R), v("b", N), v("c", R), v("e", P)]
     decided = sd.compare(rows)
-    assert sd.waiting(decided) == "The rest wait for runs: 1 for Fashion-MNIST's"
+    assert sd.waiting(decided) == "The rest wait for runs: 1 on Fashion-MNIST"
     assert sd.waiting(decided[decided.claim != "e"]) == "No claim waits for runs"
     rows["fashion-mnist"]["hypotheses"][-1] = v("e, at LR 0.01", R)  # words that hang on the runs: unpaired
     with pytest.raises(ValueError, match=r"hypotheses: .* on mnist \['e'\]; on fashion-mnist \['e, at LR 0.01'\]"):

@@ -75,10 +75,10 @@ def waiting(table: pd.DataFrame) -> str:
     (``compare``'s), so the page never says a dataset is behind when it is not."""
     pend = {d: table[d] == claims.PENDING for d in DATASETS}
     first, second = DATASETS
-    counts = {"MNIST's": int((pend[first] & ~pend[second]).sum()),
-              "Fashion-MNIST's": int((pend[second] & ~pend[first]).sum()),
-              "both datasets'": int((pend[first] & pend[second]).sum())}
-    parts = [f"{n} for {whose}" for whose, n in counts.items() if n]
+    counts = {"MNIST": int((pend[first] & ~pend[second]).sum()),
+              "Fashion-MNIST": int((pend[second] & ~pend[first]).sum()),
+              "both datasets": int((pend[first] & pend[second]).sum())}
+    parts = [f"{n} on {where}" for where, n in counts.items() if n]
     return ("The rest wait for runs: " + ", ".join(parts)) if parts else "No claim waits for runs"
 
 

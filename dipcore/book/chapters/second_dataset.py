@@ -123,8 +123,7 @@ def page(ch: Chapter) -> pd.DataFrame:
     """Decides every claim on both datasets (``ch``'s protocol, store and seeds; nothing computed)
     and glues ``sd_summary`` (``summary``), ``sd_<outcome>`` (each outcome's count, spaces as
     underscores), ``sd_decided`` (claims decided on both), ``sd_waiting`` (``waiting``), ``sd_missing``
-    (``missing_runs``) and the
-    figure ``second_dataset``. Returns ``compare``'s table."""
+    (``missing_runs``) and the figure ``second_dataset``. Returns ``compare``'s table."""
     never = dataclasses.replace(ch, compute="never")
     table = compare({d: verdicts_by_row(dataclasses.replace(never, dataset=d)) for d in DATASETS})
     glue("sd_summary", summary(table))

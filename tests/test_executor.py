@@ -226,6 +226,16 @@ def test_status_shows_stacks_in_flight(store, monkeypatch):
     flight, = executor.in_flight(store, [short], max_stack=1)  # found whatever max_stack says
     assert cost.flight(flight).startswith("1 x mlp7-relu r=0 at epoch 1/3 (saved ")
     assert "so far" in cost.flight(flight) and "latest" not in cost.flight(flight)
+    # the process that saved it is gone: the checkpoint waits, and status says no one trains it
+    assert flight.training is False and cost.flight(flight).endswith("; no process is training it: "
+                                                                   "computing its grid resumes it from this checkpoint")
+    with executor.run_locks([spec.key(short)]) as taken:  # as a process training it holds it
+        assert taken == [spec.key(short)]
+        flight, = executor.in_flight(store, [short])
+        assert flight.training is True and cost.flight(flight).endswith("; a process is training it now")
+    stale = executor.inflight_dir() / f"{spec.key(short)}.lock"
+    stale.touch()  # a lock file no process holds (an old executor's): not training, and swept
+    assert executor.in_flight(store, [short])[0].training is False and not stale.exists()
 
     first_wall = flight.wall_s
     calls.update(n=0, die_at=2)  # resumes at epoch 1, logs (and saves) epoch 2, killed logging 3

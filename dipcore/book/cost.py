@@ -255,14 +255,21 @@ def flight(f) -> str:
     thread, about the wall time it will take on a core of its own), else wall time. A stack resumed
     from its checkpoint is timed at its pace since it last resumed (the process that saved the
     checkpoint), its pace over all its epochs beside it: an earlier process's machine or load need
-    not be today's."""
+    not be today's. Where ``f.training`` is known, the line ends with whether a process is training
+    the stack now or its checkpoint waits for ``compute`` to resume it."""
     s0 = f.specs[0]
     line = (f"{len(f.specs)} x {s0['net']} r={pruning_ratio(s0):g} at epoch {f.epoch}/{s0['epochs']} "
             f"(saved {time.strftime('%H:%M', time.localtime(f.saved))})")
+    return line + _pace(f, s0) + ("" if f.training is None else "; a process is training it now" if f.training
+                                  else "; no process is training it: computing its grid resumes it from this checkpoint")
+
+
+def _pace(f, s0: dict) -> str:
+    """``flight``'s pace clause ("" before a first epoch is saved)."""
     cpu = bool(f.cpu_s)
     spent = f.cpu_s if cpu else f.wall_s
     if f.epoch <= 0 or not spent or spent <= 0:
-        return line
+        return ""
     pace = overall = spent / f.epoch
     epochs = f.latest[0] if f.latest else f.epoch
     since = f.latest_cpu_s if cpu else f.latest[1] if f.latest else None
@@ -271,8 +278,8 @@ def flight(f) -> str:
         pace = since / epochs
     unit, left = ("CPU-seconds", "of CPU time") if cpu else ("s", "of training")
     left = f"about {_duration(pace * max(s0['epochs'] - f.epoch, 0))} {left} left at that pace"
-    return line + (f"; {pace:.1f} {unit} per epoch since it last resumed ({overall:.1f} over all), so {left}"
-                   if resumed else f"; {pace:.1f} {unit} per epoch so far, so {left}")
+    return (f"; {pace:.1f} {unit} per epoch since it last resumed ({overall:.1f} over all), so {left}"
+            if resumed else f"; {pace:.1f} {unit} per epoch so far, so {left}")
 
 
 def _duration(seconds: float) -> str:

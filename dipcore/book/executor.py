@@ -139,6 +139,21 @@ def run_locks(keys: list[str]):
             _release(inflight_dir() / f"{k}.lock", f)
 
 
+def held(keys) -> bool:
+    """Whether a process holds the lock of one of the runs ``keys`` now, i.e. is training it (a
+    stack's checkpoint outlives the process that saved it). A lock file no process holds is
+    removed on the way, by ``run_locks``' own take, remove, let go (as ``sweep_locks`` does)."""
+    for k in keys:
+        path = inflight_dir() / f"{k}.lock"
+        if not path.exists():
+            continue
+        f = _lock(path)
+        if f is None:
+            return True
+        _release(path, f)
+    return False
+
+
 def sweep_locks() -> int:
     """Remove the lock files under ``inflight_dir()`` that no process holds (the executor once left
     every run's behind; ``ensure`` sweeps before it computes), by ``run_locks``' own take, remove,
@@ -275,6 +290,7 @@ class Flight(NamedTuple):
     latest_cpu_s: float | None = None  # the CPU time of the session that saved it, where kept
     trainer: str | None = None  # the path its steps take (``train.trainer_for``), where kept
     device: str | None = None  # where it trains ("cpu", "cuda:0"), where kept
+    training: bool | None = None  # whether a process is training it now (``held``); None: not asked
 
 
 def checkpoint_state(path: Path) -> dict | None:
@@ -292,7 +308,8 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
     """Stacks of ``specs`` (and their missing ancestors) part-way through training, from the
     checkpoints in ``inflight_dir()``: those of the stacks ``stacks`` would train, which include
     any stack a ``<checkpoint>.json`` sidecar names (so a grid computed with another
-    ``--max-stack`` is found too)."""
+    ``--max-stack`` is found too), each saying whether a process is training it now (``held``)
+    or its checkpoint waits for one to resume it."""
     grid = closure(specs, store)
     missing = [s for s in grid if s["kind"] == "train" and not store.path(specmod.key(s)).exists()]
     chunks = {checkpoint_path(c): c for c in stacks(missing, grid, max_stack)}
@@ -305,7 +322,7 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
             cpu = state.get("cpu_s")
             latest_cpu = cpu - float(since[2]) if cpu is not None and since and len(since) > 2 else None
             out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, wall_s, latest, cpu, latest_cpu,
-                              state.get("trainer"), state.get("device")))
+                              state.get("trainer"), state.get("device"), held(map(specmod.key, chunk))))
     return out
 
 

@@ -316,8 +316,12 @@ def test_status_times_a_stack_in_flight_at_its_own_pace():
     a later session is timed at that session's pace (the machine or its load may have changed)."""
     s = spec.Spec(grids.pretrain_spec("lenet5-relu", "fashion-mnist", "paper"), epochs=900, ratio=0.9,
                   schedule="0:0.01,300:0.001,600:0.0001")
-    line = cost.flight(executor.Flight([s] * 10, 300, time.time(), 6000.0))
-    assert line.startswith("10 x lenet5-relu r=0.9 at epoch 300/900 (saved ")
+    now = time.time()
+    line = cost.flight(executor.Flight([s] * 10, 300, now, 6000.0))
+    assert line.startswith("10 x lenet5-relu r=0.9 at epoch 300/900 (saved " + time.strftime("%H:%M)", time.localtime(now)))
+    before = time.time() - 2 * 86400  # saved in an earlier session: its date is said too
+    assert f"(saved {time.strftime('%Y-%m-%d %H:%M', time.localtime(before))})" in \
+        cost.flight(executor.Flight([s] * 10, 300, before, 6000.0))
     assert line.endswith("; 20.0 s per epoch so far, so about 3.3 h of training left at that pace")
     assert "pace" not in cost.flight(executor.Flight([s], 0, time.time(), 0.0))
     assert cost.flight(executor.Flight([s], 890, time.time(), 890 * 20.0)).endswith("about 3 min of training left at that pace")

@@ -259,7 +259,7 @@ def flight(f) -> str:
     the stack now or its checkpoint waits for ``compute`` to resume it."""
     s0 = f.specs[0]
     line = (f"{len(f.specs)} x {s0['net']} r={pruning_ratio(s0):g} at epoch {f.epoch}/{s0['epochs']} "
-            f"(saved {time.strftime('%H:%M', time.localtime(f.saved))})")
+            f"(saved {moment(f.saved)})")
     return line + _pace(f, s0) + ("" if f.training is None else "; a process is training it now" if f.training
                                   else "; no process is training it: computing its grid resumes it from this checkpoint")
 
@@ -280,6 +280,13 @@ def _pace(f, s0: dict) -> str:
     left = f"about {_duration(pace * max(s0['epochs'] - f.epoch, 0))} {left} left at that pace"
     return (f"; {pace:.1f} {unit} per epoch since it last resumed ({overall:.1f} over all), so {left}"
             if resumed else f"; {pace:.1f} {unit} per epoch so far, so {left}")
+
+
+def moment(t: float) -> str:
+    """A moment (``time.time()``) as a reader of a status line wants it: "HH:MM" today, else with
+    its date (a checkpoint saved in an earlier session, a deadline tomorrow)."""
+    today = time.localtime(t)[:3] == time.localtime()[:3]
+    return time.strftime("%H:%M" if today else "%Y-%m-%d %H:%M", time.localtime(t))
 
 
 def _duration(seconds: float) -> str:

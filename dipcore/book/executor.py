@@ -491,9 +491,7 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
 def _say_late(late: dict[str, float], deadline: float | None) -> None:
     """Tell what a deadline left untrained (``late``: run key -> its stack's estimated seconds)."""
     if late:
-        same_day = time.localtime(deadline)[:3] == time.localtime()[:3]
-        by = time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(deadline))
-        print(f"{len(late)} run(s) left untrained: their stacks would not finish by {by} at the stored runs' "
+        print(f"{len(late)} run(s) left untrained: their stacks would not finish by {costmod.moment(deadline)} at the stored runs' "
               f"speed (the shortest about {min(late.values()) / 3600:.1f} h); what starts from them waits too",
               file=sys.stderr, flush=True)
 

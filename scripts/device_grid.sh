@@ -2,12 +2,17 @@
 # Compute grids on a lent GPU machine (the `device` tool), which has PyTorch but no dataset, no
 # internet and no tqdm, and pack the new run files into $OUT/runs.tar to bring back.
 #
-# Here, once:  mkdir -p .carry/idx/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*.gz .carry/idx/fashion-mnist/
-#              echo /.carry/ >> .git/info/exclude
-# Device run:  carry [".carry"], command: bash scripts/device_grid.sh table7 table7_ai
-# Back here:   tar -xf <files_at>/runs.tar   (then commit data/runs and run scripts/refresh.sh)
+# Here, once:  python -m dipcore data mnist   # the four files, SHA-256 checked, into $DIPBOOK_DATA/MNIST/raw
+#              mkdir -p .carry/idx/mnist && for f in "${DIPBOOK_DATA:-$HOME/.cache/dipbook}"/MNIST/raw/*-ubyte; do
+#                gzip -c "$f" > ".carry/idx/mnist/$(basename "$f").gz"; done
+#              mkdir -p .carry/idx/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*.gz .carry/idx/fashion-mnist/
+#              (gzipped, both datasets are 41 MB of carry's 64 MiB; .gitignore keeps .carry/ out of git,
+#              and `carry` still takes it to the device machine)
+# Device run:  carry [".carry"], command: bash scripts/device_grid.sh value_resnet
+#              (MNIST's files are checked against their SHA-256 there too, on every load)
+# Back here:   tar -xf <files_at>/runs.tar   (then run scripts/refresh.sh and commit data/runs with the notebooks)
 #
-# Settings (environment): DEVICE (default cuda), DATASET (fashion-mnist), PROTOCOL (paper),
+# Settings (environment): DEVICE (default cuda), DATASET (mnist, the book's; or fashion-mnist), PROTOCOL (paper),
 # STORE (data/runs), MAX_STACK (64), OUT (.). DRY_RUN=1 checks everything (imports, device,
 # dataset, grid names) and prints what would be computed, computing and packing nothing; it runs
 # on a CPU (tests/test_device_grid.py runs both modes there at the smoke protocol).
@@ -15,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DIPBOOK_IDX_DIR="${DIPBOOK_IDX_DIR:-$PWD/.carry/idx}" DIPBOOK_DATA="${DIPBOOK_DATA:-${TMPDIR:-/tmp}/dipbook-data}"
 export PYTHONUNBUFFERED=1
-DEVICE="${DEVICE:-cuda}" DATASET="${DATASET:-fashion-mnist}" PROTOCOL="${PROTOCOL:-paper}"
+DEVICE="${DEVICE:-cuda}" DATASET="${DATASET:-mnist}" PROTOCOL="${PROTOCOL:-paper}"
 STORE="${STORE:-data/runs}" MAX_STACK="${MAX_STACK:-64}" OUT="${OUT:-.}"
 [ $# -gt 0 ] || { echo "usage: bash scripts/device_grid.sh GRID [GRID ...]" >&2; exit 2; }
 args=(--dataset "$DATASET" --protocol "$PROTOCOL" --device "$DEVICE" --store "$STORE" --max-stack "$MAX_STACK" --no-progress)

@@ -385,7 +385,9 @@ def test_table7_progress_says_how_many_runs_are_in_and_what_waits():
     assert table7.progress(195, 195) == "All 195 runs are in the store, and every verdict is decided on all of its runs."
     line = table7.progress(175, 195)
     assert line.startswith("175 of the 195 runs are in the store; the others are not stored yet")
-    assert "`scripts/device_grid.sh table7 table7_ai`" in line and "`python -m dipcore compute table7 --dataset mnist`" in line
+    assert "`DATASET=mnist bash scripts/device_grid.sh table7 table7_ai`" in line
+    assert "`python -m dipcore compute table7 --dataset mnist`" in line
+    assert "`DATASET=fashion-mnist bash scripts/device_grid.sh" in table7.progress(175, 195, "fashion-mnist")
     assert "*pending*" in line
 
 

@@ -13,7 +13,9 @@
 # Back here:   tar -xf <files_at>/runs.tar   (then run scripts/refresh.sh and commit data/runs with the notebooks)
 #
 # Settings (environment): DEVICE (default cuda), DATASET (mnist, the book's; or fashion-mnist), PROTOCOL (paper),
-# STORE (data/runs), MAX_STACK (64), OUT (.). DRY_RUN=1 checks everything (imports, device,
+# STORE (data/runs), MAX_STACK (64), OUT (.), BUDGET_S (none: seconds the grids may take in all;
+# then compute is interrupted and the runs that landed are packed, so set it under the device
+# call's time limit, e.g. BUDGET_S=500 with timeout_s 600). DRY_RUN=1 checks everything (imports, device,
 # dataset, grid names) and prints what would be computed, computing and packing nothing; it runs
 # on a CPU (tests/test_device_grid.py runs both modes there at the smoke protocol).
 set -euo pipefail
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 export DIPBOOK_IDX_DIR="${DIPBOOK_IDX_DIR:-$PWD/.carry/idx}" DIPBOOK_DATA="${DIPBOOK_DATA:-${TMPDIR:-/tmp}/dipbook-data}"
 export PYTHONUNBUFFERED=1
 DEVICE="${DEVICE:-cuda}" DATASET="${DATASET:-mnist}" PROTOCOL="${PROTOCOL:-paper}"
-STORE="${STORE:-data/runs}" MAX_STACK="${MAX_STACK:-64}" OUT="${OUT:-.}"
+STORE="${STORE:-data/runs}" MAX_STACK="${MAX_STACK:-64}" OUT="${OUT:-.}" BUDGET_S="${BUDGET_S:-}"
 [ $# -gt 0 ] || { echo "usage: bash scripts/device_grid.sh GRID [GRID ...]" >&2; exit 2; }
 args=(--dataset "$DATASET" --protocol "$PROTOCOL" --device "$DEVICE" --store "$STORE" --max-stack "$MAX_STACK" --no-progress)
 
@@ -51,8 +53,25 @@ fi
 mkdir -p "$STORE"
 before=$(mktemp)
 ls "$STORE" > "$before"
+pack() {  # every new run file, also when a grid fails or the budget ends it: nothing that landed is lost
+  { ls "$STORE" | grep -vxFf "$before" || true; } | sed "s|^|$STORE/|" | tar -cf "$OUT/runs.tar" -T -
+  echo "packed $(tar -tf "$OUT/runs.tar" | wc -l) new files into $OUT/runs.tar"
+}
+trap pack EXIT
+start=$SECONDS
 for grid in "$@"; do
-  python -m dipcore compute "$grid" "${args[@]}"
+  if [ -z "$BUDGET_S" ]; then
+    python -m dipcore compute "$grid" "${args[@]}"
+    continue
+  fi
+  left=$((BUDGET_S - (SECONDS - start)))
+  if [ "$left" -le 0 ]; then echo "device_grid: BUDGET_S=$BUDGET_S spent; $grid not started"; break; fi
+  rc=0
+  timeout --signal=INT --kill-after=30 "$left" python -m dipcore compute "$grid" "${args[@]}" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then  # timeout's: interrupted (or killed 30 s later)
+    echo "device_grid: BUDGET_S=$BUDGET_S reached during $grid: the runs that landed are packed; the rest" \
+         "starts again on a later call (a stack's checkpoint stays on this machine)"
+    break
+  fi
+  [ "$rc" -eq 0 ] || exit "$rc"
 done
-{ ls "$STORE" | grep -vxFf "$before" || true; } | sed "s|^|$STORE/|" | tar -cf "$OUT/runs.tar" -T -
-echo "packed $(tar -tf "$OUT/runs.tar" | wc -l) new files into $OUT/runs.tar"

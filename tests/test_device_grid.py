@@ -1,5 +1,6 @@
 """scripts/device_grid.sh, the GPU path, run on the CPU at the smoke protocol: its checks come
-before any compute, a dry run computes nothing, and a real run packs exactly the new run files."""
+before any compute, a dry run computes nothing, and a real run packs exactly the new run files,
+also when its time budget (BUDGET_S) interrupts it."""
 import os
 import subprocess
 import tarfile
@@ -47,3 +48,21 @@ def test_a_real_run_packs_exactly_the_new_run_files(tmp_path):
         assert sorted(Path(n).name for n in tar.getnames()) == stored
     again = _run(tmp_path, "pretrain")  # nothing new: an empty archive, and nothing recomputed
     assert again.returncode == 0 and "packed 0 new files" in again.stdout
+
+
+def test_a_time_budget_interrupts_compute_and_packs_what_landed(tmp_path):
+    """BUDGET_S (a device call has a time limit): compute is interrupted when it is spent, the grids
+    after it are not started, and every run file that landed comes back; nothing is lost."""
+    r = _run(tmp_path, "pretrain", "table3", BUDGET_S="2")  # the smoke pretrain alone takes longer
+    assert r.returncode == 0, r.stderr
+    assert "BUDGET_S=2 reached during pretrain" in r.stdout or "BUDGET_S=2 spent; table3 not started" in r.stdout
+    assert r.stdout.count("grid table3 (") == 1  # its status before any compute, and no compute of it
+    stored = sorted(p.name for p in (tmp_path / "store").iterdir()) if (tmp_path / "store").exists() else []
+    with tarfile.open(tmp_path / "runs.tar") as tar:
+        assert sorted(Path(n).name for n in tar.getnames()) == stored
+    assert len([s for s in stored if s.endswith(".json")]) < 4  # it stopped before the grid was done
+    done = _run(tmp_path, "pretrain", BUDGET_S="600")  # a budget that suffices: the rest, packed
+    assert done.returncode == 0 and "reached" not in done.stdout
+    with tarfile.open(tmp_path / "runs.tar") as tar:
+        new = sorted(Path(n).name for n in tar.getnames())
+    assert len([s for s in new if s.endswith(".json")]) == 4 - len([s for s in stored if s.endswith(".json")])

@@ -247,7 +247,7 @@ def check_injected(namespace: dict, known=None) -> None:
                              f"its parameters are {', '.join(known)}")
 
 
-def setup(name: str, dataset: str | None = "fashion-mnist", protocol: str = "paper", device: str = "auto",
+def setup(name: str, dataset: str | None = "mnist", protocol: str = "paper", device: str = "auto",
           compute: str = "never", store: str | Path | None = None, seeds=None,
           figures: str | Path | None = None, default_seeds: int | None = None, per_row: bool = False) -> Chapter:
     """Validate a chapter's parameters and open the run store (printing which, and what it holds).

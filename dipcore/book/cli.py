@@ -1,8 +1,8 @@
 """Command line: fill the run store with a named grid, so a machine without Jupyter (a GPU
 server) can compute what the chapters need.
 
-    python -m dipcore status table3 --dataset fashion-mnist   # stored, missing, in flight; what the rest costs
-    python -m dipcore compute table3 --dataset fashion-mnist --device cuda
+    python -m dipcore status table3                           # MNIST: stored, missing, in flight; what the rest costs
+    python -m dipcore compute table3 --dataset fashion-mnist --device cuda   # the second dataset's runs
     python -m dipcore compute table7 --dataset mnist --threads 1 --until 01:30  # only stacks that finish by then
     python -m dipcore export table3 --per-epoch --out table3.csv   # the stored runs as tidy data
     python -m dipcore edition --protocol smoke --out /tmp/smoke-book  # the whole book at other parameters
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=("status", "compute", "list", "export"))
     ap.add_argument("grid", choices=sorted(grids.GRIDS))
-    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--dataset", default="mnist", help="mnist (the paper's and the book's; default), fashion-mnist "
+                    "(the second dataset) or synthetic")
     ap.add_argument("--protocol", default="paper")
     ap.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ... (default: cuda if present)")
     ap.add_argument("--store", default=None, help="run store folder (default: data/runs at protocol paper, "

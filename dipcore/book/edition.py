@@ -1,6 +1,7 @@
-"""The whole book at other parameters, in one command (an MNIST edition, a GPU rerun):
+"""The whole book at other parameters, in one command (the second dataset's book, a GPU rerun):
 
-    python -m dipcore edition --dataset mnist --compute missing --device cuda --out _build/mnist
+    python -m dipcore edition --dataset fashion-mnist --compute never --out _build/fashion-mnist  # the stored runs
+    python -m dipcore edition --compute always --device cuda --out _build/gpu      # MNIST, every run redone
     python -m dipcore edition --protocol smoke --compute missing --out /tmp/smoke-book   # minutes, CPU
 
 Jupyter Book 1 has no parameterised books (its issue #424), so this does what projects that need
@@ -198,7 +199,8 @@ def build(params: dict, out: str | Path, progress: bool = True, execute: bool = 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dipcore edition", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--dataset", default="mnist", help="mnist (the paper's, as the published book; default) or "
+                    "fashion-mnist (the second dataset's whole book)")
     ap.add_argument("--protocol", default="paper")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--compute", default="missing", help="never | missing | always (default: missing)")

@@ -71,7 +71,7 @@ def epoch_rows(rec: dict) -> list[dict]:
     return [{**head, "epoch": e, **{k: m[k][e] for k in METRICS if k in m}} for e in range(len(m["test_acc"]))]
 
 
-def frame(grid: str, dataset: str = "fashion-mnist", protocol: str = "paper", store: str | RunStore | None = None,
+def frame(grid: str, dataset: str = "mnist", protocol: str = "paper", store: str | RunStore | None = None,
           per_epoch: bool = False):
     """The stored runs of ``grid`` as a pandas DataFrame (``per_epoch``: one row per run and epoch),
     with ``.attrs["missing"]``, the number of the grid's runs not stored yet, and

@@ -2,7 +2,7 @@
 
     python benchmarks/stack_drift.py --epochs 90 --stack 1     # each chosen run alone
     python benchmarks/stack_drift.py --epochs 900 --stack 2    # the chosen runs as one stack of 2
-    python benchmarks/stack_drift.py --epochs 90 --stack 5 --dataset mnist --net mlp7-relu --trainer vmap
+    python benchmarks/stack_drift.py --epochs 90 --stack 5 --dataset fashion-mnist --net mlp7-relu --trainer vmap
 
 The store promises one spec -> one result. Stacked runs share batched matrix products, whose
 rounding can depend on how many runs are in the stack, so a run's metrics may differ (a little)
@@ -46,7 +46,7 @@ def _open_rows() -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def chosen(epochs: int, dataset: str = "fashion-mnist", net: str = "mlp7-linear") -> list[dict]:
+def chosen(epochs: int, dataset: str = "mnist", net: str = "mlp7-linear") -> list[dict]:
     """Five stored Table 3 (or Table 7) runs of ``net`` of ``epochs`` epochs at ratio 0.9, seed 0:
     both LRs with and without OrthP (900 epochs: without), and the scratch run (90 epochs)."""
     out = []
@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--stack", type=int, default=1, help="runs per stack: 1 = each alone (default)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N chosen runs")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--net", default="mlp7-linear", help="mlp7-linear (Table 3) or a network of Table 7")
     ap.add_argument("--trainer", choices=train.TRAINERS, default=None, help="default: the engine's own choice")
     a = ap.parse_args()

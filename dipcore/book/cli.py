@@ -1,6 +1,7 @@
 """Command line: fill the run store with a named grid, so a machine without Jupyter (a GPU
 server) can compute what the chapters need.
 
+    python -m dipcore status                                  # every grid on both datasets; stacks in flight
     python -m dipcore status table3                           # MNIST: stored, missing, in flight; what the rest costs
     python -m dipcore compute table3 --dataset fashion-mnist --device cuda   # the second dataset's runs
     python -m dipcore compute table7 --dataset mnist --threads 1 --until 01:30  # only stacks that finish by then
@@ -41,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dipcore", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=("status", "compute", "list", "export"))
-    ap.add_argument("grid", choices=sorted(grids.GRIDS))
-    ap.add_argument("--dataset", default="mnist", help="mnist (the paper's and the book's; default), fashion-mnist "
+    ap.add_argument("grid", nargs="?", choices=sorted(grids.GRIDS),
+                    help="the grid (status without one: every grid on both datasets, and the stacks in flight)")
+    ap.add_argument("--dataset", default=None, help="mnist (the paper's and the book's; default), fashion-mnist "
                     "(the second dataset) or synthetic")
     ap.add_argument("--protocol", default="paper")
     ap.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ... (default: cuda if present)")
@@ -76,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         a.store = str(store_for(a.protocol, a.store))
         if Path(a.store).exists() and not Path(a.store).is_dir():
             raise ValueError(f"run store {a.store!r} is a file, not a folder: give a folder with --store")
+        if a.grid is None:
+            if a.action != "status":
+                raise ValueError(f"{a.action} needs a grid: one of {', '.join(sorted(grids.GRIDS))}")
+            from . import overview
+
+            print("\n".join(overview.lines(RunStore(a.store), a.protocol, (a.dataset,) if a.dataset else
+                                            overview.DATASETS)))
+            return 0
+        a.dataset = a.dataset or "mnist"
         if a.epochs is not None and a.epochs < 1:
             raise ValueError(f"--epochs must be at least 1, got {a.epochs}")
         if a.action == "export":

@@ -313,17 +313,27 @@ def in_flight(store: RunStore, specs: list[dict], max_stack: int = 64) -> list[F
     grid = closure(specs, store)
     missing = [s for s in grid if s["kind"] == "train" and not store.path(specmod.key(s)).exists()]
     chunks = {checkpoint_path(c): c for c in stacks(missing, grid, max_stack)}
-    out = []
-    for path, chunk in chunks.items():
-        if (state := checkpoint_state(path)) is not None:
-            wall_s = float(state.get("wall_s", 0.0))
-            since = state.get("session_from")  # absent from checkpoints written before it was kept
-            latest = (state["epoch"] - int(since[0]), wall_s - float(since[1])) if since else None
-            cpu = state.get("cpu_s")
-            latest_cpu = cpu - float(since[2]) if cpu is not None and since and len(since) > 2 else None
-            out.append(Flight(chunk, state["epoch"], path.stat().st_mtime, wall_s, latest, cpu, latest_cpu,
-                              state.get("trainer"), state.get("device"), held(map(specmod.key, chunk))))
-    return out
+    return [f for path, chunk in chunks.items() if (f := flight(path, chunk)) is not None]
+
+
+def flight(path: Path, chunk: list[dict]) -> Flight | None:
+    """The stack ``chunk`` as its checkpoint at ``path`` left it (None where there is none, or it
+    cannot be read), saying whether a process is training it now (``held``)."""
+    if (state := checkpoint_state(path)) is None:
+        return None
+    wall_s = float(state.get("wall_s", 0.0))
+    since = state.get("session_from")  # absent from checkpoints written before it was kept
+    latest = (state["epoch"] - int(since[0]), wall_s - float(since[1])) if since else None
+    cpu = state.get("cpu_s")
+    latest_cpu = cpu - float(since[2]) if cpu is not None and since and len(since) > 2 else None
+    return Flight(chunk, state["epoch"], path.stat().st_mtime, wall_s, latest, cpu, latest_cpu,
+                  state.get("trainer"), state.get("device"), held(map(specmod.key, chunk)))
+
+
+def checkpoints() -> list[tuple[Path, list[str]]]:
+    """Every stack's checkpoint in ``inflight_dir()`` (oldest first), with the runs (keys) its
+    sidecar names: what ``python -m dipcore status`` lists with no grid."""
+    return [(side.with_suffix(".pt"), keys) for side, keys in _interrupted() if side.with_suffix(".pt").exists()]
 
 
 def damaged_ancestors(specs: list[dict], store: RunStore) -> list[tuple[dict, str]]:

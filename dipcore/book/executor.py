@@ -501,8 +501,8 @@ def _compute(store: RunStore, todo: list[dict], grid: list[dict], mine: set[str]
 def _say_late(late: dict[str, float], deadline: float | None) -> None:
     """Tell what a deadline left untrained (``late``: run key -> its stack's estimated seconds)."""
     if late:
-        print(f"{len(late)} run(s) left untrained: their stacks would not finish by {costmod.moment(deadline)} at the stored runs' "
-              f"speed (the shortest about {min(late.values()) / 3600:.1f} h); what starts from them waits too",
+        print(f"{len(late)} run(s) left untrained: their stacks would not finish by {costmod.moment(deadline)} at the "
+              f"stored runs' speed (the shortest about {min(late.values()) / 3600:.1f} h); what starts from them waits too",
               file=sys.stderr, flush=True)
 
 

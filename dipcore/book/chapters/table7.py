@@ -168,7 +168,8 @@ def progress(have: int, need: int, dataset: str = "mnist") -> str:
         return f"All {need} runs are in the store, and every verdict is decided on all of its runs."
     return (f"{have} of the {need} runs are in the store; the others are not stored yet (`python -m dipcore compute "
             f"table7 --dataset {dataset}` and `table7_ai` compute them, or on a GPU `DATASET={dataset} bash "
-            "scripts/device_grid.sh table7 table7_ai`). Verdicts that need them stay *pending* until then; none is decided on part of its runs.")
+            "scripts/device_grid.sh table7 table7_ai`). Verdicts that need them stay *pending* until then; none is "
+            "decided on part of its runs.")
 
 
 MECHANISM_SOURCE = "§3.3, Figure 2, on Table 7's runs"  # the mechanism's claims, read on §4's networks

@@ -391,6 +391,28 @@ def test_table7_progress_says_how_many_runs_are_in_and_what_waits():
     assert "*pending*" in line
 
 
+def test_table7_says_how_far_its_cells_move_with_the_pretrained_network_where_measured():
+    """Table 7's cells beside the paper's: a network whose cells the robustness grid on Table 7's
+    networks measures gets ``evidence.network_note`` (a difference within twice the sd counted as
+    one another pretrained network could make); the others are named as not measured yet, with how
+    many of that grid's runs are stored."""
+    col = "sd across pretrained networks"
+    index = pd.MultiIndex.from_tuples([(0.9, "90 epochs", 0.01), (0.9, "900 epochs", 0.01), (0.9, "Scratch", "–")],
+                                      names=["pruning ratio", "setting", "LR"])
+    measured = pd.DataFrame({"difference": [0.5, -2.0, 0.9], "agrees": ["no", "no", "no"],
+                             col: ["0.40", "0.10", "not measured"]}, index=index)
+    unmeasured = measured.assign(**{col: "not measured"})
+    note = table7.spread_note({"MLP-7-ReLU": measured, "LeNet-5-Linear": unmeasured, "LeNet-5-ReLU": unmeasured}, 40, 600)
+    assert note.startswith("MLP-7-ReLU: " + evidence.network_note(measured) + " For LeNet-5-Linear and LeNet-5-ReLU it is "
+                           "not measured yet: the robustness chapter's grid on Table 7's networks")
+    assert note.endswith("has 40 of its 600 finetuning runs stored.")
+    assert "2 measured cells that differ from the paper's, 1 differ by less than twice" in note  # 0.5 < 2 x 0.40
+    assert "90 epochs LR 0.01" not in note and "900 epochs LR 0.01 (-2.00, sd 0.10)" in note
+    assert "not measured" not in table7.spread_note({"MLP-7-ReLU": measured}, 200, 200)
+    assert table7.spread_note({"MLP-7-ReLU": pd.DataFrame(), "LeNet-5-ReLU": unmeasured}, 0, 600).startswith(
+        "For MLP-7-ReLU and LeNet-5-ReLU it is not measured yet")  # no cell stored yet: not measured either
+
+
 @pytest.mark.parametrize("gain_900", [-1.0, +0.5])
 def test_an_advantage_that_should_shrink_needs_an_advantage_first(gain_900):
     """Issue 38: with no advantage of LR 0.01 after 90 epochs (as LeNet-5-ReLU in Table 7, gain

@@ -15,9 +15,9 @@ from ... import isometry, nets
 from ...jsv import isometry_distance
 from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown, mnist_progress
-from ..evidence import (GridPage, acc, at_better_lrs, cell_agreement, compute_table, hypothesis_verdicts, pending,
-                        pretrained_frame, results_table)
-from . import orthp
+from ..evidence import (GridPage, acc, at_better_lrs, cell_agreement, compute_table, hypothesis_verdicts,
+                        network_note, pending, pretrained_frame, results_table)
+from . import orthp, robustness
 
 GRIDS = ("table7", "table7_ai")
 DATASET = "mnist"  # the dataset the page is published on: the paper's, its grids being complete on it
@@ -194,6 +194,23 @@ class Table7Page(GridPage):
     agreement: object  # each cell beside the paper's, by network (``evidence.cell_agreement``)
 
 
+def spread_note(agree: dict, have: int, need: int) -> str:
+    """How far Table 7's cells move with the pretrained network (issue 33), for ``t7_network_spread``:
+    per network whose cells the robustness chapter's grid on Table 7's networks measures
+    (``evidence.network_note`` on its ``cell_agreement`` table, by label), and the networks it does
+    not measure yet, with ``have`` of the ``need`` finetuning runs of that grid stored."""
+    col = "sd across pretrained networks"
+    measured = [k for k, t in agree.items() if col in t and (t[col] != "not measured").any()]
+    parts = [f"{k}: {network_note(agree[k])}" for k in measured]
+    rest = [k for k in agree if k not in measured]
+    if rest:
+        names = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + " and " + rest[-1]
+        parts.append(f"For {names} it is not measured yet: the robustness chapter's grid on Table 7's networks "
+                     f"(`robustness_table7`, each cell from five pretrained networks) has {have} of its {need} "
+                     "finetuning runs stored.")
+    return " ".join(parts)
+
+
 def runs(ch: Chapter):
     """The runs of Table 7 and its AI arm as a frame (``runs_frame``; runs not stored yet
     have status ``missing``; its ``grid`` column names the grid each run belongs to, ``table7`` or
@@ -232,12 +249,13 @@ def page(ch: Chapter) -> Table7Page:
     glue_markdown("t7_zeros", zeros_note(None if None in measured else {
         net: orthp.zero_shares(measured, net) for net in grids.TABLE7_NETS if nets.arch(net).activation == "relu"}))
     unpruned = pretrained_frame(pre, ch.label)
-    tables, verdicts, mech, agree, lines = {}, [], [], {}, []
+    tables, verdicts, mech, agree, lines, spread_runs = {}, [], [], {}, [], []
     settings = [grids.setting_name(e, False, r) for r in isometry.RECOVERIES for e in (90, 900)]
     for net in grids.TABLE7_NETS:
         g = frame[frame.net == net]
         tables[paper.NET_LABELS[net]] = results_table(g, 7, net)
-        agree[paper.NET_LABELS[net]], line = cell_agreement(g, 7, net)
+        spread_runs.append(robustness.runs(ch, net, compute=False)[0])  # the robustness chapter's grid on this network
+        agree[paper.NET_LABELS[net]], line = cell_agreement(g, 7, net, network_sd=robustness.network_spread(spread_runs[-1]))
         lines.append(f"{paper.NET_LABELS[net]}: {line}")
         verdicts += decide(g, commands[net])
         mech += mechanism.verdicts(g, commands[net], MECHANISM_SOURCE)
@@ -269,6 +287,8 @@ def page(ch: Chapter) -> Table7Page:
     line = " ".join(lines)
     glue("t7_agreement", line if ch.data_name == "mnist" else
          f"(our runs on {ch.label}, the paper's on MNIST: a difference is expected) {line}")
+    everyone = pd.concat(spread_runs, ignore_index=True)
+    glue("t7_network_spread", spread_note(agree, int((everyone.status != "missing").sum()), len(everyone)))
     agreement = pd.concat({k: v for k, v in agree.items() if not v.empty}, names=["network"]) \
         if any(not v.empty for v in agree.values()) else pd.DataFrame()
     glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")

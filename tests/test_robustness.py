@@ -65,17 +65,18 @@ def test_the_network_is_a_parameter_checked_before_anything_runs():
     assert robustness.source("lenet5-relu").startswith("§4, Table 7")
 
 
-def test_a_pending_verdict_says_who_computes_its_missing_runs():
-    """On the book's network the missing runs of both lengths are not stored yet (the 900-epoch ones on the
-    CPU in the background); on a Table 7 network (robustness_table7, not computed on the CPU) both
-    lengths are a GPU's work."""
-    for net, gpu in (("mlp7-linear", False), ("mlp7-relu", True)):
+def test_a_pending_verdict_says_its_missing_runs_are_not_stored_yet():
+    """On the book's network and on a Table 7 network (robustness_table7, computed on a CPU too), at
+    either length, a pending verdict says its missing runs are not stored yet and names the command;
+    it does not call them a GPU's work, nor being computed."""
+    for net in ("mlp7-linear", "mlp7-relu"):
         frame = _frame([1.0] * 5).assign(net=net)
         frame.loc[(frame.pretrained == 1) & (frame.setting == grids.HYPOTHESES[1].setting), "status"] = "missing"
         h1, h2 = robustness.decide(frame, COMMANDS)[:2]  # ratio 0.8: H1 (90 epochs), H2 (900)
         assert h1.verdict == h2.verdict == claims.PENDING
-        for v in (h1, h2):
-            assert ("GPU" in v.evidence) == gpu and ("not stored yet" in v.evidence) != gpu
+        for v, epochs in ((h1, 90), (h2, 900)):
+            assert "not stored yet" in v.evidence and COMMANDS[epochs] in v.evidence
+            assert "GPU" not in v.evidence and "being computed" not in v.evidence
 
 
 def test_the_pages_words_on_the_900_epoch_runs_follow_the_store():
@@ -86,7 +87,7 @@ def test_the_pages_words_on_the_900_epoch_runs_follow_the_store():
     text = robustness.progress_900("mlp7-linear", 20, 20 + missing, "about 9 hours", "compute robustness_900")
     assert text == (f"and 20 of the {20 + missing} 900-epoch runs (Hypotheses 2 and 4); the other {missing} are "
                     "not stored yet (about 9 hours: `compute robustness_900`)")
-    assert "GPU" in robustness.progress_900("lenet5-relu", 0, 40, "about 9 hours", "c")
+    assert "GPU" not in robustness.progress_900("lenet5-relu", 0, 40, "about 9 hours", "c")
     assert robustness.progress_900("mlp7-linear", 200, 200, "", "c") == "and all 200 of its 900-epoch runs (Hypotheses 2 and 4)"
     decided = robustness.pairs(frame, COMMANDS)
     alone = {h: a.verdict for h, a, _ in decided}

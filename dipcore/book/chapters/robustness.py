@@ -35,15 +35,9 @@ def source(net: str) -> str:
     return "§3.3, Table 3" if net == NET else "§4, Table 7 (Table 3's hypotheses)"
 
 
-COMPUTING, GPU_WORK = "are not stored yet", "are a GPU's work, computed when one is available"  # of missing runs
-
-
-def state(net: str) -> str:
-    """What a pending verdict says of its missing runs: on the book's network they are not stored
-    yet, a CPU's work (the 900-epoch ones too: about 5.5 hours of one thread, for the command line); the Table 7
-    networks' grid (``robustness_table7``, about 30 thread-hours on MNIST at today's CPU paths) is a GPU's work
-    at either length."""
-    return COMPUTING if net == NET else GPU_WORK
+MISSING = "are not stored yet"  # what a pending verdict says of its missing runs, on any network: a CPU's work
+# at either length (the book's network's 900-epoch runs about 5.5 hours of one thread; Table 7's networks'
+# grid, ``robustness_table7``, about 27 on MNIST), or a GPU's; ``cost_line`` says how long
 
 
 def commands(ch: Chapter, net: str) -> dict[int, str]:
@@ -407,12 +401,12 @@ def jsv_note(frame, pre: dict, ratios) -> str:
 
 def progress_900(net: str, have: int, need: int, cost: str, command: str) -> str:
     """What the page says of its 900-epoch runs (Markdown, to follow "N of the M 90-epoch runs
-    (Hypotheses 1 and 3)"): all in, or how many, how the rest come in (``state``), what they would
+    (Hypotheses 1 and 3)"): all in, or how many, that the rest are not stored yet (``MISSING``), what they would
     cost (``cost_line``) and the command that computes them."""
     if have >= need:
         return f"and all {need} of its 900-epoch runs (Hypotheses 2 and 4)"
     return (f"and {have} of the {need} 900-epoch runs (Hypotheses 2 and 4); the other {need - have} "
-            f"{state(net)} ({cost}: `{command}`)")
+            f"{MISSING} ({cost}: `{command}`)")
 
 
 def long_note(decided, ratios, missing: int, networks: int) -> str:
@@ -450,7 +444,7 @@ def verdicts(ch: Chapter) -> list[claims.Verdict]:
 def _verdicts(frame, h: int, commands: dict[int, str], across: bool) -> list[claims.Verdict]:
     epochs = grids.HYPOTHESES[h].epochs
     out = evidence.hypothesis_verdicts(frame, h, source(frame.net.iloc[0]), commands[epochs], across,
-                                        state(frame.net.iloc[0]))
+                                        MISSING)
     return [v.as_kind(claims.BEYOND) for v in out] if across else out  # across networks: the book's question
 
 

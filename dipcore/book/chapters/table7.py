@@ -234,7 +234,8 @@ def page(ch: Chapter) -> Table7Page:
     ``t7_need``, ``t7_status`` (the status command, Markdown), ``t7_progress`` (Markdown),
     ``t7_zeros`` (``zeros_note`` on the grid ``orthp``'s measurements, Markdown), ``t7_hours`` (the
     stored runs' training, thread-hours), ``t7_<net>_<note>`` (``notes``), ``t7_agreement`` (how
-    many cells agree with the paper's, per network, ``evidence.cell_agreement``), the figures
+    many cells agree with the paper's, per network, ``evidence.cell_agreement``), ``t7_network_spread``
+    (``spread_note``, Markdown), the figures
     ``table7_<net>`` (curves) and ``table7_runs`` (every run)."""
     pre = [r for r in ch.ensure(grids.pretrain(ch.dataset, ch.protocol), "pretrain")
            if r["spec"]["net"] in grids.TABLE7_NETS]
@@ -288,7 +289,7 @@ def page(ch: Chapter) -> Table7Page:
     glue("t7_agreement", line if ch.data_name == "mnist" else
          f"(our runs on {ch.label}, the paper's on MNIST: a difference is expected) {line}")
     everyone = pd.concat(spread_runs, ignore_index=True)
-    glue("t7_network_spread", spread_note(agree, int((everyone.status != "missing").sum()), len(everyone)))
+    glue_markdown("t7_network_spread", spread_note(agree, int((everyone.status != "missing").sum()), len(everyone)))
     agreement = pd.concat({k: v for k, v in agree.items() if not v.empty}, names=["network"]) \
         if any(not v.empty for v in agree.values()) else pd.DataFrame()
     glue("t7_hours", f"{sum(cost.thread_seconds(r['meta']) for r in by_key.values() if r['meta'].get('wall_s')) / 3600:.0f}")

@@ -37,7 +37,7 @@ def source(net: str) -> str:
 
 MISSING = "are not stored yet"  # what a pending verdict says of its missing runs, on any network: a CPU's work
 # at either length (the book's network's 900-epoch runs about 5.5 hours of one thread; Table 7's networks'
-# grid, ``robustness_table7``, about 27 on MNIST), or a GPU's; ``cost_line`` says how long
+# grid, ``robustness_table7``, about 27 hours of one thread on MNIST), or a GPU's; ``cost_line`` says how long
 
 
 def commands(ch: Chapter, net: str) -> dict[int, str]:

@@ -256,7 +256,8 @@ def page(ch: Chapter) -> Table7Page:
         g = frame[frame.net == net]
         tables[paper.NET_LABELS[net]] = results_table(g, 7, net)
         spread_runs.append(robustness.runs(ch, net, compute=False)[0])  # the robustness chapter's grid on this network
-        agree[paper.NET_LABELS[net]], line = cell_agreement(g, 7, net, network_sd=robustness.network_spread(spread_runs[-1]))
+        spread = robustness.network_spread(spread_runs[-1])  # each cell's sd across pretrained networks, where measured
+        agree[paper.NET_LABELS[net]], line = cell_agreement(g, 7, net, network_sd=spread)
         lines.append(f"{paper.NET_LABELS[net]}: {line}")
         verdicts += decide(g, commands[net])
         mech += mechanism.verdicts(g, commands[net], MECHANISM_SOURCE)

@@ -190,7 +190,7 @@ def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc",
                      "ours": f"{c['mean']:.2f} ({c['std']:.2f})", "paper (MNIST)": _fmt_paper(p),
                      "difference": round(c["difference"], 2), "p": None if c["p"] is None else round(c["p"], 3),
                      "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"}
-                    | ({} if network_sd is None else {"sd across pretrained networks": _sd(network_sd, ratio, setting, lr)}))
+                    | ({} if network_sd is None else {NETWORK_SD: _sd(network_sd, ratio, setting, lr)}))
     line = agreement.summary(cells) if cells else "No cell has all its runs stored yet."
     if waiting:
         line = line[:-1] + f"; {waiting} cell{'s' if waiting != 1 else ''} pending (runs not stored yet)."
@@ -199,17 +199,26 @@ def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc",
 
 def _sd(network_sd: dict, ratio, setting, lr) -> str:
     got = network_sd.get((float(ratio), setting, None if lr is None else float(lr)))
-    return "not measured" if got is None else f"{got[0]:.2f}"
+    return NOT_MEASURED if got is None else f"{got[0]:.2f}"
+
+
+NETWORK_SD, NOT_MEASURED = "sd across pretrained networks", "not measured"  # cell_agreement's column, its blank
+
+
+def measured_cells(table):
+    """The rows of ``cell_agreement``'s table whose sd across pretrained networks is measured
+    (none without that column)."""
+    return table[table[NETWORK_SD] != NOT_MEASURED] if NETWORK_SD in table else table.iloc[:0]
 
 
 def network_note(table) -> str:
     """For ``cell_agreement``'s table with its column of sd across pretrained networks: of the cells
     that differ from the paper's, how many differ by less than twice that sd (as a cell from another
     pretrained network might), and which by more; "" without the column."""
-    col = "sd across pretrained networks"
+    col = NETWORK_SD
     if table.empty or col not in table:
         return ""
-    measured = table[table[col] != "not measured"]
+    measured = measured_cells(table)
     if measured.empty:
         return "How far a cell moves with the pretrained network is not measured yet for these cells."
     sds = measured[col].astype(float)

@@ -16,7 +16,7 @@ from ...jsv import isometry_distance
 from .. import claims, cost, grids, mechanism, paper, plotting
 from ..chapter import Chapter, glue, glue_markdown, mnist_progress
 from ..evidence import (GridPage, acc, at_better_lrs, cell_agreement, compute_table, hypothesis_verdicts,
-                        network_note, pending, pretrained_frame, results_table)
+                        measured_cells, network_note, pending, pretrained_frame, results_table)
 from . import orthp, robustness
 
 GRIDS = ("table7", "table7_ai")
@@ -199,8 +199,7 @@ def spread_note(agree: dict, have: int, need: int) -> str:
     per network whose cells the robustness chapter's grid on Table 7's networks measures
     (``evidence.network_note`` on its ``cell_agreement`` table, by label), and the networks it does
     not measure yet, with ``have`` of the ``need`` finetuning runs of that grid stored."""
-    col = "sd across pretrained networks"
-    measured = [k for k, t in agree.items() if col in t and (t[col] != "not measured").any()]
+    measured = [k for k, t in agree.items() if not measured_cells(t).empty]
     parts = [f"{k}: {network_note(agree[k])}" for k in measured]
     rest = [k for k in agree if k not in measured]
     if rest:

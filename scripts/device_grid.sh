@@ -60,15 +60,15 @@ pack() {  # every new run file, also when a grid fails or the budget ends it: no
 trap pack EXIT
 start=$SECONDS
 for grid in "$@"; do
-  if [ -z "$BUDGET_S" ]; then
-    python -m dipcore compute "$grid" "${args[@]}"
-    continue
+  limit=()
+  if [ -n "$BUDGET_S" ]; then
+    left=$((BUDGET_S - (SECONDS - start)))
+    if [ "$left" -le 0 ]; then echo "device_grid: BUDGET_S=$BUDGET_S spent; $grid not started"; break; fi
+    limit=(timeout --signal=INT --kill-after=30 "$left")
   fi
-  left=$((BUDGET_S - (SECONDS - start)))
-  if [ "$left" -le 0 ]; then echo "device_grid: BUDGET_S=$BUDGET_S spent; $grid not started"; break; fi
   rc=0
-  timeout --signal=INT --kill-after=30 "$left" python -m dipcore compute "$grid" "${args[@]}" || rc=$?
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then  # timeout's: interrupted (or killed 30 s later)
+  "${limit[@]}" python -m dipcore compute "$grid" "${args[@]}" || rc=$?
+  if [ -n "$BUDGET_S" ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then  # timeout's: interrupted (or killed 30 s later)
     echo "device_grid: BUDGET_S=$BUDGET_S reached during $grid: the runs that landed are packed; the rest" \
          "starts again on a later call (a stack's checkpoint stays on this machine)"
     break

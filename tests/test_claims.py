@@ -14,7 +14,15 @@ def test_greater():
     same = 91 + 0.5 * rng.standard_normal(5)
     assert claims.greater(same, same[::-1] + 0.01, "c", "s").verdict == claims.INCONCLUSIVE
     assert claims.greater([92.0], [91.0], "c", "s").verdict == claims.INCONCLUSIVE  # one run each
-    assert claims.greater([2.0, 2.0], [1.0, 1.0], "c", "s").verdict == claims.REPRODUCED  # no spread
+    exact = claims.greater([2.0, 2.0], [1.0, 1.0], "c", "s")  # no spread: the difference as it is, no test
+    assert exact.verdict == claims.REPRODUCED
+    assert "no test" in exact.evidence and "Welch" not in exact.evidence
+
+
+def test_a_p_value_beside_the_decision_level_is_printed_so_that_it_reads_on_its_side():
+    """"p = 0.05" beside "inconclusive" leaves the reader to guess which side of 0.05 it fell."""
+    assert claims.p_phrase(0.0503) == "p = 0.0503" and claims.p_phrase(0.0496) == "p = 0.0496"
+    assert claims.p_phrase(0.048) == "p = 0.048" and claims.p_phrase(0.33) == "p = 0.33" and claims.p_phrase(0.0004) == "p < 0.001"
 
 
 def test_greater_with_one_constant_sample_is_tested_quietly():

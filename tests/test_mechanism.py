@@ -95,6 +95,24 @@ def test_a_run_that_never_gets_near_is_counted_and_said():
     assert sooner.verdict == claims.REPRODUCED  # 1 epoch against "3" (the last epoch + 1), no spread: exact
 
 
+def test_a_tie_at_the_first_logged_epoch_says_the_curves_cannot_tell_the_lrs_apart():
+    """LeNet-5's Table 7 case on MNIST: both LRs come within a factor of 2 after the first epoch,
+    LR 0.01 nearer. Rule 2 ties (inconclusive), and the evidence says why and what each LR reached;
+    a tie at a later epoch, or no tie, carries no such remark."""
+    curves = {0.01: [1e-3, 1.2, 1.1, 1.0], 0.001: [1e-3, 1.9, 1.5, 1.2]}
+    frame = _frame(jsv=lambda lr, s: np.array(curves[lr]), acc=lambda lr, s: np.array([10, 50, 60.0, 61.0]))
+    sooner = _by_rule(mechanism.verdicts(frame))[2]
+    assert sooner.verdict == claims.INCONCLUSIVE
+    assert "cannot be told apart" in sooner.evidence
+    assert "after that epoch 0.08 at LR 0.01, 0.28 at LR 0.001" in sooner.evidence
+    later = {0.01: [1e-3, 0.1, 1.0], 0.001: [1e-3, 0.1, 1.0]}
+    frame = _frame(jsv=lambda lr, s: np.array(later[lr]), acc=lambda lr, s: np.array([10, 50, 60.0]))
+    assert "cannot be told apart" not in _by_rule(mechanism.verdicts(frame))[2].evidence
+    at_once = {0.01: [1.5, 1.2, 1.0], 0.001: [1.5, 1.4, 1.2]}
+    frame = _frame(jsv=lambda lr, s: np.array(at_once[lr]), acc=lambda lr, s: np.array([10, 50, 60.0]))
+    assert "already right after pruning" in _by_rule(mechanism.verdicts(frame))[2].evidence
+
+
 def test_orthp_starting_at_isometry_is_a_check_on_a_linear_mlp_and_a_missing_run_is_pending():
     up = lambda lr, s: np.array([1e-3, 0.5, 1.0])  # noqa: E731
     frame = _frame("mlp7-linear", jsv=up, acc=lambda lr, s: np.array([10, 50, 60.0]))

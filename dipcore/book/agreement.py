@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from . import claims
+
 PAPER_RUNS = 5  # "each setting is randomly run 5 times"
 
 
@@ -94,5 +96,5 @@ def summary(cells: dict[str, dict], unit: str = " points", test: str = "Welch") 
     if len(decided) < len(cells):
         line += f"; {len(cells) - len(decided)} not tested (too few runs or no printed std)"
     if differ:
-        line += "; differ: " + ", ".join(f"{k} ({c['difference']:+.2f}{unit}, p = {c['p']:.2g})" for k, c in differ)
+        line += "; differ: " + ", ".join(f"{k} ({c['difference']:+.2f}{unit}, {claims.p_phrase(c['p'])})" for k, c in differ)
     return line + "."

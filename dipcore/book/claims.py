@@ -96,8 +96,20 @@ def pending(claim: str, source: str, have: int, need: int, command: str, state: 
     return Verdict(claim, source, PENDING, f"{have} of {need} runs in the store; the rest {state} ({command})")
 
 
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+def p_value(p: float) -> str:
+    """A p-value as the book prints it, without "p": "< 0.001", else two significant digits, more
+    where two would read as the decision level ``ALPHA`` itself (0.0503 is not "0.05": it decides
+    nothing, and 0.0496 does)."""
+    if p < 0.001:
+        return "< 0.001"
+    digits = next((d for d in (2, 3, 4) if float(f"{p:.{d}g}") != ALPHA), 4)
+    return f"{p:.{digits}g}"
+
+
+def p_phrase(p: float) -> str:
+    """``p_value`` with its "p": "p < 0.001", "p = 0.33"."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def _clean(x) -> np.ndarray:
@@ -106,20 +118,24 @@ def _clean(x) -> np.ndarray:
 
 
 def greater(a, b, claim: str, source: str, alpha: float = 0.05, unit: str = "") -> Verdict:
-    """Claim: the values ``a`` are larger than ``b`` (two independent samples)."""
+    """Claim: the values ``a`` are larger than ``b`` (two independent samples): Welch's t-test, or,
+    where neither sample has any spread (every run alike on each side, e.g. an epoch count), the
+    difference as it is, said so in the evidence."""
     from scipy import stats
 
     a, b = _clean(a), _clean(b)
     if (few := _too_few(a, b, claim, source, unit)) is not None:
         return few
     diff = a.mean() - b.mean()
-    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: the difference is exact
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: the difference is exact, and no test is run
         p = 0.0 if diff != 0 else 1.0
+        test = "no spread on either side, so no test: the difference is taken as exact"
     else:  # one constant sample (a run stuck at chance, say) is legitimate: scipy's warning about it is not
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
             p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-    ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, Welch {_p(p)})"
+        test = f"Welch {p_phrase(p)}"
+    ev = f"difference of means {diff:+.3g}{unit} ({len(a)} vs {len(b)} runs, {test})"
     verdict = (REPRODUCED if diff > 0 else NOT_REPRODUCED) if p < alpha else INCONCLUSIVE
     return Verdict(claim, source, verdict, ev, effect=float(diff))
 
@@ -289,7 +305,7 @@ def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: f
                        "too few to rank")
     res = stats.spearmanr(x, y)
     rho, p = float(res.statistic), float(res.pvalue)
-    ev = f"Spearman rho = {rho:+.2f} ({_p(p)}) over {len(x)} points"
+    ev = f"Spearman rho = {rho:+.2f} ({p_phrase(p)}) over {len(x)} points"
     verdict = REPRODUCED if sign * rho >= min_rho and p < alpha else NOT_REPRODUCED if sign * rho <= 0 else INCONCLUSIVE
     return Verdict(claim, source, verdict, ev)
 
@@ -337,7 +353,7 @@ def at_most(per_point: list[tuple[float, Verdict]], claim: str, source: str, wha
         side = "towards" if 2 * k > m else "against" if 2 * k < m else None
         lean = ("no lean either way" if side is None else f"leans {side} the claim" if p < ALPHA
                 else f"leans {side} the claim, not significantly (low power)")
-        ev = f"across the sweep, {k} of {m} {whats} in the claimed direction (sign test {_p(p)}): {lean}. " + ev
+        ev = f"across the sweep, {k} of {m} {whats} in the claimed direction (sign test {p_phrase(p)}): {lean}. " + ev
     return Verdict(claim, source, verdict, ev)
 
 

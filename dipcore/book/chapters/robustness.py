@@ -209,9 +209,9 @@ def _spread(frame, ratio: float, setting: str) -> dict | None:
 
 
 def _p(p: float | None) -> str:
-    """A p-value as the notes print it: two significant digits, "< 0.001" below that (Cochran's Q's
-    chi-square is an approximation: its far tail is not worth more digits)."""
-    return "n/a" if p is None else "< 0.001" if p < 0.001 else f"{p:.2g}"
+    """A p-value as the notes print it (``claims.p_value``: "< 0.001" below that, as Cochran's Q's
+    chi-square is an approximation whose far tail is not worth more digits), "n/a" where none."""
+    return "n/a" if p is None else claims.p_value(p)
 
 
 def _ps(ps, ratios) -> str:
@@ -228,7 +228,7 @@ def _only(ps, ratios) -> str:
 
 
 def _rho(rho: float, p: float) -> str:
-    return f"{rho:+.2f} (p = {p:.2g})" if np.isfinite(rho) else "undefined (one of the two the same for every network)"
+    return f"{rho:+.2f} ({claims.p_phrase(p)})" if np.isfinite(rho) else "undefined (one of the two the same for every network)"
 
 
 def _n(n: int) -> str:

@@ -86,6 +86,20 @@ def test_decreasing():
     assert v.verdict == claims.INCONCLUSIVE
     assert "Spearman" in v.evidence and v._repr_markdown_() == f"**➖ inconclusive** — c (s). {v.evidence}"
     assert list(claims.table([v]).columns) == ["claim", "paper", "kind", "verdict", "evidence"]
+    assert "short of" not in v.evidence  # not significant: the p says why
+
+
+def test_a_significant_but_weak_trend_says_which_part_of_the_rule_it_misses():
+    """Figure 1's MLP-7-ReLU distance on MNIST: rho +0.78 with p = 0.0075 is inconclusive, because
+    the rule asks rho >= 0.8 too; the evidence must say so, or p beside "inconclusive" reads wrong."""
+    x, weak = np.arange(10.0), np.array([3, 0, 1, 5, 2, 4, 9, 6, 8, 7.0])  # rho +0.79, p = 0.0061
+    v = claims.increasing(x, weak, "c", "s")
+    assert v.verdict == claims.INCONCLUSIVE and "rho = +0.79 (p = 0.0061)" in v.evidence
+    assert "short of the rho >= +0.8 this rule asks of a trend" in v.evidence
+    w = claims.decreasing(x, -weak, "c", "s")
+    assert w.verdict == claims.INCONCLUSIVE and "short of the rho <= -0.8" in w.evidence
+    strong = claims.increasing(x, [0, 2, 1, 4, 3, 5, 9, 6, 7, 8.0], "c", "s")  # rho +0.9
+    assert strong.verdict == claims.REPRODUCED and "short of" not in strong.evidence
 
 
 def test_pending_is_a_verdict_of_its_own():

@@ -307,6 +307,8 @@ def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: f
     rho, p = float(res.statistic), float(res.pvalue)
     ev = f"Spearman rho = {rho:+.2f} ({p_phrase(p)}) over {len(x)} points"
     verdict = REPRODUCED if sign * rho >= min_rho and p < alpha else NOT_REPRODUCED if sign * rho <= 0 else INCONCLUSIVE
+    if verdict == INCONCLUSIVE and p < alpha:  # significant, but short of the strength the rule asks for
+        ev += f", short of the rho {'>= +' if sign > 0 else '<= -'}{min_rho:g} this rule asks of a trend"
     return Verdict(claim, source, verdict, ev)
 
 

@@ -460,6 +460,7 @@ def test_table3_cell_by_cell_beside_the_papers_cells():
     assert len(table) == 17  # 2 ratios x (4 settings x 2 LRs + scratch) = 18 cells, one pending
     assert table.loc[(0.9, "90 epochs", 0.01), "agrees"] == "no"
     assert table.loc[(0.9, "90 epochs", 0.01), "difference"] == pytest.approx(-2.0, abs=0.05)
+    assert table.loc[(0.9, "90 epochs", 0.01), "p"] == "< 0.001"  # not a rounded 0.0 that reads as p = 0
     assert (table.drop(index=(0.9, "90 epochs", 0.01)).agrees == "yes").all()
     assert line.startswith("16 of 17 cells agree with the paper's within noise (Welch, p >= 0.05); differ: 0.9 90 epochs LR 0.01 (-")
     assert line.endswith("; 1 cell pending (runs not stored yet).")

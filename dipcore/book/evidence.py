@@ -188,7 +188,7 @@ def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc",
         c = cells[name] = agreement.cell(g[column].tolist(), p[0], p[1])
         rows.append({"pruning ratio": ratio, "setting": setting, "LR": "–" if lr is None else lr,
                      "ours": f"{c['mean']:.2f} ({c['std']:.2f})", "paper (MNIST)": _fmt_paper(p),
-                     "difference": round(c["difference"], 2), "p": None if c["p"] is None else round(c["p"], 3),
+                     "difference": round(c["difference"], 2), "p": "–" if c["p"] is None else claims.p_value(c["p"]),
                      "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"}
                     | ({} if network_sd is None else {NETWORK_SD: _sd(network_sd, ratio, setting, lr)}))
     line = agreement.summary(cells) if cells else "No cell has all its runs stored yet."

@@ -14,9 +14,22 @@ def test_greater():
     same = 91 + 0.5 * rng.standard_normal(5)
     assert claims.greater(same, same[::-1] + 0.01, "c", "s").verdict == claims.INCONCLUSIVE
     assert claims.greater([92.0], [91.0], "c", "s").verdict == claims.INCONCLUSIVE  # one run each
-    exact = claims.greater([2.0, 2.0], [1.0, 1.0], "c", "s")  # no spread: the difference as it is, no test
-    assert exact.verdict == claims.REPRODUCED
-    assert "no test" in exact.evidence and "Welch" not in exact.evidence
+
+
+def test_greater_without_spread_on_either_side_is_decided_by_the_exact_permutation_test():
+    """An epoch count at a per-epoch resolution: every run of a side alike, so Welch's t is undefined.
+    5 runs a side, all above: p = 2/252 (decided); 3 a side: p = 0.1 (not); the same on both: p = 1."""
+    from scipy import stats
+
+    five = claims.greater([2.0] * 5, [1.0] * 5, "c", "s")
+    assert five.verdict == claims.REPRODUCED and "permutation test, p = 0.0079" in five.evidence
+    assert "Welch" not in five.evidence
+    assert stats.mannwhitneyu([2.0, 2.1, 2.2, 2.3, 2.4], [1.0, 1.1, 1.2, 1.3, 1.4], method="exact").pvalue \
+        == pytest.approx(2 / 252)  # the same p, where the runs do spread and no value ties
+    assert claims.greater([1.0] * 5, [2.0] * 5, "c", "s").verdict == claims.NOT_REPRODUCED
+    assert claims.greater([2.0] * 3, [1.0] * 3, "c", "s").verdict == claims.INCONCLUSIVE
+    assert "p = 0.1" in claims.greater([2.0] * 3, [1.0] * 3, "c", "s").evidence
+    assert claims.greater([2.0] * 5, [2.0] * 5, "c", "s").verdict == claims.INCONCLUSIVE
 
 
 def test_a_p_value_beside_the_decision_level_is_printed_so_that_it_reads_on_its_side():

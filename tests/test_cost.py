@@ -2,6 +2,7 @@
 import pytest
 
 from dipcore.book import cost
+from dipcore.book.spec import key
 
 
 def _rec(net, ratio, epochs, wall_s, stacked_with=1, threads=1, device="cpu: AMD EPYC (2 cores)", kind="train",
@@ -40,8 +41,10 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     line = cost.describe(missing, records)
     assert "about 0.1 thread-hours on a CPU (2 of 3 runs costed; " in line and "hours on a GPU" in line
     assert cost.describe([_spec("resnet20", 0.5, 90)], records) == \
-        "  missing runs: not costed, no stored run of resnet20 to time them by (benchmarks/bench_engine.py " \
-        "--nets resnet20 times an epoch on this machine)"  # nothing to estimate from: said, and how to time it
+        "  missing runs: not costed, no stored run of resnet20 to time them by (90 epochs of training in all; " \
+        "benchmarks/bench_engine.py --nets resnet20 times an epoch on this machine)"  # said, with the work's size
+    assert "(50 epochs of training in all;" in cost.describe([_spec("resnet20", 0.5, 90)], records,
+                                                             done={key(_spec("resnet20", 0.5, 90)): 40})
     assert cost.describe([_spec("lenet5-relu", 0.9, 1, kind="jsv")], records) is None  # no training run: nothing to say
 
 
@@ -55,7 +58,9 @@ def test_a_pages_sentence_costs_what_it_can_and_names_what_it_cannot():
     line = cost.sentence(missing, records)
     assert line.startswith("would take about 6 hours of one CPU thread at the speed of the stored runs")
     assert line.endswith(", 3 of 4 costed; about 0.6 hours on a GPU (3 of 4 costed)")
-    assert cost.sentence(missing[3:], records) == "are not costed: no stored run of ResNet-20 to time them by"
+    assert cost.sentence(missing[3:], records) == ("are not costed: no stored run of ResNet-20 to time them by "
+                                                   "(90 epochs of training in all)")
+    assert "(1,090 epochs of training in all)" in cost.sentence(missing[3:] + [_spec("resnet20", 0.9, 1000)], records)
     assert cost.sentence(missing[:1], records[:1]).startswith("would take about 2 hours of one CPU thread")
     assert cost.sentence([_spec("lenet5-relu", 0.9, 100)], records[:1]).startswith(  # 200 s: not "about 0 hours"
         "would take under an hour of one CPU thread")

@@ -533,5 +533,5 @@ def test_a_page_still_on_fashion_mnist_says_how_far_its_mnist_grids_are(tmp_path
                                                 store=str(tmp_path / "runs")), ("table7",)) == ""
     empty = chapter.setup("table7", dataset="fashion-mnist", protocol="paper", store=str(tmp_path / "none"))
     (tmp_path / "none").mkdir()
-    assert ("are not costed: no stored run of LeNet-5-Linear or LeNet-5-ReLU or MLP-7-ReLU to time them by"
+    assert ("are not costed: no stored run of LeNet-5-Linear or LeNet-5-ReLU or MLP-7-ReLU to time them by ("
             in chapter.mnist_progress(empty, ("table7",)))

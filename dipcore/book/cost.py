@@ -215,10 +215,18 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
             parts.append(f"about {hours:.1f} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     if not parts:
         nets = untimed(specs)
-        return (f"  missing runs: not costed, no stored run of {nets} to time them by (benchmarks/bench_engine.py "
-                f"--nets {nets.replace(' or ', ',')} times an epoch on this machine)") if nets else None
+        return (f"  missing runs: not costed, no stored run of {nets} to time them by ({epochs(specs, done):,} epochs of "
+                f"training in all; benchmarks/bench_engine.py --nets {nets.replace(' or ', ',')} times an epoch on this "
+                "machine)") if nets else None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
         (" and those in flight" if flying else "")
+
+
+def epochs(specs, done: dict[str, int] | None = None) -> int:
+    """How many epochs of training the training runs among ``specs`` have left (``done``: epochs
+    already trained, by run key): the size of the work where no stored run can time it."""
+    done = done or {}
+    return sum(max(s["epochs"] - done.get(key(s), 0), 0) for s in specs if s.get("kind") == "train")
 
 
 def untimed(specs, name=str) -> str:
@@ -236,7 +244,7 @@ def sentence(todo, records) -> str:
     hours, costed, total = estimate(todo, rate, "cpu")
     if not costed:
         nets = untimed(todo, lambda net: NET_LABELS.get(net, net))
-        return f"are not costed: no stored run of {nets} to time them by"
+        return f"are not costed: no stored run of {nets} to time them by ({epochs(todo):,} epochs of training in all)"
     older = older_words(older_paths(todo, rate), costed)
     gpu, on_gpu, _ = estimate(todo, rate, "gpu")
     cpu = f"about {hours:.0f} hours" if hours >= 1 else "under an hour"

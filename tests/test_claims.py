@@ -113,6 +113,10 @@ def test_a_significant_but_weak_trend_says_which_part_of_the_rule_it_misses():
     assert w.verdict == claims.INCONCLUSIVE and "short of the rho <= -0.8" in w.evidence
     strong = claims.increasing(x, [0, 2, 1, 4, 3, 5, 9, 6, 7, 8.0], "c", "s")  # rho +0.9
     assert strong.verdict == claims.REPRODUCED and "short of" not in strong.evidence
+    # the wrong sign without significance is not reproduced by this rule's own terms, said so
+    against = claims.increasing(x, [4, 3, 9, 0, 5, 1, 2, 8, 6, 7.0][::-1], "c", "s")
+    assert against.verdict == claims.NOT_REPRODUCED and "without a test" in against.evidence
+    assert "without a test" not in claims.increasing(x, -x, "c", "s").evidence  # significant: the p says it
 
 
 def test_pending_is_a_verdict_of_its_own():

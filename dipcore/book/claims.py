@@ -312,6 +312,8 @@ def _monotone(x, y, sign: int, claim: str, source: str, min_rho: float, alpha: f
     verdict = REPRODUCED if sign * rho >= min_rho and p < alpha else NOT_REPRODUCED if sign * rho <= 0 else INCONCLUSIVE
     if verdict == INCONCLUSIVE and p < alpha:  # significant, but short of the strength the rule asks for
         ev += f", short of the rho {'>= +' if sign > 0 else '<= -'}{min_rho:g} this rule asks of a trend"
+    elif verdict == NOT_REPRODUCED and p >= alpha:  # the wrong sign, not significantly: the rule says so itself
+        ev += ", not significant: this rule counts a trend of the wrong sign against the claim without a test"
     return Verdict(claim, source, verdict, ev)
 
 

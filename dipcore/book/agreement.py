@@ -96,5 +96,6 @@ def summary(cells: dict[str, dict], unit: str = " points", test: str = "Welch") 
     if len(decided) < len(cells):
         line += f"; {len(cells) - len(decided)} not tested (too few runs or no printed std)"
     if differ:
-        line += "; differ: " + ", ".join(f"{k} ({c['difference']:+.2f}{unit}, {claims.p_phrase(c['p'])})" for k, c in differ)
+        line += "; differ: " + ", ".join(f"{k} ({c['difference']:+.2f}{unit}, {claims.p_phrase(c['p'])})"
+                                         for k, c in differ)
     return line + "."

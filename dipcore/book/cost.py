@@ -215,9 +215,9 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
             parts.append(f"about {hours:.1f} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     if not parts:
         nets = untimed(specs)
-        return (f"  missing runs: not costed, no stored run of {nets} to time them by ({epochs(specs, done):,} epochs of "
-                f"training in all; benchmarks/bench_engine.py --nets {nets.replace(' or ', ',')} times an epoch on this "
-                "machine)") if nets else None
+        return (f"  missing runs: not costed, no stored run of {nets} to time them by ({epochs(specs, done):,} "
+                f"epochs of training in all; benchmarks/bench_engine.py --nets {nets.replace(' or ', ',')} times "
+                "an epoch on this machine)") if nets else None
     return "  missing runs: " + "; ".join(parts) + ", estimated from the stored runs' speed" + \
         (" and those in flight" if flying else "")
 

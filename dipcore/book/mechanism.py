@@ -130,8 +130,8 @@ def verdicts(frame, command: str | dict | None = None, source: str = SOURCE) -> 
             v = claims.greater(lo, hi, claim, source, unit=" epochs")
             never = f"; never within it: {n_hi} run(s) at LR 0.01, {n_lo} at LR 0.001 (counted as the last epoch + 1)" \
                 if n_hi or n_lo else ""
-            v = v.with_evidence(before=f"first such epoch, mean over runs: {hi.mean():.1f} at LR 0.01, {lo.mean():.1f} at LR 0.001{never}",
-                                after=resolution(hi, lo, d_hi, d_lo))
+            first = f"first such epoch, mean over runs: {hi.mean():.1f} at LR 0.01, {lo.mean():.1f} at LR 0.001{never}"
+            v = v.with_evidence(before=first, after=resolution(hi, lo, d_hi, d_lo))
         out.append(v)
 
         claim = pre + f"right after OrthP, before any step, the mean JSV is within a factor of {NEAR:g} of 1"

@@ -55,7 +55,8 @@ def table1_agreement(records: list[dict]) -> tuple[object, str]:
             c = cells[f"{paper.NET_LABELS[net]} {name}"] = agreement.draw(g[col].tolist(), printed, resolution=5e-5)
             rows.append({"network": paper.NET_LABELS[net], "JSV statistic": name,
                          "ours: mean (sd) over seeds": f"{c['mean']:.4f} ({c['std']:.4f})", "paper": f"{printed:.4f}",
-                         "ours − paper": f"{c['difference']:+.4f}", "p": "–" if c["p"] is None else claims.p_value(c["p"]),
+                         "ours − paper": f"{c['difference']:+.4f}",
+                         "p": "–" if c["p"] is None else claims.p_value(c["p"]),
                          "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"})
     line = agreement.summary(cells, unit="", test="the paper's network as one more of our seeds")
     return pd.DataFrame(rows).set_index(["network", "JSV statistic"]), line

@@ -228,7 +228,9 @@ def _only(ps, ratios) -> str:
 
 
 def _rho(rho: float, p: float) -> str:
-    return f"{rho:+.2f} ({claims.p_phrase(p)})" if np.isfinite(rho) else "undefined (one of the two the same for every network)"
+    if not np.isfinite(rho):
+        return "undefined (one of the two the same for every network)"
+    return f"{rho:+.2f} ({claims.p_phrase(p)})"
 
 
 def _n(n: int) -> str:

@@ -198,3 +198,17 @@ def test_the_second_dataset_page_says_which_grids_miss_runs_on_each_dataset(tmp_
     assert sd.missing_runs(ch).count("runs stored; the 1 missing") == 1  # one run short, in one grid
     ch.store.read_all = lambda: ([{"key": k} for d in closure for k in closure[d]], [])
     assert sd.missing_runs(ch) == "Every grid of the book is complete on both datasets."
+
+
+def test_the_claims_pages_table_marks_every_verdict():
+    """Over the committed claims page: the table of every claim shows each verdict with its mark, as
+    the rest of the book does ("✅ reproduced"), so that 100-odd rows scan by eye; no bare state."""
+    from dipcore.book import claims
+
+    nb = json.loads((ROOT / "chapters" / "claims.ipynb").read_text())
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    marked = [c for c in cells if c in {claims.marked(v) for v in claims.MARKS}]
+    bare = [c for c in cells if c in claims.MARKS]
+    assert len(marked) >= 100 and not bare, (len(marked), bare[:3])

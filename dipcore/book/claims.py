@@ -78,7 +78,7 @@ class Verdict:
 
     def _repr_markdown_(self) -> str:
         what = {CLAIM: "", BEYOND: " *(beyond the paper)*", CHECK: " *(a check: holds by construction)*"}[self.kind]
-        return f"**{MARKS[self.verdict]} {self.verdict}**{what} — {self.claim} ({self.source}). {self.evidence}"
+        return f"**{marked(self.verdict)}**{what} — {self.claim} ({self.source}). {self.evidence}"
 
     def with_evidence(self, before: str = "", after: str = "") -> "Verdict":
         """The same verdict, its evidence with ``before`` put in front and ``after`` added ("; ")."""
@@ -89,6 +89,11 @@ class Verdict:
         if kind not in KINDS:
             raise ValueError(f"unknown kind of verdict {kind!r}; choose one of {', '.join(KINDS)}")
         return dataclasses.replace(self, kind=kind)
+
+
+def marked(verdict: str) -> str:
+    """A verdict's state as pages show it, with its mark: "✅ reproduced"."""
+    return f"{MARKS[verdict]} {verdict}"
 
 
 def pending(claim: str, source: str, have: int, need: int, command: str, state: str = "are not stored yet") -> Verdict:

@@ -113,9 +113,11 @@ def row(name: str) -> Row:
 
 def claims_table(ch: Chapter, rows: dict[str, list[claims.Verdict]]):
     """The claims page's table: every verdict of ``rows`` (``verdicts_by_row``), one row per claim,
-    with the dataset it was decided on (column ``dataset``, after ``paper``)."""
+    with the dataset it was decided on (column ``dataset``, after ``paper``) and its verdict marked
+    as every page marks one (``claims.marked``: "✅ reproduced"), so that a long table scans by eye."""
     frames = [claims.table(vs).assign(dataset=on_dataset(ch, row(name)).label) for name, vs in rows.items() if vs]
     out = pd.concat(frames, ignore_index=True)
+    out["verdict"] = out.verdict.map(claims.marked)
     cols = list(out.columns)
     cols.insert(cols.index("paper") + 1, cols.pop(cols.index("dataset")))
     return out[cols]

@@ -461,14 +461,11 @@ def two_levels(frame, commands: dict[int, str], hypotheses: tuple[int, ...] = HY
     """Each hypothesis at each ratio decided at two levels, side by side (``pairs``, or the
     ``decided`` pairs when given); one row per claim, with the evidence of the second."""
     decided = pairs(frame, commands, hypotheses) if decided is None else decided
-    rows = [{"hypothesis": h, "claim": a.claim, "with the book's network": _mark(a),
-             f"across {frame.pretrained.nunique()} pretrained networks": _mark(b), "evidence across networks": b.evidence}
+    rows = [{"hypothesis": h, "claim": a.claim, "with the book's network": claims.marked(a.verdict),
+             f"across {frame.pretrained.nunique()} pretrained networks": claims.marked(b.verdict),
+             "evidence across networks": b.evidence}
             for h, a, b in decided]
     return pd.DataFrame(rows).set_index(["hypothesis", "claim"])
-
-
-def _mark(v: claims.Verdict) -> str:
-    return f"{claims.MARKS[v.verdict]} {v.verdict}"
 
 
 def plot_spread(ax, frame, ratio: float) -> None:

@@ -1,6 +1,7 @@
 """The chapters' registry (``dipcore.book.chapters``): one module per page, named after its
 notebook, each with the same interface, listed in the table of contents' order; the claims page,
 the introduction's status column and the README's grid list follow it."""
+import json
 import re
 from pathlib import Path
 
@@ -94,7 +95,6 @@ def test_each_page_defaults_to_the_dataset_it_is_published_on():
     """A notebook's ``dataset`` parameter is its module's ``DATASET`` (the claims page's None: each
     row on its chapter's), so the page, its row on the claims page and the introduction agree."""
     import ast
-    import json
 
     for row in chapters.ROWS:
         for page in row.pages:

@@ -129,6 +129,10 @@ def test_a_claims_two_verdicts_are_compared_and_group_stand_ins_not_counted_twic
     assert table.loc["d1", "mnist"] == P and sd.summary(table.reset_index()) == (
         "6 claims: 1 agree, 1 flip, 1 differ, 2 decided on one only, 1 pending on both")
     assert sd.waiting(table) == "The rest wait for runs: 2 on MNIST, 1 on both datasets"
+    shown = sd.shown(sd.compare(rows))  # as the page shows it: decided first, each verdict marked
+    assert shown.outcome.tolist()[:3] == ["agree", "flip", "differ"]
+    assert shown.loc[("hypotheses", "b"), "fashion-mnist"] == "❌ not reproduced"
+    assert shown.loc[("hypotheses", "d1"), "mnist"] == "⏳ pending"
     rows["mnist"]["hypotheses"] = [v("a", R), v("b", R), v("c", I), v("e", R)]
     rows["fashion-mnist"]["hypotheses"] = [v("a", R), v("b", N), v("c", R), v("e", P)]
     decided = sd.compare(rows)

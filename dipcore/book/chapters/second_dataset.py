@@ -63,6 +63,14 @@ def compare(rows: dict[str, dict[str, list[claims.Verdict]]]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["chapter", "claim", *DATASETS, "outcome"])
 
 
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """``compare``'s table as the page shows it: claims decided on both datasets first (``OUTCOMES``'
+    order), indexed by chapter and claim, each verdict with its mark (``claims.marked``)."""
+    order = {o: i for i, o in enumerate(OUTCOMES)}
+    out = table.sort_values("outcome", key=lambda s: s.map(order), kind="stable").set_index(["chapter", "claim"])
+    return out.assign(**{d: out[d].map(claims.marked) for d in DATASETS})
+
+
 def summary(table: pd.DataFrame) -> str:
     """The page's one line: how many claims agree, flip, differ or wait."""
     counts = table.outcome.value_counts()

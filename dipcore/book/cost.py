@@ -119,7 +119,7 @@ def estimate(specs, rate: dict, kind: str = "cpu", done: dict[str, int] | None =
     for s in train:
         known = _rate_for(s, rate, kind)
         if known is not None:
-            hours += known * max(s["epochs"] - done.get(key(s), 0), 0) / 3600
+            hours += known * _left(s, done) / 3600
             costed += 1
     return hours, costed, len(train)
 
@@ -225,8 +225,12 @@ def describe(specs, records, done: dict[str, int] | None = None, flights=()) -> 
 def epochs(specs, done: dict[str, int] | None = None) -> int:
     """How many epochs of training the training runs among ``specs`` have left (``done``: epochs
     already trained, by run key): the size of the work where no stored run can time it."""
-    done = done or {}
-    return sum(max(s["epochs"] - done.get(key(s), 0), 0) for s in specs if s.get("kind") == "train")
+    return sum(_left(s, done or {}) for s in specs if s.get("kind") == "train")
+
+
+def _left(s: dict, done: dict[str, int]) -> int:
+    """The epochs the training run ``s`` has left, ``done`` (by run key) already trained."""
+    return max(s["epochs"] - done.get(key(s), 0), 0)
 
 
 def untimed(specs, name=str) -> str:

@@ -230,19 +230,14 @@ def network_note(table) -> str:
             f"{sds.min():.2f}-{sds.max():.2f} points ({len(measured)} of {len(table)} cells measured)")
     if differ.empty:
         return line + "."
+    listed = ", ".join(f"{name(i)} ({r.difference:+.2f}, sd {float(r[col]):.2f})" for i, r in beyond.iterrows())
+    could = "(as another pretrained network could)"
     if len(differ) == 1:
-        line += ("; the one measured cell that differs from the paper's differs by "
-                 + ("less than twice its sd (as another pretrained network could)" if len(within) else "more"))
-        if len(beyond):
-            (i, r), = beyond.iterrows()
-            line += f" than twice its sd: {name(i)} ({r.difference:+.2f}, sd {float(r[col]):.2f})"
-        return line + "."
+        return line + ("; the one measured cell that differs from the paper's differs by "
+                       + (f"less than twice its sd {could}." if len(within) else f"more than twice its sd: {listed}."))
     line += (f"; of the {len(differ)} measured cells that differ from the paper's, {len(within)} differ by less "
-             "than twice their cell's sd (as another pretrained network could)")
-    if len(beyond):
-        line += f" and {len(beyond)} by more: " + ", ".join(
-            f"{name(i)} ({r.difference:+.2f}, sd {float(r[col]):.2f})" for i, r in beyond.iterrows())
-    return line + "."
+             f"than twice their cell's sd {could}")
+    return line + (f" and {len(beyond)} by more: {listed}" if len(beyond) else "") + "."
 
 
 def acc(frame, ratio, setting, lr, column="final_acc") -> list[float]:

@@ -48,6 +48,22 @@ def test_a_missing_run_costs_its_epochs_at_its_networks_nearest_stored_ratio():
     assert cost.describe([_spec("lenet5-relu", 0.9, 1, kind="jsv")], records) is None  # no training run: nothing to say
 
 
+def test_a_rate_scaled_up_from_a_narrower_network_stops_at_a_stored_wider_networks():
+    """ResNet-20 timed dense and at 0.9 (``value_resnet_pace``): its 0.5 and 0.7 lie nearer 0.9, whose
+    rate scaled by the FLOPs (5.5x at 0.5) would pass the dense network's; the dense rate caps them.
+    Where no wider network is stored, the FLOPs alone scale it."""
+    rate = cost.rates([_rec("resnet20", 0.0, 1, 444.0, cpu_s=444.0), _rec("resnet20", 0.9, 1, 269.0, cpu_s=269.0)])
+    at = {r: cost._rate_for(_spec("resnet20", r, 1), rate, "cpu") for r in (0.1, 0.5, 0.7, 0.9, 0.95)}
+    assert at[0.1] == pytest.approx(444.0) and at[0.9] == at[0.95] == pytest.approx(269.0)
+    assert cost.width_scale(_spec("resnet20", 0.5, 1), 0.9) > 444 / 269  # uncapped, 0.5 would cost more than dense
+    assert at[0.5] == pytest.approx(444.0)
+    scale7 = cost.width_scale(_spec("resnet20", 0.7, 1), 0.9)
+    assert at[0.7] == pytest.approx(min(269.0 * scale7, 444.0))
+    narrow = cost.rates([_rec("resnet20", 0.9, 1, 269.0, cpu_s=269.0)])
+    assert cost._rate_for(_spec("resnet20", 0.5, 1), narrow, "cpu") == pytest.approx(
+        269.0 * cost.width_scale(_spec("resnet20", 0.5, 1), 0.9))
+
+
 def test_a_pages_sentence_costs_what_it_can_and_names_what_it_cannot():
     """``cost.sentence``, the end of a page's sentence on missing runs: hours of one CPU thread (and
     of a GPU where GPU runs are stored) at the stored runs' speed, or, where no run of their network

@@ -214,6 +214,32 @@ def test_the_residual_tiers_cost_is_said_from_the_store(tmp_path):
     ch = chapter.setup("value_of_pruning", dataset="mnist", protocol="paper", store=str(tmp_path / "runs"))
     assert value.residual_cost(ch) == ("Its 90 missing runs and the pretrained network they start from are not "
                                        "costed: no stored run of ResNet-20 to time them by (7,470 epochs of training "
-                                       "in all).")  # 6 ratios x 3 seeds x (120 + 20 + 3 x 90) epochs, + 90 pretraining
+                                       "in all). `python -m dipcore compute value_resnet_pace` times ResNet-20 on a "
+                                       "CPU: an epoch of it dense and one pruned at 0.9.")
+    # 6 ratios x 3 seeds x (120 + 20 + 3 x 90) epochs, + 90 pretraining
+    # its two timed epochs stored (made-up CPU times): the tier is costed from them, and the page says so
+    dense, narrow = grids.get("value_resnet_pace", "mnist", "paper")
+    body = {"status": "ok", "final_acc": 90.0, "metrics": {}}
+    for s, cpu_s in ((dense, 360.0), (narrow, 60.0)):
+        ch.store.write(s, body, {"wall_s": cpu_s, "cpu_s": cpu_s, "device": "cpu", "threads": 1})
+    said = value.residual_cost(ch)
+    # 90 pretraining epochs at the dense rate: 9.0 h; the tier's 7,380 epochs at least at 0.9's rate (2.05 h)
+    hours = float(said.split("would take about ")[1].split(" hours")[0])
+    assert 9.0 + 7380 * 60 / 3600 <= hours <= 7470 * 360 / 3600
+    assert said.endswith("ResNet-20's speed is that of its timed epochs (`value_resnet_pace`, not the paper's runs): "
+                         "6.0 min dense and 1.0 min pruned at 0.9, of one CPU thread.")
     ch.store.status = lambda specs: (specs, [], [])  # every run stored
     assert value.residual_cost(ch) == ""
+
+
+def test_the_residual_tiers_pace_is_one_epoch_of_resnet20_dense_and_at_0_9():
+    """The timing grid trains what the tier trains (ResNet-20 on the tier's data, from a fresh init,
+    at the first LR of its pretraining and scratch schedules), for one epoch, at the ratios named."""
+    pace = grids.get("value_resnet_pace", "mnist", "paper")
+    tier = grids.get("value_resnet", "mnist", "paper")
+    assert [s["ratio"] for s in pace] == [0.0, 0.9] and {s["epochs"] for s in pace} == {1}
+    assert all(s["net"] == "resnet20" and s["start"] == "scratch" and s["schedule"] == "0:0.01" for s in pace)
+    scratch = next(s for s in tier if s["start"] == "scratch" and s["ratio"] == 0.9)
+    same = ("dataset", "n_train", "n_test", "batch_size", "momentum", "weight_decay", "jsv_examples")
+    assert all(pace[1][f] == scratch[f] for f in same)
+    assert scratch["schedule"].startswith(pace[1]["schedule"] + ",")

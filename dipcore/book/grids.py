@@ -275,6 +275,21 @@ def value_resnet(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     return [s for _, s in labelled_value(VALUE_RESIDUAL, dataset, protocol)]
 
 
+PACE_RATIOS = (0.0, 0.9)  # ResNet-20 dense, and pruned as narrow as most of the residual tier's runs
+
+
+def value_resnet_pace(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
+    """Not the paper's: one epoch of ResNet-20 from a fresh init, dense (its pretraining's first
+    epoch) and L1-pruned at 0.9 (scratch training's first), so that ``python -m dipcore status`` and
+    §3.4's page can cost the residual tier (``value_resnet``: 7,470 epochs, a GPU's work) from
+    ResNet-20's own measured speed on a CPU (``cost.rates`` reads every stored training run; its
+    other ratios are costed from the nearer of the two, scaled up by FLOPs where narrower)."""
+    p = protomod.get(protocol)
+    first = PRETRAIN_SCHEDULE.split(",")[0]  # the first epoch's LR of the pretraining and scratch schedules
+    return [specmod.train_spec(VALUE_RESIDUAL, **_common(dataset, p, VALUE_RESIDUAL), ratio=r,
+                               schedule_text=first, epochs=1, seed=0) for r in PACE_RATIOS]
+
+
 # Lee et al. (ICLR 2020), chapters/pruning_at_init: connection sensitivity at initialization on the
 # MLP-7s (their mlp-7-linear and mlp-7-tanh, and ReLU for the link with §4), trained with their
 # defaults: batch 100, plain SGD (no momentum) at a constant LR, their L2 term 2.5e-4 * sum w^2
@@ -413,6 +428,7 @@ def robustness_table7(dataset: str, protocol: str | protomod.Protocol) -> list[d
 
 GRIDS = {"pretrain": pretrain, "table1": table1, "figure1": figure1, "orthp": orthp,
          "table3": table3, "table7": table7, "table7_ai": table7_ai, "value": value, "value_resnet": value_resnet,
+         "value_resnet_pace": value_resnet_pace,
          "pai": pai, "pai_jsv": pai_jsv, "robustness": robustness, "robustness_900": robustness_900,
          "robustness_table7": robustness_table7}
 

@@ -15,7 +15,7 @@ from .. import claims, cost, evidence, executor, grids, paper, plotting
 from ..chapter import Chapter, gpu_tier_computes, glue, glue_markdown, mnist_progress
 from ..spec import key
 
-GRIDS = ("value", "value_resnet")  # the grids this page's runs come from
+GRIDS = ("value", "value_resnet", "value_resnet_pace")  # the grids this page's runs come from
 DATASET = "mnist"  # the dataset the page is published on: the paper's, its grids being complete on it (value_resnet, a GPU's work, pending)
 MNIST_GRIDS = ("value",)  # those MNIST grids: the page says how far they are (``chapter.mnist_progress``)
 REQUIRED = ("pretrain",)  # the grids whose every run the page needs (it shows the others' missing runs as pending)
@@ -388,8 +388,8 @@ def _mark_pending(axes) -> None:
 
 def residual_cost(ch: Chapter) -> str:
     """What the residual tier's missing runs (the pretrained ResNet-20 included) would cost, as a
-    sentence (``cost.sentence``: "not costed" while no ResNet-20 run is stored to time them by);
-    "" once all are stored."""
+    sentence (``cost.sentence``: "not costed" while no ResNet-20 run is stored to time them by),
+    and what timed ResNet-20 (``paced``); "" once all are stored."""
     grid = grids.get("value_resnet", ch.dataset, ch.protocol)
     todo = ch.store.todo(executor.closure(grid))
     if not todo:
@@ -399,7 +399,20 @@ def residual_cost(ch: Chapter) -> str:
     what = f"Its {len(todo) - first} missing runs" + (
         "" if not first else " and the pretrained network they start from" if first == 1 else
         f" and the {first} pretrained networks they start from")
-    return f"{what} {cost.sentence(todo, ch.store.read_all()[0])}."
+    return f"{what} {cost.sentence(todo, ch.store.read_all()[0])}. {paced(ch)}"
+
+
+def paced(ch: Chapter) -> str:
+    """What times ResNet-20 on a CPU, as a sentence: the epoch of each ``value_resnet_pace`` run stored
+    (one CPU thread's time, ``cost.thread_seconds``), or the command that computes them."""
+    pace = [r for r in ch.records(grids.get("value_resnet_pace", ch.dataset, ch.protocol), "value_resnet_pace", False) if r]
+    if not pace:
+        return ("`python -m dipcore compute value_resnet_pace` times ResNet-20 on a CPU: an epoch of it dense and "
+                "one pruned at 0.9.")
+    took = [f"{cost.thread_seconds(r['meta']) / r['spec']['epochs'] / 60:.1f} min "
+            + ("dense" if not r["spec"]["ratio"] else f"pruned at {r['spec']['ratio']:g}") for r in pace]
+    return (f"ResNet-20's speed is that of its timed epochs (`value_resnet_pace`, not the paper's runs): "
+            f"{' and '.join(took)}, of one CPU thread.")
 
 
 class ValuePage(evidence.GridPage):

@@ -58,12 +58,12 @@ def test_the_mechanism_as_the_paper_tells_it_is_reproduced():
     curves = {0.01: [1e-3, 1.5, 1.2, 1.1, 1.1, 1.05], 0.001: [1e-3, 0.01, 0.1, 0.6, 0.9, 1.0]}
     accs = {0.01: [10, 80, 85, 88, 89, 90], 0.001: [10, 20, 40, 70, 85, 89.5]}
     frame = _frame(jsv=lambda lr, s: np.array(curves[lr]) * (1 + _noise(s, 6)),
-                   acc=lambda lr, s: np.array(accs[lr]) + _noise(s + 10, 6, 0.3))
+                   acc=lambda lr, s: np.array(accs[lr]) + _noise(s + 10 + int(lr * 1000), 6, 3.0))
     towards_hi, towards_lo, sooner, starts, gaps = _by_rule(mechanism.verdicts(frame))
     assert towards_hi.verdict == towards_lo.verdict == claims.REPRODUCED
     assert sooner.verdict == claims.REPRODUCED and "1.0 at LR 0.01, 3.0 at LR 0.001" in sooner.evidence
     assert starts.verdict == claims.REPRODUCED and starts.kind == claims.CLAIM  # ReLU: OrthP is not exact there
-    assert gaps.verdict == claims.REPRODUCED
+    assert gaps.verdict == claims.REPRODUCED and "t-test" in gaps.evidence  # each LR its own noise: rhos differ
 
 
 def test_a_mean_jsv_that_shrinks_past_1_is_not_called_a_recovery():
@@ -79,12 +79,23 @@ def test_the_larger_lr_arriving_later_and_gaps_moving_apart_are_not_reproduced()
     # the accuracy gap grows while the distance gap closes
     accs = {0.01: [10, 50, 60, 70, 80], 0.001: [10, 50, 55, 57, 58]}
     frame = _frame(jsv=lambda lr, s: np.array(curves[lr]) * (1 + _noise(s, 5)),
-                   acc=lambda lr, s: np.array(accs[lr], dtype=float) + _noise(s + 5, 5, 0.1),
+                   acc=lambda lr, s: np.array(accs[lr], dtype=float) + _noise(s + 5 + int(lr * 1000), 5, 3.0),
                    orthp_start=0.3)
     _, _, sooner, starts, gaps = _by_rule(mechanism.verdicts(frame))
     assert sooner.verdict == claims.NOT_REPRODUCED
     assert starts.verdict == claims.NOT_REPRODUCED and "0.3 after OrthP" in starts.evidence
-    assert gaps.verdict == claims.NOT_REPRODUCED
+    assert gaps.verdict == claims.NOT_REPRODUCED and "t-test" in gaps.evidence
+
+
+def test_gaps_alike_in_every_pair_are_tested_exactly_not_taken_as_certain():
+    """Curves without noise give every pair of runs the same rho: a t-test has no spread to work
+    with, so the exact sign-flip test decides, which 5 pairs alike cannot pass (p = 2/32 = 0.0625)."""
+    curves = {0.01: [1e-3, 1.5, 1.2, 1.1, 1.1, 1.05], 0.001: [1e-3, 0.01, 0.1, 0.6, 0.9, 1.0]}
+    accs = {0.01: [10, 80, 85, 88, 89, 90], 0.001: [10, 20, 40, 70, 85, 89.5]}
+    frame = _frame(jsv=lambda lr, s: np.array(curves[lr]), acc=lambda lr, s: np.array(accs[lr], dtype=float))
+    gaps = _by_rule(mechanism.verdicts(frame))[4]
+    assert gaps.verdict == claims.INCONCLUSIVE and gaps.effect > 0
+    assert "all alike, so the exact sign-flip test, p = 0.062" in gaps.evidence
 
 
 def test_a_run_that_never_gets_near_is_counted_and_said():

@@ -22,7 +22,8 @@ move it *towards* 1, and finetuning often carries it past 1 (§3.1's pretraining
    each pair of runs with the same seed, Spearman's rho over epochs 1 to the end between
    |difference of distances| and |difference of test accuracies|; a one-sample t-test of the pairs'
    Fisher-z values against 0 decides (the pairs are independent; the epochs of one pair are not,
-   so no single curve's correlation is tested).
+   so no single curve's correlation is tested); where every pair's rho is the same, the exact
+   sign-flip test (p = 2/2^n), which 5 pairs alike cannot pass.
 
 Only the 90-epoch settings are decided (Figure 2's curves for 900 epochs and after OrthP are drawn,
 not tested).

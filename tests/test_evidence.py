@@ -494,6 +494,30 @@ def test_the_spread_across_pretrained_networks_says_which_differences_another_ne
         "0.01-0.02", "more than twice its sd: 0.9 OrthP, 90 epochs LR 0.01 (-0.13, sd 0.01)")
 
 
+def test_the_cell_that_moves_most_with_the_pretrained_network_shows_its_mean_from_each():
+    """LeNet-5-ReLU on MNIST, OrthP at LR 0.01: finetuning from two of the five pretrained networks
+    ends at chance on every seed, an sd of 46 points that a difference from the paper's always lies
+    within. ``cell_agreement`` gives each cell's mean per pretrained network, and ``network_note``
+    ends with the widest cell's, so that a reader sees whether one network stands apart."""
+    from dipcore.book.chapters import robustness
+
+    labelled = grids.labelled_hypotheses("lenet5-relu", "mnist", "paper", (0.9,))
+    recs = _fake_records(labelled, lambda lab: 95.0)
+    frame = evidence.runs_frame(labelled, recs)
+    rows = [{"pretrained": p, "ratio": 0.9, "setting": setting, "lr": 0.01, "status": "ok",
+             "final_acc": 11.35 if (setting, p) in (("OrthP, 90 epochs", 2), ("OrthP, 90 epochs", 3)) else 94.0 + p / 10}
+            for p in range(5) for setting in ("90 epochs", "OrthP, 90 epochs") for _ in range(5)]
+    spread = robustness.network_spread(pd.DataFrame(rows))
+    table, _ = evidence.cell_agreement(frame, 7, "lenet5-relu", network_sd=spread)
+    cell = table.loc[(0.9, "OrthP, 90 epochs", 0.01)]
+    assert cell[evidence.NETWORK_MEANS] == "94.0, 94.1, 11.3, 11.3, 94.4" and float(cell[evidence.NETWORK_SD]) > 40
+    assert table.loc[(0.9, "90 epochs", 0.01), evidence.NETWORK_MEANS] == "94.0, 94.1, 94.2, 94.3, 94.4"
+    assert table.loc[(0.9, "90 epochs", 0.001), evidence.NETWORK_MEANS] == evidence.NOT_MEASURED
+    assert evidence.network_note(table).endswith(
+        " The widest, 0.9 OrthP, 90 epochs LR 0.01, has these means from the pretrained networks (the book's first): "
+        "94.0, 94.1, 11.3, 11.3, 94.4.")
+
+
 def test_the_spread_across_pretrained_networks_is_the_sd_of_each_networks_cell_mean():
     """``robustness.network_spread``: per complete cell, the sd (n - 1) over networks of the mean of
     each network's seeds; a cell missing a run, or covered by one network only, has none."""
@@ -507,7 +531,8 @@ def test_the_spread_across_pretrained_networks_is_the_sd_of_each_networks_cell_m
             rows.append({"pretrained": p, "ratio": 0.8, "setting": "90 epochs", "lr": 0.01, "final_acc": base,
                          "status": "missing" if (p, seed) == (2, 1) else "ok"})
     spread = robustness.network_spread(pd.DataFrame(rows))
-    assert spread == {(0.9, "90 epochs", 0.01): (pytest.approx(float(np.std([90, 91, 93], ddof=1))), 3)}
+    assert spread == {(0.9, "90 epochs", 0.01): (pytest.approx(float(np.std([90, 91, 93], ddof=1))), 3,
+                                                 pytest.approx((90.0, 91.0, 93.0)))}  # by pretraining seed
 
 
 def test_a_page_still_on_fashion_mnist_says_how_far_its_mnist_grids_are(tmp_path):

@@ -171,8 +171,9 @@ def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc",
     LR; scratch has one) beside the paper's same cell, with ``agreement.cell`` (Welch's test from
     the paper's printed mean (std) over its 5 runs); and the table's one-line summary
     (``agreement.summary``), which also counts the cells still pending. ``network_sd`` (by
-    (ratio, setting, LR): (sd, networks), ``robustness.network_spread``) adds how far each cell's
-    mean moves with the pretrained network, where measured. Returns (frame, line)."""
+    (ratio, setting, LR): (sd, networks, their means), ``robustness.network_spread``) adds how far
+    each cell's mean moves with the pretrained network, and its mean from each, where measured.
+    Returns (frame, line)."""
     from . import agreement
 
     rows, cells, waiting = [], {}, 0
@@ -190,19 +191,23 @@ def cell_agreement(frame, paper_table: int, net: str, column: str = "final_acc",
                      "ours": f"{c['mean']:.2f} ({c['std']:.2f})", "paper (MNIST)": _fmt_paper(p),
                      "difference": round(c["difference"], 2), "p": "–" if c["p"] is None else claims.p_value(c["p"]),
                      "agrees": "–" if c["agree"] is None else "yes" if c["agree"] else "no"}
-                    | ({} if network_sd is None else {NETWORK_SD: _sd(network_sd, ratio, setting, lr)}))
+                    | ({} if network_sd is None else _spread(network_sd, ratio, setting, lr)))
     line = agreement.summary(cells) if cells else "No cell has all its runs stored yet."
     if waiting:
         line = line[:-1] + f"; {waiting} cell{'s' if waiting != 1 else ''} pending (runs not stored yet)."
     table = pd.DataFrame(rows).set_index(["pruning ratio", "setting", "LR"]) if rows else pd.DataFrame()
     return table, line
 
-def _sd(network_sd: dict, ratio, setting, lr) -> str:
+def _spread(network_sd: dict, ratio, setting, lr) -> dict[str, str]:
+    """``cell_agreement``'s two columns on the pretrained networks for one cell."""
     got = network_sd.get((float(ratio), setting, None if lr is None else float(lr)))
-    return NOT_MEASURED if got is None else f"{got[0]:.2f}"
+    if got is None:
+        return {NETWORK_SD: NOT_MEASURED, NETWORK_MEANS: NOT_MEASURED}
+    return {NETWORK_SD: f"{got[0]:.2f}", NETWORK_MEANS: ", ".join(f"{m:.1f}" for m in got[2])}
 
 
 NETWORK_SD, NOT_MEASURED = "sd across pretrained networks", "not measured"  # cell_agreement's column, its blank
+NETWORK_MEANS = "mean per pretrained network"  # its other column: the book's network first
 
 
 def measured_cells(table):
@@ -228,16 +233,28 @@ def network_note(table) -> str:
     name = lambda i: f"{i[0]} {i[1]}" + ("" if i[2] == "–" else f" LR {i[2]}")  # noqa: E731
     line = (f"Across five pretrained networks (the robustness grid) a cell's mean moves by an sd of "
             f"{sds.min():.2f}-{sds.max():.2f} points ({len(measured)} of {len(table)} cells measured)")
+    widest = _widest(measured, name)
     if differ.empty:
-        return line + "."
+        return line + "." + widest
     listed = ", ".join(f"{name(i)} ({r.difference:+.2f}, sd {float(r[col]):.2f})" for i, r in beyond.iterrows())
     could = "(as another pretrained network could)"
     if len(differ) == 1:
         return line + ("; the one measured cell that differs from the paper's differs by "
-                       + (f"less than twice its sd {could}." if len(within) else f"more than twice its sd: {listed}."))
+                       + (f"less than twice its sd {could}." if len(within) else f"more than twice its sd: {listed}.")) \
+            + widest
     line += (f"; of the {len(differ)} measured cells that differ from the paper's, {len(within)} differ by less "
              f"than twice their cell's sd {could}")
-    return line + (f" and {len(beyond)} by more: {listed}" if len(beyond) else "") + "."
+    return line + (f" and {len(beyond)} by more: {listed}" if len(beyond) else "") + "." + widest
+
+
+def _widest(measured, name) -> str:
+    """``network_note``'s last sentence: the cell whose mean moves most with the pretrained network, and
+    its mean from each (an sd can be one network's runs apart from the rest), where the table has them."""
+    if NETWORK_MEANS not in measured:
+        return ""
+    i = measured[NETWORK_SD].astype(float).idxmax()
+    return (f" The widest, {name(i)}, has these means from the pretrained networks (the book's first): "
+            f"{measured.loc[i, NETWORK_MEANS]}.")
 
 
 def acc(frame, ratio, setting, lr, column="final_acc") -> list[float]:

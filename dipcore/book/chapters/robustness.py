@@ -110,17 +110,18 @@ def gain(frame, pretrained: int, ratio: float, setting: str) -> tuple[float, flo
     return float(a.mean() - b.mean()), se
 
 
-def network_spread(frame) -> dict[tuple[float, str, float], tuple[float, int]]:
+def network_spread(frame) -> dict[tuple[float, str, float], tuple[float, int, tuple[float, ...]]]:
     """Per cell (ratio, setting, LR) whose runs are stored for every pretrained network: the sd
     across networks of the cell's mean final accuracy (each network's finetuning seeds averaged),
-    and the number of networks. Every run of a table like Table 3 starts from one pretrained
-    network: this is how far its cells move with another (issue 33)."""
+    the number of networks, and those means (by pretraining seed, the book's network first). Every
+    run of a table like Table 3 starts from one pretrained network: this is how far its cells move
+    with another (issue 33)."""
     out = {}
     pres = sorted(frame.pretrained.unique())
     for (ratio, setting, lr), g in frame.groupby(["ratio", "setting", "lr"]):
         if len(pres) > 1 and evidence.complete(g) and set(g.pretrained) == set(pres):
-            means = g.groupby("pretrained").final_acc.mean()
-            out[float(ratio), setting, float(lr)] = (float(means.std(ddof=1)), len(means))
+            means = g.groupby("pretrained").final_acc.mean().sort_index()
+            out[float(ratio), setting, float(lr)] = (float(means.std(ddof=1)), len(means), tuple(map(float, means)))
     return out
 
 

@@ -14,8 +14,9 @@ stored its own ratio's runs sets its cost better than an older path at its own r
 has no stored run at any ratio, the older path's rate is used and the estimate says how many runs it
 costed so (``older_paths``: likely high by their share). On a CPU a rate taken from a narrower
 network (a larger ratio) is scaled up by the two networks' FLOPs (``width_scale``), so that the
-estimate errs long rather than short, though never above the rate of a stored wider network. An estimate from measured times, always labelled as one; a
-network with no stored run on that kind of device is not estimated. A run part-way through training
+estimate errs long rather than short, though never above the rate of a stored wider network. An
+estimate from measured times, always labelled as one; a network with no stored run on that kind of
+device is not estimated. A run part-way through training
 (its stack's checkpoint, ``executor.in_flight``) is costed for the epochs it has left; a stack in
 flight is also timed at its own pace so far, in CPU time where its checkpoint kept it (``flight``),
 the best guess of when it lands.

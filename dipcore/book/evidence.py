@@ -239,9 +239,8 @@ def network_note(table) -> str:
     listed = ", ".join(f"{name(i)} ({r.difference:+.2f}, sd {float(r[col]):.2f})" for i, r in beyond.iterrows())
     could = "(as another pretrained network could)"
     if len(differ) == 1:
-        return line + ("; the one measured cell that differs from the paper's differs by "
-                       + (f"less than twice its sd {could}." if len(within) else f"more than twice its sd: {listed}.")) \
-            + widest
+        by = f"less than twice its sd {could}." if len(within) else f"more than twice its sd: {listed}."
+        return line + "; the one measured cell that differs from the paper's differs by " + by + widest
     line += (f"; of the {len(differ)} measured cells that differ from the paper's, {len(within)} differ by less "
              f"than twice their cell's sd {could}")
     return line + (f" and {len(beyond)} by more: {listed}" if len(beyond) else "") + "." + widest

@@ -275,7 +275,7 @@ def value_resnet(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
     return [s for _, s in labelled_value(VALUE_RESIDUAL, dataset, protocol)]
 
 
-PACE_RATIOS = (0.0, 0.9)  # ResNet-20 dense, and pruned as narrow as most of the residual tier's runs
+PACE_RATIOS = (0.0, 0.9)  # ResNet-20 dense, and pruned at 0.9, next to the residual tier's narrowest (0.95)
 
 
 def value_resnet_pace(dataset: str, protocol: str | protomod.Protocol) -> list[dict]:
@@ -283,7 +283,8 @@ def value_resnet_pace(dataset: str, protocol: str | protomod.Protocol) -> list[d
     epoch) and L1-pruned at 0.9 (scratch training's first), so that ``python -m dipcore status`` and
     §3.4's page can cost the residual tier (``value_resnet``: 7,470 epochs, a GPU's work) from
     ResNet-20's own measured speed on a CPU (``cost.rates`` reads every stored training run; its
-    other ratios are costed from the nearer of the two, scaled up by FLOPs where narrower)."""
+    other ratios are costed from the nearer of the two, scaled up by FLOPs where narrower, never
+    above the dense rate)."""
     p = protomod.get(protocol)
     first = PRETRAIN_SCHEDULE.split(",")[0]  # the first epoch's LR of the pretraining and scratch schedules
     return [specmod.train_spec(VALUE_RESIDUAL, **_common(dataset, p, VALUE_RESIDUAL), ratio=r,

@@ -226,7 +226,7 @@ def table3(ch: Chapter) -> Table3Page:
     agreement_caption = ("**Table 3, cell by cell.** Our final test accuracy (%), mean (std) over seeds, beside the "
                          "paper's same cell; difference (ours - paper) and Welch's p from the paper's printed mean (std) "
                          "over its 5 runs (`dipcore.book.agreement.cell`); the sd of the cell's mean across five "
-                         "pretrained networks (the robustness grid, `robustness.network_spread`) and its mean from each "
-                         "(the book's network first), where measured.")
+                         "pretrained networks (the robustness grid, `robustness.network_spread`) and its mean "
+                         "from each (the book's network first), where measured.")
     return Table3Page(frame, results_table(frame, 3, NET), caption, results_table(frame, 3, NET, column="best_acc"),
                       found, mechanism.verdicts(frame), agreement, agreement_caption)

@@ -405,7 +405,8 @@ def residual_cost(ch: Chapter) -> str:
 def paced(ch: Chapter) -> str:
     """What times ResNet-20 on a CPU, as a sentence: the epoch of each ``value_resnet_pace`` run stored
     (one CPU thread's time, ``cost.thread_seconds``), or the command that computes them."""
-    pace = [r for r in ch.records(grids.get("value_resnet_pace", ch.dataset, ch.protocol), "value_resnet_pace", False) if r]
+    specs = grids.get("value_resnet_pace", ch.dataset, ch.protocol)
+    pace = [r for r in ch.records(specs, "value_resnet_pace", False) if r]
     if not pace:
         return ("`python -m dipcore compute value_resnet_pace` times ResNet-20 on a CPU: an epoch of it dense and "
                 "one pruned at 0.9.")

@@ -166,8 +166,8 @@ def _gaps(hi, lo, claim: str, source: str) -> claims.Verdict:
     z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
     if np.ptp(z):
         p, test = float(stats.ttest_1samp(z, 0.0).pvalue), "one-sample t-test of their Fisher z"
-    else:  # every pair alike: no spread for a t-test; the exact sign-flip test, 2 / 2^n (two-sided), or 1 at rho 0
-        p, test = (min(1.0, 2 * 0.5 ** len(z)) if z[0] else 1.0), "all alike, so the exact sign-flip test"
+    else:  # every pair alike: no spread for a t-test; the exact sign test, 2 / 2^n (two-sided), or 1 at rho 0
+        p, test = claims.sign_test(z)[2], "all alike, so the exact sign-flip test"
     verdict = (claims.REPRODUCED if z.mean() > 0 else claims.NOT_REPRODUCED) if p < claims.ALPHA else claims.INCONCLUSIVE
     return claims.Verdict(claim, source, verdict,
                           f"Spearman rho per pair of runs (same seed) over epochs: {', '.join(f'{r:+.2f}' for r in rho)}; "
